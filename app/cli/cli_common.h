@@ -1,0 +1,40 @@
+// What every attnx-cli subcommand shares: global options, model loading, output helpers.
+#pragma once
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <CLI/CLI.hpp>
+#include <nlohmann/json.hpp>
+
+#include "core/io/bpe_tokenizer.h"
+#include "core/model/gpt2.h"
+
+namespace attnx::cli {
+
+struct GlobalOptions {
+  std::optional<std::string> modelDir;  // --model
+  std::string device = "cpu";            // --device
+  int threads = 0;                       // --threads (0: LibTorch's default)
+  bool json = false;                     // --json
+};
+
+// Adds --json to a subcommand (so it can be written after the subcommand name too).
+void addJsonFlag(CLI::App* sub, GlobalOptions& g);
+// Adds --model to a subcommand.
+void addModelOption(CLI::App* sub, GlobalOptions& g);
+
+// Applies --threads, validates --device. Throws std::runtime_error on an unusable device.
+torch::Device selectDevice(const GlobalOptions& g);
+
+Gpt2 loadModel(const GlobalOptions& g);
+BpeTokenizer loadTokenizer(const GlobalOptions& g);
+
+// Parses "1,2,3" (spaces allowed). Throws CLI::ValidationError naming the bad item.
+std::vector<int64_t> parseIdList(const std::string& text, const std::string& option);
+
+void printJson(const nlohmann::json& j);
+
+}  // namespace attnx::cli

@@ -1,0 +1,74 @@
+// attnx-cli bench: model throughput (forward at several lengths, generation with/without KV cache).
+#include <cstdio>
+#include <iostream>
+
+#include <torch/torch.h>
+
+#include "app/cli/commands.h"
+#include "core/bench/model_bench.h"
+#include "core/io/gpt2_checkpoint.h"
+
+namespace attnx::cli {
+
+Runner addBenchCommand(CLI::App& app, GlobalOptions& g) {
+  auto* sub = app.add_subcommand("bench", "Benchmark forward and generation speed and memory");
+  struct Args { ModelBenchOptions o; std::string seq = "128,512,1024"; std::string preset; };
+  auto a = std::make_shared<Args>();
+  sub->add_option("--seq", a->seq, "Sequence lengths, comma-separated")->capture_default_str();
+  sub->add_option("--repeats", a->o.repeats, "Timed forward passes per length (median reported)")
+      ->capture_default_str()->check(CLI::PositiveNumber);
+  sub->add_option("--generate", a->o.generateTokens, "New tokens in the generation benchmark (0: skip)")
+      ->capture_default_str()->check(CLI::NonNegativeNumber);
+  sub->add_option("--generate-repeats", a->o.generateRepeats, "Timed generations per mode")
+      ->capture_default_str()->check(CLI::PositiveNumber);
+  auto* presetOpt = sub->add_option("--random", a->preset,
+                                    "Benchmark a randomly initialised model of this shape instead of a checkpoint "
+                                    "(gpt2, distilgpt2, gpt2-medium, gpt2-large, gpt2-xl, tiny)");
+  addModelOption(sub, g);
+  addJsonFlag(sub, g);
+  return [&g, a, presetOpt] {
+    a->o.seqLens = parseIdList(a->seq, "--seq");
+    const auto device = selectDevice(g);
+    Gpt2 model{nullptr};
+    std::string source;
+    if (presetOpt->count()) {
+      model = Gpt2(Gpt2Config::preset(a->preset));
+      model->initWeights(a->o.seed);
+      model->to(device);
+      source = "random " + a->preset;
+    } else {
+      model = loadModel(g);
+      source = g.modelDir.value_or("default model");
+    }
+    auto progress = [](const std::string& s) { std::cerr << "bench: " << s << '\n'; };
+    const auto r = benchModel(model, a->o, progress);
+    const double MiB = 1024.0 * 1024.0;
+    if (g.json) {
+      nlohmann::json fwd = nlohmann::json::array(), gen = nlohmann::json::array();
+      for (const auto& f : r.forward)
+        fwd.push_back({{"seq_len", f.seqLen}, {"median_s", f.medianSeconds}, {"min_s", f.minSeconds},
+                       {"tokens_per_s", f.tokensPerSecond}, {"peak_rss_bytes", f.peakResidentBytes}});
+      for (const auto& x : r.generate)
+        gen.push_back({{"kv_cache", x.kvCache}, {"new_tokens", x.newTokens}, {"median_s", x.medianSeconds},
+                       {"tokens_per_s", x.tokensPerSecond}, {"peak_rss_bytes", x.peakResidentBytes}});
+      printJson({{"model", source}, {"parameters", r.parameters}, {"threads", r.threads}, {"device", r.device},
+                 {"forward", fwd}, {"generate", gen}});
+      return 0;
+    }
+    std::printf("model: %s, %.1fM parameters, device %s, %d threads\n", source.c_str(), r.parameters / 1e6,
+                r.device.c_str(), r.threads);
+    std::printf("%-28s %12s %14s %14s\n", "forward (batch 1)", "median ms", "tokens/s", "peak RSS MiB");
+    for (const auto& f : r.forward)
+      std::printf("n = %-24lld %12.1f %14.1f %14.1f\n", static_cast<long long>(f.seqLen), f.medianSeconds * 1e3,
+                  f.tokensPerSecond, f.peakResidentBytes / MiB);
+    for (const auto& x : r.generate)
+      std::printf("generate %lld, %-14s %12.1f %14.1f %14.1f\n", static_cast<long long>(x.newTokens),
+                  x.kvCache ? "KV cache" : "no cache", x.medianSeconds * 1e3, x.tokensPerSecond,
+                  x.peakResidentBytes / MiB);
+    if (r.generate.size() == 2)
+      std::printf("KV cache speed-up: %.1fx\n", r.generate[0].tokensPerSecond / r.generate[1].tokensPerSecond);
+    return 0;
+  };
+}
+
+}  // namespace attnx::cli

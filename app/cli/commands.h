@@ -1,0 +1,17 @@
+// Each subcommand registers itself on the app and returns the function that runs it.
+#pragma once
+
+#include <functional>
+
+#include "app/cli/cli_common.h"
+
+namespace attnx::cli {
+
+using Runner = std::function<int()>;
+
+Runner addTokenizeCommand(CLI::App& app, GlobalOptions& g);
+Runner addScoreCommand(CLI::App& app, GlobalOptions& g);
+Runner addGenerateCommand(CLI::App& app, GlobalOptions& g);
+Runner addBenchCommand(CLI::App& app, GlobalOptions& g);
+
+}  // namespace attnx::cli

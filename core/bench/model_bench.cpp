@@ -1,0 +1,114 @@
+#include "core/bench/model_bench.h"
+
+#include <algorithm>
+#include <chrono>
+#include <random>
+
+#include <torch/torch.h>
+
+#include "core/bench/memory_probe.h"
+#include "core/eval/generation.h"
+
+namespace attnx {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+double secondsSince(Clock::time_point t0) {
+  return std::chrono::duration<double>(Clock::now() - t0).count();
+}
+
+void synchronize(const torch::Device& device) {
+#if defined(ATTNX_HAVE_CUDA)
+  if (device.is_cuda()) torch::cuda::synchronize();
+#else
+  (void)device;
+#endif
+}
+
+std::vector<int64_t> randomIds(int64_t n, int64_t vocab, uint64_t seed) {
+  std::mt19937_64 rng(seed);
+  std::uniform_int_distribution<int64_t> pick(0, vocab - 1);
+  std::vector<int64_t> ids(n);
+  for (auto& id : ids) id = pick(rng);
+  return ids;
+}
+
+}  // namespace
+
+double median(std::vector<double> values) {
+  std::sort(values.begin(), values.end());
+  const size_t n = values.size();
+  return n % 2 ? values[n / 2] : 0.5 * (values[n / 2 - 1] + values[n / 2]);
+}
+
+ModelBenchResult benchModel(Gpt2& model, const ModelBenchOptions& options,
+                            const std::function<void(const std::string&)>& progress) {
+  torch::NoGradGuard noGrad;
+  model->eval();
+  const auto& cfg = model->config();
+  const auto device = model->wte->weight.device();
+  auto say = [&](const std::string& s) { if (progress) progress(s); };
+
+  ModelBenchResult result;
+  for (const auto& p : model->parameters()) result.parameters += p.numel();
+  result.threads = torch::get_num_threads();
+  result.device = device.str();
+
+  for (int64_t n : options.seqLens) {
+    if (n > cfg.contextLength) {
+      say("skipping n = " + std::to_string(n) + ": longer than the context (" + std::to_string(cfg.contextLength) + ")");
+      continue;
+    }
+    auto ids = torch::tensor(randomIds(n, cfg.vocabSize, options.seed + n), torch::kLong).unsqueeze(0).to(device);
+    for (int i = 0; i < options.warmup; ++i) model->forward(ids);
+    synchronize(device);
+    resetPeakResident();
+    std::vector<double> times;
+    for (int r = 0; r < options.repeats; ++r) {
+      const auto t0 = Clock::now();
+      model->forward(ids);
+      synchronize(device);
+      times.push_back(secondsSince(t0));
+    }
+    ForwardBenchRow row;
+    row.seqLen = n;
+    row.medianSeconds = median(times);
+    row.minSeconds = *std::min_element(times.begin(), times.end());
+    row.tokensPerSecond = static_cast<double>(n) / row.medianSeconds;
+    row.peakResidentBytes = residentMemory().peakBytes;
+    result.forward.push_back(row);
+    say("forward n = " + std::to_string(n) + ": " + std::to_string(row.tokensPerSecond) + " tokens/s");
+  }
+
+  if (options.generateTokens > 0) {
+    const auto prompt = randomIds(options.promptTokens, cfg.vocabSize, options.seed);
+    for (bool cache : {true, false}) {
+      SamplingOptions s;
+      s.greedy = true;
+      s.stopOnEos = false;
+      s.maxNewTokens = options.generateTokens;
+      s.useKvCache = cache;
+      resetPeakResident();
+      std::vector<double> times;
+      for (int r = 0; r < options.generateRepeats; ++r) {
+        const auto t0 = Clock::now();
+        generate(model, prompt, s);
+        synchronize(device);
+        times.push_back(secondsSince(t0));
+      }
+      GenerateBenchRow row;
+      row.kvCache = cache;
+      row.newTokens = options.generateTokens;
+      row.medianSeconds = median(times);
+      row.tokensPerSecond = static_cast<double>(options.generateTokens) / row.medianSeconds;
+      row.peakResidentBytes = residentMemory().peakBytes;
+      result.generate.push_back(row);
+      say(std::string("generate ") + (cache ? "with" : "without") + " KV cache: " +
+          std::to_string(row.tokensPerSecond) + " tokens/s");
+    }
+  }
+  return result;
+}
+
+}  // namespace attnx

@@ -1,0 +1,52 @@
+// Whole-model benchmarks: forward throughput across sequence lengths and generation speed with
+// and without the KV cache. Times are medians of repeated runs after a warm-up.
+#pragma once
+
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "core/model/gpt2.h"
+
+namespace attnx {
+
+struct ModelBenchOptions {
+  std::vector<int64_t> seqLens{128, 512, 1024};
+  int warmup = 1;
+  int repeats = 5;             // forward passes per length
+  int64_t generateTokens = 256;  // 0 skips the generation benchmark
+  int64_t promptTokens = 16;
+  int generateRepeats = 3;
+  uint64_t seed = 0;
+};
+
+struct ForwardBenchRow {
+  int64_t seqLen = 0;
+  double medianSeconds = 0, minSeconds = 0;
+  double tokensPerSecond = 0;  // seqLen / median
+  int64_t peakResidentBytes = 0;
+};
+
+struct GenerateBenchRow {
+  bool kvCache = false;
+  int64_t newTokens = 0;
+  double medianSeconds = 0;
+  double tokensPerSecond = 0;
+  int64_t peakResidentBytes = 0;
+};
+
+struct ModelBenchResult {
+  std::vector<ForwardBenchRow> forward;
+  std::vector<GenerateBenchRow> generate;
+  int64_t parameters = 0;
+  int threads = 0;
+  std::string device;
+};
+
+ModelBenchResult benchModel(Gpt2& model, const ModelBenchOptions& options,
+                            const std::function<void(const std::string&)>& progress = {});
+
+// Median of a non-empty sample.
+double median(std::vector<double> values);
+
+}  // namespace attnx

@@ -1,0 +1,114 @@
+#include "core/model/gpt2_config.h"
+
+#include <fstream>
+#include <sstream>
+#include <stdexcept>
+
+#include <nlohmann/json.hpp>
+
+namespace attnx {
+namespace {
+
+using nlohmann::json;
+
+// Reads the first key present among `names` as an integer; missing keys keep `fallback`.
+int64_t readInt(const json& j, std::initializer_list<const char*> names, int64_t fallback,
+                const std::string& origin) {
+  for (const char* name : names) {
+    auto it = j.find(name);
+    if (it == j.end() || it->is_null()) continue;
+    if (!it->is_number_integer())
+      throw std::runtime_error(origin + ": field \"" + name + "\" must be an integer");
+    return it->get<int64_t>();
+  }
+  return fallback;
+}
+
+}  // namespace
+
+void Gpt2Config::validate() const {
+  auto need = [](bool ok, const std::string& what) {
+    if (!ok) throw std::invalid_argument("invalid GPT-2 config: " + what);
+  };
+  need(vocabSize > 0, "vocab_size must be positive, got " + std::to_string(vocabSize));
+  need(contextLength > 0, "n_positions must be positive, got " + std::to_string(contextLength));
+  need(embedDim > 0, "n_embd must be positive, got " + std::to_string(embedDim));
+  need(numLayers > 0, "n_layer must be positive, got " + std::to_string(numLayers));
+  need(numHeads > 0, "n_head must be positive, got " + std::to_string(numHeads));
+  need(embedDim % numHeads == 0, "n_embd (" + std::to_string(embedDim) +
+                                     ") must be divisible by n_head (" + std::to_string(numHeads) + ")");
+  need(layerNormEps > 0, "layer_norm_epsilon must be positive");
+}
+
+Gpt2Config Gpt2Config::fromJsonText(const std::string& text, const std::string& origin) {
+  json j;
+  try {
+    j = json::parse(text);
+  } catch (const json::parse_error& e) {
+    throw std::runtime_error(origin + ": not valid JSON (" + e.what() + ")");
+  }
+  if (!j.is_object()) throw std::runtime_error(origin + ": expected a JSON object");
+  if (auto it = j.find("activation_function"); it != j.end() && it->is_string()) {
+    const auto act = it->get<std::string>();
+    if (act != "gelu_new" && act != "gelu_pytorch_tanh")
+      throw std::runtime_error(origin + ": activation_function \"" + act +
+                               "\" is not supported (GPT-2 uses gelu_new)");
+  }
+  Gpt2Config c;
+  c.vocabSize = readInt(j, {"vocab_size", "n_vocab"}, c.vocabSize, origin);
+  c.contextLength = readInt(j, {"n_positions", "n_ctx", "max_position_embeddings"}, c.contextLength, origin);
+  c.embedDim = readInt(j, {"n_embd", "hidden_size"}, c.embedDim, origin);
+  c.numLayers = readInt(j, {"n_layer", "num_hidden_layers"}, c.numLayers, origin);
+  c.numHeads = readInt(j, {"n_head", "num_attention_heads"}, c.numHeads, origin);
+  c.eosTokenId = readInt(j, {"eos_token_id"}, c.eosTokenId, origin);
+  if (auto it = j.find("layer_norm_epsilon"); it != j.end()) {
+    if (!it->is_number()) throw std::runtime_error(origin + ": field \"layer_norm_epsilon\" must be a number");
+    c.layerNormEps = it->get<double>();
+  }
+  try {
+    c.validate();
+  } catch (const std::invalid_argument& e) {
+    throw std::runtime_error(origin + ": " + e.what());
+  }
+  return c;
+}
+
+Gpt2Config Gpt2Config::fromJsonFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw std::runtime_error(path + ": cannot open (missing config.json?)");
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return fromJsonText(ss.str(), path);
+}
+
+std::string Gpt2Config::toJsonText() const {
+  json j = {
+      {"model_type", "gpt2"},
+      {"architectures", {"GPT2LMHeadModel"}},
+      {"activation_function", "gelu_new"},
+      {"vocab_size", vocabSize},
+      {"n_positions", contextLength},
+      {"n_ctx", contextLength},
+      {"n_embd", embedDim},
+      {"n_layer", numLayers},
+      {"n_head", numHeads},
+      {"layer_norm_epsilon", layerNormEps},
+      {"bos_token_id", eosTokenId},
+      {"eos_token_id", eosTokenId},
+  };
+  return j.dump(2) + "\n";
+}
+
+Gpt2Config Gpt2Config::preset(const std::string& name) {
+  Gpt2Config c;
+  if (name == "gpt2") return c;
+  if (name == "distilgpt2") { c.numLayers = 6; return c; }
+  if (name == "gpt2-medium") { c.embedDim = 1024; c.numLayers = 24; c.numHeads = 16; return c; }
+  if (name == "gpt2-large") { c.embedDim = 1280; c.numLayers = 36; c.numHeads = 20; return c; }
+  if (name == "gpt2-xl") { c.embedDim = 1600; c.numLayers = 48; c.numHeads = 25; return c; }
+  if (name == "tiny") { c.embedDim = 64; c.numLayers = 2; c.numHeads = 4; c.contextLength = 256; return c; }
+  throw std::invalid_argument("unknown model preset \"" + name +
+                              "\" (expected gpt2, distilgpt2, gpt2-medium, gpt2-large, gpt2-xl or tiny)");
+}
+
+}  // namespace attnx

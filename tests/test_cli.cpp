@@ -1,0 +1,125 @@
+// attnx-cli end to end: runs the real executable and checks its output against independent numbers
+// (the float64 reference fixtures, GPT-2's tokenizer ids), its exit codes and its error lines.
+#include <QProcess>
+#include <QtTest>
+
+#include <nlohmann/json.hpp>
+
+#include "tests/support/test_support.h"
+
+using namespace attnx;
+
+namespace {
+
+struct Run {
+  int code = -1;
+  QString out, err;
+};
+
+Run cli(const QStringList& args) {
+  QProcess p;
+  p.start(QStringLiteral(ATTNX_CLI_PATH), args);
+  if (!p.waitForFinished(120000)) return {};
+  return {p.exitCode(), QString::fromUtf8(p.readAllStandardOutput()), QString::fromUtf8(p.readAllStandardError())};
+}
+
+nlohmann::json parse(const Run& r) { return nlohmann::json::parse(r.out.toStdString()); }
+
+QString joinIds(const nlohmann::json& ids) {
+  QStringList parts;
+  for (const auto& id : ids) parts << QString::number(id.get<int64_t>());
+  return parts.join(',');
+}
+
+}  // namespace
+
+class TestCli : public QObject {
+  Q_OBJECT
+  const QString model_ = QString::fromStdString(test::fixture("gpt2-tiny"));
+
+ private Q_SLOTS:
+  void version() {
+    const auto r = cli({"--version"});
+    QCOMPARE(r.code, 0);
+    QCOMPARE(r.out.trimmed(), QStringLiteral("attnx-cli " ATTNX_VERSION));
+  }
+
+  void helpOnEverySubcommand_data() {
+    QTest::addColumn<QString>("sub");
+    for (const char* s : {"tokenize", "score", "generate", "bench"}) QTest::newRow(s) << s;
+  }
+  void helpOnEverySubcommand() {
+    QFETCH(QString, sub);
+    const auto r = cli({sub, "--help"});
+    QCOMPARE(r.code, 0);
+    QVERIFY(r.out.contains("--json"));
+  }
+
+  void wrongArgumentsExitTwoWithOneLine_data() {
+    QTest::addColumn<QStringList>("args");
+    QTest::newRow("unknown option") << QStringList{"score", "--bogus"};
+    QTest::newRow("no subcommand") << QStringList{};
+    QTest::newRow("unknown subcommand") << QStringList{"frobnicate"};
+    QTest::newRow("score without input") << QStringList{"score", "--model", "x"};
+    QTest::newRow("bad id list") << QStringList{"score", "--ids", "1,x,3", "--model", model_};
+    QTest::newRow("greedy with temperature") << QStringList{"generate", "--prompt", "a", "--greedy", "--temperature", "0.5"};
+    QTest::newRow("top-p out of range") << QStringList{"generate", "--prompt", "a", "--top-p", "1.5"};
+  }
+  void wrongArgumentsExitTwoWithOneLine() {
+    QFETCH(QStringList, args);
+    const auto r = cli(args);
+    QCOMPARE(r.code, 2);
+    QCOMPARE(r.err.trimmed().count('\n'), 0);
+    QVERIFY2(r.err.contains("error"), qPrintable(r.err));
+  }
+
+  void badModelFolderExitsOne() {
+    const auto r = cli({"score", "--ids", "1,2", "--model", "/nonexistent/gpt2"});
+    QCOMPARE(r.code, 1);
+    QCOMPARE(r.err.trimmed(), QStringLiteral("attnx-cli score: /nonexistent/gpt2: not a folder (expected a GPT-2 model folder)"));
+  }
+
+  // The acceptance check: score --ids on a checkpoint written by independent tooling agrees
+  // with the independent reference within 1e-4 per token.
+  void scoreMatchesReference() {
+    const auto ref = test::readJsonFile(test::fixture("gpt2-tiny/reference.json"));
+    for (const auto& seq : ref["sequences"]) {
+      const auto r = cli({"score", "--ids", joinIds(seq["ids"]), "--model", model_, "--json"});
+      QCOMPARE(r.code, 0);
+      const auto got = parse(r)["logprobs"].get<std::vector<double>>();
+      const auto want = seq["logprobs"].get<std::vector<double>>();
+      QCOMPARE(got.size(), want.size());
+      double diff = 0;
+      for (size_t i = 0; i < got.size(); ++i) diff = std::max(diff, std::abs(got[i] - want[i]));
+      qInfo("score %s: max |Δ log-prob| = %.3g", seq["name"].get<std::string>().c_str(), diff);
+      QVERIFY(diff < 1e-4);
+    }
+  }
+
+  void greedyGenerateMatchesReference() {
+    const auto ref = test::readJsonFile(test::fixture("gpt2-tiny/reference.json"))["greedy"];
+    const auto r = cli({"generate", "--prompt-ids", joinIds(ref["prompt"]), "--max-new-tokens", "20", "--no-eos-stop",
+                        "--model", model_, "--json"});
+    QCOMPARE(r.code, 0);
+    QCOMPARE(parse(r)["ids"], ref["continuation"]);
+  }
+
+  void sampledGenerateIsReproducible() {
+    const QStringList args{"generate", "--prompt-ids", "1,2,3", "--max-new-tokens", "15", "--temperature", "0.8",
+                           "--top-k", "40", "--top-p", "0.9", "--seed", "5", "--model", model_, "--json"};
+    const auto a = cli(args), b = cli(args);
+    QCOMPARE(a.code, 0);
+    QCOMPARE(parse(a)["ids"], parse(b)["ids"]);
+    QCOMPARE(parse(a)["greedy"], false);
+  }
+
+  // GPT-2's own ids for a few words (from its published vocabulary): "Hello" 15496, " world" 995, "!" 0.
+  void tokenizeWithGpt2Vocabulary() {
+    const auto r = cli({"tokenize", "--text", "Hello world!", "--model", model_, "--json"});
+    QVERIFY2(r.code == 0, qPrintable(r.err));
+    QCOMPARE(parse(r)["ids"], nlohmann::json::parse("[15496, 995, 0]"));
+  }
+};
+
+QTEST_GUILESS_MAIN(TestCli)
+#include "test_cli.moc"
