@@ -45,8 +45,9 @@ class TestGeneration : public QObject {
       diff = std::max(diff, (out - full.narrow(0, start, len)).abs().max().item<double>());
     }
     QCOMPARE(cache.length(), int64_t(40));
-    qInfo("incremental vs full logits: max |Δ| = %.3g", diff);
-    QVERIFY(diff < 1e-5);
+    // Logits here reach ±30, so float32 rounding alone is ~1e-5; a wrong position or a stale key is ≫ 1e-2.
+    qInfo("incremental vs full logits: max |Δ| = %.3g (max |logit| %.1f)", diff, full.abs().max().item<double>());
+    QVERIFY(diff < 1e-4);
   }
 
   void cachedAndUncachedGenerationAgree_data() {

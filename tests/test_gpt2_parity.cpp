@@ -50,9 +50,10 @@ class TestGpt2Parity : public QObject {
   void fullLogits() {
     const auto dir = test::fixture("gpt2-tiny");
     auto model = loadGpt2(dir);
-    const auto ref = test::readJsonFile(dir + "/reference.json")["full_logits"];
+    const auto all = test::readJsonFile(dir + "/reference.json");
+    const auto& ref = all["full_logits"];
     std::vector<int64_t> ids;
-    for (const auto& s : test::readJsonFile(dir + "/reference.json")["sequences"])
+    for (const auto& s : all["sequences"])
       if (s["name"] == ref["name"]) ids = s["ids"].get<std::vector<int64_t>>();
     QVERIFY(!ids.empty());
     torch::NoGradGuard g;

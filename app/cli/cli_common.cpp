@@ -63,6 +63,14 @@ std::vector<int64_t> parseIdList(const std::string& text, const std::string& opt
   return ids;
 }
 
+void checkIdsFit(const std::vector<int64_t>& ids, Gpt2& model) {
+  const int64_t vocab = model->config().vocabSize;
+  for (auto id : ids)
+    if (id >= vocab)
+      throw std::runtime_error("token id " + std::to_string(id) + " is outside the model's vocabulary of " +
+                               std::to_string(vocab) + " (does the tokenizer belong to this model?)");
+}
+
 void printJson(const nlohmann::json& j) {
   // Invalid UTF-8 (a token that is part of a character) is replaced, never an exception.
   std::cout << j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) << '\n';

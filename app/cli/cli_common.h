@@ -32,6 +32,10 @@ torch::Device selectDevice(const GlobalOptions& g);
 Gpt2 loadModel(const GlobalOptions& g);
 BpeTokenizer loadTokenizer(const GlobalOptions& g);
 
+// Throws std::runtime_error when an id is outside the model's vocabulary (e.g. a text tokenized
+// with GPT-2's tokenizer given to a model with a smaller vocabulary).
+void checkIdsFit(const std::vector<int64_t>& ids, Gpt2& model);
+
 // Parses "1,2,3" (spaces allowed). Throws CLI::ValidationError naming the bad item.
 std::vector<int64_t> parseIdList(const std::string& text, const std::string& option);
 

@@ -47,6 +47,7 @@ Runner addGenerateCommand(CLI::App& app, GlobalOptions& g) {
       if (prompt.empty()) throw CLI::ValidationError("--prompt", "the prompt is empty");
     }
     auto model = loadModel(g);
+    checkIdsFit(prompt, model);
 
     // Text mode streams each token's bytes as it is chosen (a terminal joins split characters).
     TokenCallback stream;

@@ -31,6 +31,7 @@ Runner addScoreCommand(CLI::App& app, GlobalOptions& g) {
       for (int id : tok->encode(a->text)) ids.push_back(id);
     }
     auto model = loadModel(g);
+    checkIdsFit(ids, model);
     const auto scores = scoreTokens(model, ids, a->stride);
     if (g.json) {
       printJson({{"ids", ids}, {"logprobs", scores.logprobs}, {"mean_nll", scores.meanNll()},

@@ -13,5 +13,6 @@ Runner addTokenizeCommand(CLI::App& app, GlobalOptions& g);
 Runner addScoreCommand(CLI::App& app, GlobalOptions& g);
 Runner addGenerateCommand(CLI::App& app, GlobalOptions& g);
 Runner addBenchCommand(CLI::App& app, GlobalOptions& g);
+Runner addMasksCommand(CLI::App& app, GlobalOptions& g);
 
 }  // namespace attnx::cli

@@ -26,6 +26,7 @@ int main(int argc, char** argv) {
   add(addScoreCommand);
   add(addGenerateCommand);
   add(addBenchCommand);
+  add(addMasksCommand);
 
   try {
     app.parse(argc, argv);

@@ -1,6 +1,8 @@
 // attnx: the desktop app. Wiring only; the views live in ui/.
 #include <QApplication>
 #include <QCommandLineParser>
+#include <QPixmap>
+#include <QTimer>
 
 #include "ui/main_window/main_window.h"
 
@@ -16,6 +18,10 @@ int main(int argc, char** argv) {
   parser.addVersionOption();
   QCommandLineOption modelOpt(QStringLiteral("model"), QStringLiteral("GPT-2 folder to open"), QStringLiteral("DIR"));
   parser.addOption(modelOpt);
+  // For the screenshot script and headless checks: render the window to a PNG and quit.
+  QCommandLineOption shotOpt(QStringLiteral("screenshot"), QStringLiteral("Save the window as PNG and quit"),
+                             QStringLiteral("FILE"));
+  parser.addOption(shotOpt);
   parser.process(app);
 
   attnx::ui::MainWindow window;
@@ -23,5 +29,12 @@ int main(int argc, char** argv) {
   // The default model is optional until one is installed: open it quietly, report a named one.
   const QString model = parser.value(modelOpt);
   window.openModel(model, /*quiet=*/model.isEmpty());
+  if (parser.isSet(shotOpt)) {
+    const QString file = parser.value(shotOpt);
+    QTimer::singleShot(500, &window, [&window, file] {
+      const bool ok = window.grab().save(file, "PNG");
+      QApplication::exit(ok ? 0 : 1);
+    });
+  }
   return QApplication::exec();
 }

@@ -12,10 +12,10 @@
 #include <filesystem>
 #include <fstream>
 #include <functional>
+#include <iterator>
 #include <mutex>
 #include <queue>
 #include <shared_mutex>
-#include <sstream>
 #include <stdexcept>
 #include <unordered_map>
 
@@ -90,10 +90,10 @@ std::string readFile(const std::string& path) {
   if (!std::filesystem::is_regular_file(path, ec))
     throw std::runtime_error(path + ": file not found");
   std::ifstream in(path, std::ios::binary);
-  std::ostringstream bytes;
-  bytes << in.rdbuf();
-  if (!in || !bytes) throw std::runtime_error(path + ": cannot read file");
-  return bytes.str();
+  if (!in) throw std::runtime_error(path + ": cannot read file");
+  std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  if (in.bad()) throw std::runtime_error(path + ": cannot read file");
+  return bytes;
 }
 
 struct Merge {
