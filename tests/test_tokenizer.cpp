@@ -19,7 +19,7 @@ using attnx::BpeTokenizer;
 
 namespace {
 
-const std::string kTokenizerDir = attnx::test::dataDir() + "/gpt2-tokenizer";
+std::string tokenizerDir() { return attnx::test::dataDir() + "/gpt2-tokenizer"; }
 
 std::string utf8(char32_t cp) {
   std::string s;
@@ -126,11 +126,11 @@ class TestTokenizer : public QObject {
 private Q_SLOTS:
   void initTestCase() {
     try {
-      gpt2_ = BpeTokenizer::fromFolder(kTokenizerDir);
+      gpt2_ = BpeTokenizer::fromFolder(tokenizerDir());
     } catch (const std::exception& e) {
       loadProblem_ = QString("GPT-2 tokenizer missing or unreadable (%1); run scripts/fetch_data.sh "
                              "to put vocab.json and merges.txt in %2")
-                         .arg(e.what(), QString::fromStdString(kTokenizerDir));
+                         .arg(e.what(), QString::fromStdString(tokenizerDir()));
     }
     const auto json = attnx::test::readJsonFile(attnx::test::fixture("tokenizer_cases.json"));
     for (const auto& c : json)
@@ -281,7 +281,7 @@ private Q_SLOTS:
   // encode is const and shares one cache: several threads on a cold tokenizer agree with one.
   void concurrentEncode() {
     REQUIRE_GPT2();
-    const BpeTokenizer fresh = BpeTokenizer::fromFolder(kTokenizerDir);
+    const BpeTokenizer fresh = BpeTokenizer::fromFolder(tokenizerDir());
     std::vector<std::vector<std::vector<int>>> results(4);
     std::vector<std::thread> threads;
     for (size_t t = 0; t < results.size(); ++t)

@@ -1,5 +1,6 @@
 #include "app/cli/cli_common.h"
 
+#include <filesystem>
 #include <iostream>
 #include <sstream>
 
@@ -69,6 +70,11 @@ void checkIdsFit(const std::vector<int64_t>& ids, Gpt2& model) {
     if (id >= vocab)
       throw std::runtime_error("token id " + std::to_string(id) + " is outside the model's vocabulary of " +
                                std::to_string(vocab) + " (does the tokenizer belong to this model?)");
+}
+
+TokenCorpus loadCorpus(const std::string& path, const BpeTokenizer& tok) {
+  const auto cache = (std::filesystem::temp_directory_path() / "attnx-token-cache").string();
+  return TokenCorpus::load(path, tok, cache);
 }
 
 void printJson(const nlohmann::json& j) {

@@ -9,6 +9,7 @@
 #include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
 
+#include "core/data/token_corpus.h"
 #include "core/io/bpe_tokenizer.h"
 #include "core/model/gpt2.h"
 
@@ -38,6 +39,9 @@ void checkIdsFit(const std::vector<int64_t>& ids, Gpt2& model);
 
 // Parses "1,2,3" (spaces allowed). Throws CLI::ValidationError naming the bad item.
 std::vector<int64_t> parseIdList(const std::string& text, const std::string& option);
+
+// A .txt file or folder tokenized, with the token cache in the system's temporary folder.
+TokenCorpus loadCorpus(const std::string& path, const BpeTokenizer& tok);
 
 void printJson(const nlohmann::json& j);
 

@@ -14,5 +14,7 @@ Runner addScoreCommand(CLI::App& app, GlobalOptions& g);
 Runner addGenerateCommand(CLI::App& app, GlobalOptions& g);
 Runner addBenchCommand(CLI::App& app, GlobalOptions& g);
 Runner addMasksCommand(CLI::App& app, GlobalOptions& g);
+Runner addDistillCommand(CLI::App& app, GlobalOptions& g);
+Runner addEvalCommand(CLI::App& app, GlobalOptions& g);
 
 }  // namespace attnx::cli

@@ -27,6 +27,8 @@ int main(int argc, char** argv) {
   add(addGenerateCommand);
   add(addBenchCommand);
   add(addMasksCommand);
+  add(addDistillCommand);
+  add(addEvalCommand);
 
   try {
     app.parse(argc, argv);

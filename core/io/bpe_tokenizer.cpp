@@ -160,11 +160,10 @@ struct BpeTokenizer::Impl {
   void compilePattern() {
     int error = 0;
     PCRE2_SIZE offset = 0;
-    // MATCH_INVALID_UTF: bytes that are not UTF-8 never match and are left between matches (see
-    // encodeText); it also skips PCRE2's per-call validity scan, which would make long texts quadratic.
+    // Not PCRE2_MATCH_INVALID_UTF: without JIT it rescans the rest of the subject on every call,
+    // which is quadratic on long texts. encodeText validates once and matches with NO_UTF_CHECK.
     pattern.reset(pcre2_compile(reinterpret_cast<PCRE2_SPTR>(kPattern), PCRE2_ZERO_TERMINATED,
-                                PCRE2_UTF | PCRE2_UCP | PCRE2_MATCH_INVALID_UTF, &error, &offset,
-                                nullptr));
+                                PCRE2_UTF | PCRE2_UCP, &error, &offset, nullptr));
     if (!pattern)
       throw std::logic_error("BpeTokenizer: GPT-2 pattern does not compile at offset " +
                              std::to_string(offset) + ": " + pcre2Message(error));
@@ -253,28 +252,51 @@ struct BpeTokenizer::Impl {
     cache.emplace(std::move(key), std::vector<int>(out.begin() + start, out.end()));
   }
 
-  // Pre-tokenises `text` (no special tokens in it) and encodes each piece.
+  // Pre-tokenises `text` (no special tokens in it) and encodes each piece. The text is cut into
+  // maximal valid UTF-8 runs, matched separately (so a run's end acts as the end of the text), and
+  // maximal runs of bytes where no valid character starts, each encoded as one piece.
   void encodeText(std::string_view text, std::vector<int>& out) const {
     if (text.empty()) return;
     std::unique_ptr<pcre2_match_data, MatchDataDeleter> match(
         pcre2_match_data_create_from_pattern(pattern.get(), nullptr));
     if (!match) throw std::bad_alloc();
+    const std::size_t size = text.size();
+    char32_t cp = 0;
+    for (std::size_t pos = 0; pos < size;) {
+      std::size_t end = pos;
+      while (end < size) {
+        if (static_cast<unsigned char>(text[end]) < 0x80) { ++end; continue; }
+        const int len = decodeUtf8(text, end, cp);
+        if (len == 0) break;
+        end += len;
+      }
+      if (end > pos) matchValid(text.substr(pos, end - pos), match.get(), out);
+      pos = end;
+      while (end < size && decodeUtf8(text, end, cp) == 0) ++end;
+      if (end > pos) encodePiece(text.substr(pos, end - pos), out);
+      pos = end;
+    }
+  }
+
+  // `text` must be valid UTF-8 (PCRE2 is told not to check it again).
+  void matchValid(std::string_view text, pcre2_match_data* match, std::vector<int>& out) const {
     const auto* subject = reinterpret_cast<PCRE2_SPTR>(text.data());
-    std::size_t pos = 0;
-    while (pos < text.size()) {
-      const int rc = pcre2_match(pattern.get(), subject, text.size(), pos, 0, match.get(), nullptr);
-      if (rc == PCRE2_ERROR_NOMATCH) {  // only bytes that are not UTF-8 are left
+    for (std::size_t pos = 0; pos < text.size();) {
+      const int rc = pcre2_match(pattern.get(), subject, text.size(), pos, PCRE2_NO_UTF_CHECK, match, nullptr);
+      // The branches cover every character, so matches are contiguous; should one ever skip
+      // something, the skipped bytes are still encoded (as a piece of their own).
+      if (rc == PCRE2_ERROR_NOMATCH) {
         encodePiece(text.substr(pos), out);
         return;
       }
       if (rc < 0)
         throw std::runtime_error("BpeTokenizer::encode: PCRE2 failed at byte " + std::to_string(pos) +
                                  ": " + pcre2Message(rc));
-      const PCRE2_SIZE* ovector = pcre2_get_ovector_pointer(match.get());
+      const PCRE2_SIZE* ovector = pcre2_get_ovector_pointer(match);
       const std::size_t begin = ovector[0], end = ovector[1];
-      if (begin > pos) encodePiece(text.substr(pos, begin - pos), out);  // bytes that are not UTF-8
-      if (end <= begin)  // every alternative consumes a character; guard against looping forever
+      if (end <= begin)
         throw std::logic_error("BpeTokenizer::encode: empty match at byte " + std::to_string(begin));
+      if (begin > pos) encodePiece(text.substr(pos, begin - pos), out);
       encodePiece(text.substr(begin, end - begin), out);
       pos = end;
     }

@@ -23,6 +23,9 @@ namespace attnx {
 // a piece of its own (it also ends the whitespace run before it, as the end of the text would),
 // so decode(encode(bytes)) == bytes for every byte string. Reference tokenizers cannot take such
 // input at all (they work on Unicode strings), so there is nothing else to agree with.
+//
+// Known limit: \p{L} and \p{N} come from PCRE2's Unicode tables (Unicode 14 in Debian 12's
+// PCRE2 10.42); characters assigned later may be split differently than by a newer reference.
 class BpeTokenizer {
 public:
   // vocab.json (token string -> id, ids 0..N-1) and merges.txt (an optional first line

@@ -1,0 +1,147 @@
+// attnx-cli distill: train a mask-mixture student from its GPT-2 teacher, headless.
+// Progress on stderr; the run folder gets run.json, metrics.csv, learned_bank.json, student.safetensors.
+#include <atomic>
+#include <chrono>
+#include <csignal>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <iostream>
+
+#include <torch/torch.h>
+
+#include "app/cli/commands.h"
+#include "core/data/token_corpus.h"
+#include "core/data/window_sampler.h"
+#include "core/io/model_locator.h"
+#include "core/masks/mask_bank.h"
+#include "core/train/distill_trainer.h"
+
+namespace attnx::cli {
+namespace {
+
+std::atomic<bool> g_stop{false};
+extern "C" void onInterrupt(int) { g_stop.store(true); }
+
+std::string formatDuration(double seconds) {
+  const auto s = static_cast<long long>(seconds + 0.5);
+  char buf[32];
+  if (s >= 3600) std::snprintf(buf, sizeof buf, "%lldh%02lldm", s / 3600, (s % 3600) / 60);
+  else std::snprintf(buf, sizeof buf, "%lldm%02llds", s / 60, s % 60);
+  return buf;
+}
+
+}  // namespace
+
+Runner addDistillCommand(CLI::App& app, GlobalOptions& g) {
+  auto* sub = app.add_subcommand("distill", "Distil a mask-mixture student from a GPT-2 teacher");
+  struct Args { DistillConfig c; std::string out; bool resume = false; };
+  auto a = std::make_shared<Args>();
+  auto& c = a->c;
+  sub->add_option("--teacher,--model", g.modelDir, "Teacher GPT-2 folder (default: the embedded model)");
+  sub->add_option("--bank", c.bankPath, "Mask bank JSON (e.g. resources/banks/local-sinks.json)");
+  sub->add_option("--data", c.dataPath, "Training text: a .txt file or a folder of them");
+  sub->add_option("--val-data", c.validationPath, "Held-out text for validation KL");
+  sub->add_option("--out", a->out, "Run folder to create (or resume with --resume)")->required();
+  sub->add_flag("--resume", a->resume, "Continue the run in --out from its last checkpoint (settings from its run.json)");
+  sub->add_option("--steps", c.steps, "Optimiser steps")->capture_default_str()->check(CLI::PositiveNumber);
+  sub->add_option("--batch-size", c.batchSize, "Windows per step")->capture_default_str()->check(CLI::PositiveNumber);
+  sub->add_option("--seq-len", c.seqLen, "Tokens per window")->capture_default_str()->check(CLI::Range(2, 1 << 20));
+  sub->add_option("--lr", c.learningRate, "Peak learning rate (AdamW)")->capture_default_str()->check(CLI::PositiveNumber);
+  sub->add_option("--warmup", c.warmupSteps, "Linear warm-up steps")->capture_default_str()->check(CLI::NonNegativeNumber);
+  sub->add_option("--min-lr-ratio", c.minLrRatio, "Cosine floor as a fraction of --lr")->capture_default_str()->check(CLI::Range(0.0, 1.0));
+  sub->add_option("--weight-decay", c.weightDecay, "AdamW decoupled weight decay")->capture_default_str()->check(CLI::NonNegativeNumber);
+  sub->add_option("--grad-clip", c.gradClip, "Max global gradient norm (0: off)")->capture_default_str()->check(CLI::NonNegativeNumber);
+  sub->add_option("--temperature", c.temperature, "Distillation temperature τ")->capture_default_str()->check(CLI::PositiveNumber);
+  sub->add_option("--lambda-l1", c.lambdaL1, "L1 penalty λ₁ on the coefficients")->capture_default_str()->check(CLI::NonNegativeNumber);
+  sub->add_flag("--l1-density-weighted", c.l1DensityWeighted, "Weight each mask's L1 term by its density (prefer cheap masks)");
+  sub->add_option("--lambda-hidden", c.lambdaHidden, "Weight of the final-hidden-state MSE")->capture_default_str()->check(CLI::NonNegativeNumber);
+  sub->add_option("--combine", c.combine, "soft-mask or branch-mixture")->capture_default_str()->check(CLI::IsMember({"soft-mask", "branch-mixture"}));
+  sub->add_option("--granularity", c.granularity, "Coefficients per model, layer or layer-head")->capture_default_str()->check(CLI::IsMember({"model", "layer", "layer-head"}));
+  sub->add_option("--parametrisation", c.parametrisation, "softplus, sigmoid or clamped")->capture_default_str()->check(CLI::IsMember({"softplus", "sigmoid", "clamped"}));
+  sub->add_flag("--normalise-branches", c.normaliseBranches, "Branch mixture: divide α by its sum over masks");
+  sub->add_option("--init", c.initialCoefficient, "Initial α of every coefficient")->capture_default_str()->check(CLI::NonNegativeNumber);
+  sub->add_flag("--train-all-weights", c.trainAllWeights, "Also train GPT-2's weights (default: frozen)");
+  sub->add_option("--seed", c.seed, "Seed of the batch sampler")->capture_default_str();
+  sub->add_option("--validate-every", c.validateEvery, "Validation every N steps (0: never)")->capture_default_str()->check(CLI::NonNegativeNumber);
+  sub->add_option("--validation-windows", c.validationWindows, "Windows of held-out text per validation")->capture_default_str()->check(CLI::PositiveNumber);
+  sub->add_option("--checkpoint-every", c.checkpointEvery, "Checkpoint every N steps (0: at the end only)")->capture_default_str()->check(CLI::NonNegativeNumber);
+  addJsonFlag(sub, g);
+
+  return [&g, a] {
+    namespace fs = std::filesystem;
+    DistillConfig c = a->c;
+    if (a->resume) {
+      const auto runJson = (fs::path(a->out) / "run.json").string();
+      std::ifstream in(runJson);
+      if (!in) throw std::runtime_error(runJson + ": cannot open (is --out a run folder?)");
+      std::stringstream ss;
+      ss << in.rdbuf();
+      const int64_t steps = c.steps;
+      c = DistillConfig::fromJsonText(ss.str(), runJson);
+      if (steps > c.steps) c.steps = steps;  // --steps may extend a finished run
+    } else {
+      if (c.bankPath.empty()) throw CLI::RequiredError("--bank");
+      if (c.dataPath.empty()) throw CLI::RequiredError("--data");
+      if (fs::exists(fs::path(a->out) / "student.safetensors"))
+        throw std::runtime_error(a->out + ": already holds a run; use --resume to continue it or choose another --out");
+      c.teacherDir = resolveModelDir(g.modelDir);
+      c.bankPath = fs::absolute(c.bankPath).string();
+      c.dataPath = fs::absolute(c.dataPath).string();
+      if (!c.validationPath.empty()) c.validationPath = fs::absolute(c.validationPath).string();
+    }
+    c.validate();
+    GlobalOptions teacherOpts = g;
+    teacherOpts.modelDir = c.teacherDir;
+    auto teacher = loadModel(teacherOpts);
+    auto bank = MaskBank::load(c.bankPath);
+    const auto tok = loadTokenizer(teacherOpts);
+
+    auto t0 = std::chrono::steady_clock::now();
+    auto corpus = std::make_shared<TokenCorpus>(loadCorpus(c.dataPath, tok));
+    auto sampler = std::make_shared<WindowSampler>(*corpus, c.seqLen, c.seed);
+    std::vector<std::vector<int64_t>> validation;
+    if (!c.validationPath.empty()) {
+      const auto valCorpus = loadCorpus(c.validationPath, tok);
+      validation = WindowSampler(valCorpus, c.seqLen, c.seed).evalWindows(c.seqLen, c.validationWindows);
+    }
+    std::cerr << "distill: data ready in "
+              << std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count() << " s\n";
+    const int64_t batchSize = c.batchSize;
+    BatchSource batches = [corpus, sampler, batchSize](int64_t step) { return sampler->batch(batchSize, step); };
+
+    DistillTrainer trainer(c, teacher, bank, batches, validation, a->out);
+    if (a->resume) std::cerr << "distill: resuming after step " << trainer.resumeIfPossible() << '\n';
+
+    std::signal(SIGINT, onInterrupt);
+    std::signal(SIGTERM, onInterrupt);
+    const int64_t total = c.steps;
+    auto last = std::chrono::steady_clock::now() - std::chrono::seconds(10);
+    StepMetrics final;
+    DistillCallbacks cb;
+    cb.onMessage = [](const std::string& m) { std::cerr << "distill: " << m << '\n'; };
+    cb.onStep = [&](const StepMetrics& m) {
+      final = m;
+      const auto now = std::chrono::steady_clock::now();
+      if (m.step != total && m.validationKl < 0 && now - last < std::chrono::milliseconds(500)) return;
+      last = now;
+      const double eta = m.elapsedSeconds / m.step * (total - m.step);
+      std::fprintf(stderr, "step %lld/%lld  loss %.4f  KL %.4f  L1 %.3f  lr %.3g  %.0f tok/s  ETA %s%s\n",
+                   static_cast<long long>(m.step), static_cast<long long>(total), m.loss, m.kl, m.l1, m.learningRate,
+                   m.tokensPerSecond, formatDuration(eta).c_str(),
+                   m.validationKl >= 0 ? ("  val KL " + std::to_string(m.validationKl)).c_str() : "");
+    };
+    trainer.run(cb, &g_stop);
+    if (g.json) {
+      printJson({{"run", a->out}, {"step", trainer.step()}, {"loss", final.loss}, {"kl", final.kl}, {"l1", final.l1},
+                 {"validation_kl", final.validationKl}, {"alpha", final.alpha}, {"stopped", g_stop.load()}});
+    } else {
+      std::printf("run %s: %lld steps, final KL %.4f, L1 %.3f\n", a->out.c_str(),
+                  static_cast<long long>(trainer.step()), final.kl, final.l1);
+    }
+    return g_stop.load() ? 130 : 0;
+  };
+}
+
+}  // namespace attnx::cli

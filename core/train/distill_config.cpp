@@ -1,0 +1,95 @@
+#include "core/train/distill_config.h"
+
+#include <set>
+#include <stdexcept>
+
+#include <nlohmann/json.hpp>
+
+namespace attnx {
+
+using nlohmann::ordered_json;
+
+// One table drives both directions, so a field cannot be written and forgotten on read.
+#define ATTNX_DISTILL_FIELDS(X)                                                                     \
+  X(teacherDir, "teacher") X(bankPath, "bank") X(dataPath, "data") X(validationPath, "validation") \
+  X(combine, "combine") X(granularity, "granularity") X(parametrisation, "parametrisation")        \
+  X(normaliseBranches, "normalise_branches") X(initialCoefficient, "initial_coefficient")          \
+  X(trainAllWeights, "train_all_weights") X(temperature, "temperature") X(lambdaL1, "lambda_l1")   \
+  X(l1DensityWeighted, "l1_density_weighted") X(lambdaHidden, "lambda_hidden") X(steps, "steps")   \
+  X(batchSize, "batch_size") X(seqLen, "seq_len") X(learningRate, "learning_rate")                 \
+  X(weightDecay, "weight_decay") X(warmupSteps, "warmup_steps") X(minLrRatio, "min_lr_ratio")      \
+  X(gradClip, "grad_clip") X(seed, "seed") X(validateEvery, "validate_every")                      \
+  X(validationWindows, "validation_windows") X(checkpointEvery, "checkpoint_every")
+
+void DistillConfig::validate() const {
+  auto need = [](bool ok, const std::string& what) {
+    if (!ok) throw std::invalid_argument(what);
+  };
+  need(combine == "soft-mask" || combine == "branch-mixture", "combine must be soft-mask or branch-mixture, got \"" + combine + "\"");
+  need(granularity == "model" || granularity == "layer" || granularity == "layer-head",
+       "granularity must be model, layer or layer-head, got \"" + granularity + "\"");
+  need(parametrisation == "softplus" || parametrisation == "sigmoid" || parametrisation == "clamped",
+       "parametrisation must be softplus, sigmoid or clamped, got \"" + parametrisation + "\"");
+  need(initialCoefficient >= 0, "initial_coefficient must be ≥ 0");
+  need(temperature > 0, "temperature must be > 0");
+  need(lambdaL1 >= 0, "lambda_l1 must be ≥ 0");
+  need(lambdaHidden >= 0, "lambda_hidden must be ≥ 0");
+  need(steps >= 1, "steps must be ≥ 1");
+  need(batchSize >= 1, "batch_size must be ≥ 1");
+  need(seqLen >= 2, "seq_len must be ≥ 2");
+  need(learningRate > 0, "learning_rate must be > 0");
+  need(weightDecay >= 0, "weight_decay must be ≥ 0");
+  need(warmupSteps >= 0, "warmup_steps must be ≥ 0");
+  need(minLrRatio >= 0 && minLrRatio <= 1, "min_lr_ratio must be in [0, 1]");
+  need(gradClip >= 0, "grad_clip must be ≥ 0 (0 disables clipping)");
+  need(validateEvery >= 0 && checkpointEvery >= 0, "validate_every and checkpoint_every must be ≥ 0");
+  need(validationWindows >= 1, "validation_windows must be ≥ 1");
+}
+
+std::string DistillConfig::toJsonText() const {
+  ordered_json j;
+  j["format"] = "attnx-distill-run";
+  j["version"] = 1;
+#define X(member, key) j[key] = member;
+  ATTNX_DISTILL_FIELDS(X)
+#undef X
+  return j.dump(2) + "\n";
+}
+
+DistillConfig DistillConfig::fromJsonText(const std::string& text, const std::string& origin) {
+  ordered_json j;
+  try {
+    j = ordered_json::parse(text);
+  } catch (const ordered_json::exception& e) {
+    throw std::runtime_error(origin + ": not valid JSON (" + e.what() + ")");
+  }
+  if (!j.is_object() || j.value("format", "") != "attnx-distill-run")
+    throw std::runtime_error(origin + ": not an attnx run file (\"format\" must be \"attnx-distill-run\")");
+  if (j.value("version", 0) != 1)
+    throw std::runtime_error(origin + ": unsupported run file version (this attnx reads version 1)");
+  DistillConfig c;
+  std::set<std::string> known{"format", "version"};
+  auto read = [&](auto& member, const char* key) {
+    known.insert(key);
+    auto it = j.find(key);
+    if (it == j.end()) return;
+    try {
+      it->get_to(member);
+    } catch (const ordered_json::exception&) {
+      throw std::runtime_error(origin + ": field \"" + key + "\" has the wrong type (" + it->dump() + ")");
+    }
+  };
+#define X(member, key) read(c.member, key);
+  ATTNX_DISTILL_FIELDS(X)
+#undef X
+  for (const auto& item : j.items())
+    if (!known.count(item.key())) throw std::runtime_error(origin + ": unknown field \"" + item.key() + "\"");
+  try {
+    c.validate();
+  } catch (const std::invalid_argument& e) {
+    throw std::runtime_error(origin + ": " + e.what());
+  }
+  return c;
+}
+
+}  // namespace attnx

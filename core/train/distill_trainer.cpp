@@ -1,0 +1,367 @@
+#include "core/train/distill_trainer.h"
+
+#include <chrono>
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <thread>
+
+#include <nlohmann/json.hpp>
+#include <torch/torch.h>
+
+#include "core/io/atomic_file.h"
+#include "core/io/safetensors.h"
+#include "core/util/torch_compat.h"
+
+namespace attnx {
+namespace fs = std::filesystem;
+
+MixtureOptions mixtureOptionsOf(const DistillConfig& c) {
+  MixtureOptions o;
+  o.combine = c.combine == "branch-mixture" ? MixtureOptions::Combine::BranchMixture : MixtureOptions::Combine::SoftMask;
+  o.granularity = c.granularity == "model"   ? MixtureOptions::Granularity::PerModel
+                  : c.granularity == "layer" ? MixtureOptions::Granularity::PerLayer
+                                             : MixtureOptions::Granularity::PerLayerHead;
+  o.param = c.parametrisation == "sigmoid"   ? MixtureOptions::Parametrisation::Sigmoid
+            : c.parametrisation == "clamped" ? MixtureOptions::Parametrisation::ClampedRaw
+                                             : MixtureOptions::Parametrisation::Softplus;
+  o.normaliseBranches = c.normaliseBranches;
+  o.initialCoefficient = c.initialCoefficient;
+  return o;
+}
+
+namespace {
+
+constexpr const char* kCheckpointName = "student.safetensors";
+
+// A frozen copy of GPT-2, needed as the teacher only when the student's weights train too.
+Gpt2 frozenCopy(Gpt2& model) {
+  Gpt2 copy(model->config());
+  torch::NoGradGuard g;
+  auto src = model->named_parameters();
+  for (auto& p : copy->named_parameters()) p.value().set_data(src[p.key()].detach().clone());
+  if (!model->lmHeadTied()) copy->untieLmHead(model->lmHeadWeight());
+  copy->to(model->wte->weight.device());
+  for (auto& p : copy->parameters()) p.set_requires_grad(false);
+  copy->eval();
+  return copy;
+}
+
+torch::Tensor toBatch(const std::vector<std::vector<int64_t>>& windows, const torch::Device& device) {
+  if (windows.empty()) throw std::invalid_argument("empty batch");
+  const auto T = static_cast<int64_t>(windows[0].size());
+  auto t = torch::empty({static_cast<int64_t>(windows.size()), T}, torch::kLong);
+  for (size_t b = 0; b < windows.size(); ++b) {
+    if (static_cast<int64_t>(windows[b].size()) != T) throw std::invalid_argument("windows of a batch differ in length");
+    std::memcpy(t[b].data_ptr<int64_t>(), windows[b].data(), T * sizeof(int64_t));
+  }
+  return t.to(device);
+}
+
+// τ²·KL(softmax(zT/τ) ‖ softmax(zS/τ)), mean over tokens.
+torch::Tensor distillationKl(const torch::Tensor& zT, const torch::Tensor& zS, double tau) {
+  auto logPT = torch::log_softmax(zT / tau, -1);
+  auto logPS = torch::log_softmax(zS / tau, -1);
+  return (logPT.exp() * (logPT - logPS)).sum(-1).mean() * (tau * tau);
+}
+
+bool isOutOfMemory(const std::exception& e) {
+  const std::string what = e.what();
+  return dynamic_cast<const std::bad_alloc*>(&e) || what.find("out of memory") != std::string::npos ||
+         what.find("DefaultCPUAllocator: can't allocate") != std::string::npos;
+}
+
+}  // namespace
+
+struct DistillTrainer::State {
+  DistillConfig config;
+  Gpt2 model{nullptr};    // the module the student runs (the teacher's own unless weights train)
+  Gpt2 teacher{nullptr};  // frozen
+  MaskBank bank;
+  BatchSource batches;
+  std::vector<std::vector<int64_t>> validation;
+  std::string runDir;
+  MaskMixtureCoefficients coeffs{nullptr};
+  std::unique_ptr<MaskMixtureAttention> kernel;
+  std::unique_ptr<torch::optim::AdamW> optimizer;
+  std::vector<std::pair<std::string, torch::Tensor>> trainable;  // stable names for checkpoints
+  torch::Tensor l1Weights;  // (K): 1, or each mask's density at seqLen
+  int64_t step = 0;
+  double elapsed = 0;
+  torch::Device device = torch::kCPU;
+
+  double learningRateAt(int64_t s) const {
+    const auto& c = config;
+    if (c.warmupSteps > 0 && s <= c.warmupSteps) return c.learningRate * s / c.warmupSteps;
+    const double span = std::max<int64_t>(1, c.steps - c.warmupSteps);
+    const double progress = std::min(1.0, (s - c.warmupSteps) / span);
+    const double floor = c.learningRate * c.minLrRatio;
+    return floor + 0.5 * (c.learningRate - floor) * (1 + std::cos(M_PI * progress));
+  }
+
+  std::string path(const std::string& name) const { return (fs::path(runDir) / name).string(); }
+
+  std::string metricsHeader() const {
+    std::ostringstream h;
+    h << "step,loss,kl,l1,hidden,lr,grad_norm,tokens_per_s,elapsed_s,val_kl";
+    const auto& cfg = model->config();
+    for (int64_t l = 0; l < cfg.numLayers; ++l)
+      for (int64_t hd = 0; hd < cfg.numHeads; ++hd)
+        for (const auto& m : bank.masks) h << ",a.L" << l << ".H" << hd << "." << m.name;
+    return h.str();
+  }
+};
+
+DistillTrainer::DistillTrainer(DistillConfig config, Gpt2 teacher, MaskBank bank, BatchSource batches,
+                               std::vector<std::vector<int64_t>> validationWindows, std::string runDir)
+    : s_(std::make_unique<State>()) {
+  config.validate();
+  if (bank.masks.empty()) throw std::invalid_argument("the mask bank is empty");
+  auto& s = *s_;
+  s.config = std::move(config);
+  s.bank = std::move(bank);
+  s.batches = std::move(batches);
+  s.validation = std::move(validationWindows);
+  s.runDir = std::move(runDir);
+  s.device = teacher->wte->weight.device();
+  const auto& cfg = teacher->config();
+  if (s.config.seqLen > cfg.contextLength)
+    throw std::invalid_argument("seq_len " + std::to_string(s.config.seqLen) + " exceeds the teacher's context of " +
+                                std::to_string(cfg.contextLength));
+
+  s.model = teacher;
+  s.teacher = s.config.trainAllWeights ? frozenCopy(teacher) : teacher;
+  for (auto& p : s.model->named_parameters()) {
+    p.value().set_requires_grad(s.config.trainAllWeights);
+    if (s.config.trainAllWeights) s.trainable.emplace_back("model." + p.key(), p.value());
+  }
+  s.model->eval();  // GPT-2 has no dropout here; eval() documents that nothing is stochastic
+
+  const auto K = static_cast<int64_t>(s.bank.masks.size());
+  torch::manual_seed(s.config.seed);
+  s.coeffs = MaskMixtureCoefficients(cfg.numLayers, cfg.numHeads, K, mixtureOptionsOf(s.config));
+  s.coeffs->to(s.device);
+  s.trainable.insert(s.trainable.begin(), {"theta", s.coeffs->theta});
+  s.kernel = std::make_unique<MaskMixtureAttention>(s.bank, mixtureOptionsOf(s.config), s.coeffs, cfg.numLayers,
+                                                    cfg.numHeads);
+
+  std::vector<double> w(K, 1.0);
+  if (s.config.l1DensityWeighted)
+    for (int64_t k = 0; k < K; ++k) w[k] = s.bank.masks[k].density(s.config.seqLen);
+  s.l1Weights = torch::tensor(w, torch::kFloat32).to(s.device);
+
+  std::vector<torch::Tensor> params;
+  for (auto& [name, p] : s.trainable) params.push_back(p);
+  s.optimizer = std::make_unique<torch::optim::AdamW>(
+      params, torch::optim::AdamWOptions(s.config.learningRate).weight_decay(s.config.weightDecay));
+
+  if (!s.runDir.empty()) {
+    fs::create_directories(s.runDir);
+    writeFileAtomically(s.path("run.json"), s.config.toJsonText());
+  }
+}
+
+DistillTrainer::~DistillTrainer() = default;
+
+int64_t DistillTrainer::step() const { return s_->step; }
+const MaskMixtureAttention& DistillTrainer::student() const { return *s_->kernel; }
+MaskMixtureCoefficients DistillTrainer::coefficients() const { return s_->coeffs; }
+
+double DistillTrainer::validationKl() {
+  auto& s = *s_;
+  if (s.validation.empty()) return -1;
+  torch::NoGradGuard g;
+  double sum = 0;
+  int64_t tokens = 0;
+  const auto B = static_cast<size_t>(s.config.batchSize);
+  for (size_t i = 0; i < s.validation.size(); i += B) {
+    std::vector<std::vector<int64_t>> chunk(s.validation.begin() + i,
+                                            s.validation.begin() + std::min(s.validation.size(), i + B));
+    auto ids = toBatch(chunk, s.device);
+    auto kl = distillationKl(s.teacher->forward(ids), s.model->forward(ids, nullptr, s.kernel.get()), 1.0);
+    sum += kl.item<double>() * ids.numel();
+    tokens += ids.numel();
+  }
+  return sum / tokens;
+}
+
+void DistillTrainer::saveCheckpoint() {
+  auto& s = *s_;
+  if (s.runDir.empty()) return;
+  // Tensors: every trainable parameter with AdamW's two moments; metadata: the step.
+  std::vector<torch::Tensor> keep;
+  std::vector<TensorToWrite> records;
+  auto add = [&](const std::string& name, const torch::Tensor& t) {
+    auto c = t.detach().to(torch::kCPU, torch::kFloat32).contiguous();
+    keep.push_back(c);
+    records.push_back({name, DType::F32, std::vector<int64_t>(c.sizes().begin(), c.sizes().end()), c.data_ptr(),
+                       static_cast<size_t>(c.nbytes())});
+  };
+  int64_t adamStep = 0;
+  for (auto& [name, p] : s.trainable) {
+    add(name, p);
+    auto& state = s.optimizer->state();
+    auto it = state.find(compat::optimizerStateKey(p));
+    if (it == state.end()) continue;
+    auto& st = static_cast<torch::optim::AdamWParamState&>(*it->second);
+    add("adam.exp_avg." + name, st.exp_avg());
+    add("adam.exp_avg_sq." + name, st.exp_avg_sq());
+    adamStep = st.step();
+  }
+  writeSafetensors(s.path(kCheckpointName), records,
+                   {{"format", "attnx-student"}, {"step", std::to_string(s.step)},
+                    {"adam_step", std::to_string(adamStep)}, {"elapsed_s", std::to_string(s.elapsed)}});
+
+  // The learned bank: the bank itself plus α (L, H, K) as nested lists.
+  auto alpha = s.coeffs->alpha().detach().to(torch::kCPU, torch::kFloat64).contiguous();
+  nlohmann::ordered_json j;
+  j["format"] = "attnx-learned-bank";
+  j["version"] = 1;
+  j["step"] = s.step;
+  j["bank"] = s.bank.toJson();
+  std::vector<std::vector<std::vector<double>>> a(alpha.size(0));
+  for (int64_t l = 0; l < alpha.size(0); ++l)
+    for (int64_t h = 0; h < alpha.size(1); ++h) {
+      auto row = alpha[l][h];
+      a[l].emplace_back(row.data_ptr<double>(), row.data_ptr<double>() + row.numel());
+    }
+  j["alpha"] = a;
+  writeFileAtomically(s.path("learned_bank.json"), j.dump(1) + "\n");
+}
+
+int64_t DistillTrainer::resumeIfPossible() {
+  auto& s = *s_;
+  if (s.runDir.empty() || !fs::exists(s.path(kCheckpointName))) return 0;
+  const auto file = SafetensorsFile::open(s.path(kCheckpointName));
+  auto meta = [&](const char* key) {
+    auto it = file.metadata().find(key);
+    if (it == file.metadata().end()) throw std::runtime_error(s.path(kCheckpointName) + ": no \"" + key + "\" in the metadata");
+    return it->second;
+  };
+  if (meta("format") != "attnx-student") throw std::runtime_error(s.path(kCheckpointName) + ": not an attnx student checkpoint");
+  auto read = [&](const std::string& name, const torch::Tensor& like) {
+    const auto* t = file.find(name);
+    if (!t) throw std::runtime_error(s.path(kCheckpointName) + ": missing tensor " + name);
+    if (t->dtype != DType::F32 || t->shape != std::vector<int64_t>(like.sizes().begin(), like.sizes().end()))
+      throw std::runtime_error(s.path(kCheckpointName) + ": tensor " + name + " does not match this run's settings " +
+                               "(different bank, model or granularity?)");
+    return torch::from_blob(const_cast<std::byte*>(file.data(*t)), t->shape, torch::kFloat32).clone().to(like.device());
+  };
+  torch::NoGradGuard g;
+  const int64_t adamStep = std::stoll(meta("adam_step"));
+  for (auto& [name, p] : s.trainable) {
+    p.copy_(read(name, p));
+    if (adamStep == 0) continue;
+    auto st = std::make_unique<torch::optim::AdamWParamState>();
+    st->step(adamStep);
+    st->exp_avg(read("adam.exp_avg." + name, p));
+    st->exp_avg_sq(read("adam.exp_avg_sq." + name, p));
+    s.optimizer->state()[compat::optimizerStateKey(p)] = std::move(st);
+  }
+  s.step = std::stoll(meta("step"));
+  s.elapsed = std::stod(meta("elapsed_s"));
+
+  // Drop metric rows logged after the checkpoint (a crash between checkpoints), so none repeat.
+  std::ifstream in(s.path("metrics.csv"));
+  std::string line, kept;
+  if (std::getline(in, line)) kept = line + "\n";
+  while (std::getline(in, line))
+    if (std::stoll(line.substr(0, line.find(','))) <= s.step) kept += line + "\n";
+  writeFileAtomically(s.path("metrics.csv"), kept.empty() ? s.metricsHeader() + "\n" : kept);
+  return s.step;
+}
+
+void DistillTrainer::run(const DistillCallbacks& callbacks, const std::atomic<bool>* stop,
+                         const std::atomic<bool>* pause) {
+  auto& s = *s_;
+  auto say = [&](const std::string& m) { if (callbacks.onMessage) callbacks.onMessage(m); };
+  std::ofstream csv;
+  if (!s.runDir.empty()) {
+    const bool fresh = !fs::exists(s.path("metrics.csv")) || fs::file_size(s.path("metrics.csv")) == 0;
+    csv.open(s.path("metrics.csv"), std::ios::app);
+    if (fresh) csv << s.metricsHeader() << '\n';
+  }
+  int64_t lastCheckpoint = s.step;
+  auto checkpoint = [&] {
+    saveCheckpoint();
+    lastCheckpoint = s.step;
+    if (!s.runDir.empty()) say("checkpoint at step " + std::to_string(s.step) + " in " + s.runDir);
+  };
+
+  while (s.step < s.config.steps) {
+    while (pause && pause->load() && !(stop && stop->load())) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    if (stop && stop->load()) {
+      say("stopped at step " + std::to_string(s.step));
+      break;
+    }
+    const auto t0 = std::chrono::steady_clock::now();
+    const int64_t next = s.step + 1;
+    StepMetrics m;
+    m.step = next;
+    try {
+      auto ids = toBatch(s.batches(next), s.device);
+      torch::Tensor hT, zT;
+      {
+        torch::NoGradGuard g;
+        hT = s.teacher->hidden(ids);
+        zT = s.teacher->logits(hT);
+      }
+      auto hS = s.model->hidden(ids, nullptr, s.kernel.get());
+      auto zS = s.model->logits(hS);
+      auto kl = distillationKl(zT, zS, s.config.temperature);
+      auto l1 = (s.coeffs->alpha().abs() * s.l1Weights).sum();
+      auto hidden = torch::mse_loss(hS, hT);
+      auto loss = kl + s.config.lambdaL1 * l1 + s.config.lambdaHidden * hidden;
+      m.loss = loss.item<double>();
+      m.kl = kl.item<double>();
+      m.l1 = l1.item<double>();
+      m.hidden = hidden.item<double>();
+      if (!std::isfinite(m.loss))
+        throw TrainingStopped("step " + std::to_string(next) + ": the loss is not finite (KL " + std::to_string(m.kl) +
+                              ", L1 " + std::to_string(m.l1) + "); the run stopped and the last good checkpoint (step " +
+                              std::to_string(lastCheckpoint) + ") is kept. Try a lower learning rate or temperature.");
+      s.optimizer->zero_grad();
+      loss.backward();
+      std::vector<torch::Tensor> params;
+      for (auto& [name, p] : s.trainable) params.push_back(p);
+      m.gradNorm = s.config.gradClip > 0 ? torch::nn::utils::clip_grad_norm_(params, s.config.gradClip)
+                                         : torch::nn::utils::clip_grad_norm_(params, 1e30);
+      if (!std::isfinite(m.gradNorm))
+        throw TrainingStopped("step " + std::to_string(next) + ": the gradients are not finite; the run stopped and "
+                              "the last good checkpoint (step " + std::to_string(lastCheckpoint) + ") is kept.");
+      m.learningRate = s.learningRateAt(next);
+      for (auto& group : s.optimizer->param_groups())
+        static_cast<torch::optim::AdamWOptions&>(group.options()).lr(m.learningRate);
+      s.optimizer->step();
+      s.step = next;
+      const double dt = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+      s.elapsed += dt;
+      m.tokensPerSecond = static_cast<double>(ids.numel()) / dt;
+      m.elapsedSeconds = s.elapsed;
+    } catch (const TrainingStopped&) {
+      throw;
+    } catch (const std::exception& e) {
+      if (!isOutOfMemory(e)) throw;
+      throw TrainingStopped("step " + std::to_string(next) + ": out of memory (" + std::string(e.what()).substr(0, 200) +
+                            "); the last good checkpoint (step " + std::to_string(lastCheckpoint) +
+                            ") is kept. Lower the batch size or sequence length.");
+    }
+    if (s.config.validateEvery > 0 && (s.step % s.config.validateEvery == 0 || s.step == s.config.steps))
+      m.validationKl = validationKl();
+    auto alpha = s.coeffs->alpha().detach().to(torch::kCPU, torch::kFloat32).contiguous();
+    m.alpha.assign(alpha.data_ptr<float>(), alpha.data_ptr<float>() + alpha.numel());
+    if (csv.is_open()) {
+      csv << m.step << ',' << m.loss << ',' << m.kl << ',' << m.l1 << ',' << m.hidden << ',' << m.learningRate << ','
+          << m.gradNorm << ',' << m.tokensPerSecond << ',' << m.elapsedSeconds << ',';
+      if (m.validationKl >= 0) csv << m.validationKl;
+      for (float a : m.alpha) csv << ',' << a;
+      csv << '\n' << std::flush;
+    }
+    if (callbacks.onStep) callbacks.onStep(m);
+    if (s.config.checkpointEvery > 0 && s.step % s.config.checkpointEvery == 0) checkpoint();
+  }
+  if (lastCheckpoint != s.step || s.step == 0) checkpoint();
+}
+
+}  // namespace attnx

@@ -1,0 +1,78 @@
+// Distillation of a mask-mixture student from its GPT-2 teacher (method.md, "Training").
+// The student is the teacher's own module with its attention swapped: no copy of the weights.
+// Loss = τ²·KL(softmax(z_T/τ) ‖ softmax(z_S/τ)) + λ₁·Σ (ρ_k)|α| + λ_h·MSE(h_T, h_S).
+//
+// Resumable and reproducible: batches are a pure function of (seed, step), and a checkpoint holds
+// θ, AdamW's moments and the step, so a run resumed from step s follows the uninterrupted one.
+#pragma once
+
+#include <atomic>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "core/masks/mask_bank.h"
+#include "core/model/gpt2.h"
+#include "core/model/mask_mixture_attention.h"
+#include "core/train/distill_config.h"
+
+namespace attnx {
+
+struct StepMetrics {
+  int64_t step = 0;  // 1-based: the number of optimiser steps taken
+  double loss = 0, kl = 0, l1 = 0, hidden = 0;
+  double learningRate = 0;
+  double gradNorm = 0;
+  double tokensPerSecond = 0;
+  double elapsedSeconds = 0;
+  double validationKl = -1;        // < 0 when not validated at this step
+  std::vector<float> alpha;        // (L, H, K) row-major, after the step
+};
+
+// Batches of token windows for a step (a pure function of the step, for resumability).
+using BatchSource = std::function<std::vector<std::vector<int64_t>>(int64_t step)>;
+
+struct DistillCallbacks {
+  std::function<void(const StepMetrics&)> onStep;
+  std::function<void(const std::string&)> onMessage;  // checkpoints, validation, stop reasons
+};
+
+// Raised when a run cannot go on (NaN loss, out of memory); the last good checkpoint is kept.
+struct TrainingStopped : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
+MixtureOptions mixtureOptionsOf(const DistillConfig& config);
+
+class DistillTrainer {
+ public:
+  // teacher: the loaded GPT-2 (frozen unless config.trainAllWeights). runDir: where run.json,
+  // metrics.csv, learned_bank.json and student.safetensors go ("" = keep nothing on disk).
+  DistillTrainer(DistillConfig config, Gpt2 teacher, MaskBank bank, BatchSource batches,
+                 std::vector<std::vector<int64_t>> validationWindows, std::string runDir);
+  ~DistillTrainer();
+
+  // Continues from runDir/student.safetensors if present (same config required). Returns the
+  // step it resumes after (0 for a fresh run).
+  int64_t resumeIfPossible();
+
+  // Runs until config.steps or until *stop becomes true (then a checkpoint is written). While
+  // *pause is true it waits between steps. Throws TrainingStopped on NaN/Inf loss or OOM.
+  void run(const DistillCallbacks& callbacks = {}, const std::atomic<bool>* stop = nullptr,
+           const std::atomic<bool>* pause = nullptr);
+
+  int64_t step() const;
+  const MaskMixtureAttention& student() const;
+  MaskMixtureCoefficients coefficients() const;
+  // Mean KL(teacher ‖ student) per token over the validation windows.
+  double validationKl();
+  // Writes the checkpoint and the learned bank now (atomically).
+  void saveCheckpoint();
+
+ private:
+  struct State;
+  std::unique_ptr<State> s_;
+};
+
+}  // namespace attnx
