@@ -5,14 +5,21 @@
 #include <torch/torch.h>
 
 #include "app/cli/commands.h"
+#include "core/bench/distill_bench.h"
 #include "core/bench/model_bench.h"
+#include "core/masks/mask_bank.h"
 #include "core/io/gpt2_checkpoint.h"
 
 namespace attnx::cli {
 
 Runner addBenchCommand(CLI::App& app, GlobalOptions& g) {
   auto* sub = app.add_subcommand("bench", "Benchmark forward and generation speed and memory");
-  struct Args { ModelBenchOptions o; std::string seq = "128,512,1024"; std::string preset; };
+  struct Args {
+    ModelBenchOptions o;
+    std::string seq = "128,512,1024";
+    std::string preset, stepBank, combine = "soft-mask";
+    int64_t batch = 4;
+  };
   auto a = std::make_shared<Args>();
   sub->add_option("--seq", a->seq, "Sequence lengths, comma-separated")->capture_default_str();
   sub->add_option("--repeats", a->o.repeats, "Timed forward passes per length (median reported)")
@@ -24,9 +31,15 @@ Runner addBenchCommand(CLI::App& app, GlobalOptions& g) {
   auto* presetOpt = sub->add_option("--random", a->preset,
                                     "Benchmark a randomly initialised model of this shape instead of a checkpoint "
                                     "(gpt2, distilgpt2, gpt2-medium, gpt2-large, gpt2-xl, tiny)");
+  auto* stepOpt = sub->add_option("--distill-step", a->stepBank,
+                                  "Instead: time one distillation step with this bank against a dense training step "
+                                  "(each length of --seq, batch --batch)");
+  sub->add_option("--batch", a->batch, "Batch size for --distill-step")->capture_default_str()->check(CLI::PositiveNumber);
+  sub->add_option("--combine", a->combine, "soft-mask or branch-mixture, for --distill-step")
+      ->capture_default_str()->check(CLI::IsMember({"soft-mask", "branch-mixture"}));
   addModelOption(sub, g);
   addJsonFlag(sub, g);
-  return [&g, a, presetOpt] {
+  return [&g, a, presetOpt, stepOpt] {
     a->o.seqLens = parseIdList(a->seq, "--seq");
     const auto device = selectDevice(g);
     Gpt2 model{nullptr};
@@ -39,6 +52,26 @@ Runner addBenchCommand(CLI::App& app, GlobalOptions& g) {
     } else {
       model = loadModel(g);
       source = g.modelDir.value_or("default model");
+    }
+    if (stepOpt->count()) {
+      const auto bank = MaskBank::load(a->stepBank);
+      MixtureOptions options;
+      options.combine = a->combine == "branch-mixture" ? MixtureOptions::Combine::BranchMixture
+                                                       : MixtureOptions::Combine::SoftMask;
+      nlohmann::json rows = nlohmann::json::array();
+      if (!g.json)
+        std::printf("%-8s %6s %4s %14s %16s %8s\n", "n", "batch", "K", "dense step ms", "distill step ms", "ratio");
+      for (int64_t n : a->o.seqLens) {
+        const auto r = benchDistillStep(model, bank, options, a->batch, n, a->o.repeats, a->o.seed);
+        rows.push_back({{"seq_len", n}, {"batch", r.batchSize}, {"masks", r.numMasks}, {"dense_step_s", r.denseSeconds},
+                        {"distill_step_s", r.studentSeconds}, {"ratio", r.ratio()}});
+        if (!g.json)
+          std::printf("%-8lld %6lld %4lld %14.1f %16.1f %8.2f\n", static_cast<long long>(n),
+                      static_cast<long long>(r.batchSize), static_cast<long long>(r.numMasks), r.denseSeconds * 1e3,
+                      r.studentSeconds * 1e3, r.ratio());
+      }
+      if (g.json) printJson({{"model", source}, {"combine", a->combine}, {"threads", torch::get_num_threads()}, {"distill_step", rows}});
+      return 0;
     }
     auto progress = [](const std::string& s) { std::cerr << "bench: " << s << '\n'; };
     const auto r = benchModel(model, a->o, progress);

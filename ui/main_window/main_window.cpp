@@ -69,13 +69,14 @@ void MainWindow::refreshModelPanel() {
   const auto s = session_->summary();
   modelInfo_->setText(tr("<h2>Teacher model</h2><table cellpadding='4'>"
                          "<tr><td>Folder</td><td>%1</td></tr>"
-                         "<tr><td>Parameters</td><td>%2 M</td></tr>"
+                         "<tr><td>Parameters</td><td>%2</td></tr>"
                          "<tr><td>Layers × heads</td><td>%3 × %4</td></tr>"
                          "<tr><td>Width</td><td>%5</td></tr>"
                          "<tr><td>Context</td><td>%6 tokens</td></tr>"
                          "<tr><td>Vocabulary</td><td>%7</td></tr></table>")
                           .arg(s.folder.toHtmlEscaped())
-                          .arg(s.parameters / 1e6, 0, 'f', 1)
+                          .arg(s.parameters >= 1e6 ? tr("%1 M").arg(s.parameters / 1e6, 0, 'f', 1)
+                                                 : tr("%1 k").arg(s.parameters / 1e3, 0, 'f', 1))
                           .arg(s.layers).arg(s.heads).arg(s.width).arg(s.context).arg(s.vocab));
 }
 

@@ -1,0 +1,140 @@
+// attnx-cli distill / eval / masks end to end, on a small random GPT-2 with GPT-2's vocabulary
+// (written by this test) and a book of the fetched corpus: files, exit codes, resume, pruning.
+#include <QProcess>
+#include <QTemporaryDir>
+#include <QtTest>
+
+#include <filesystem>
+#include <fstream>
+
+#include <nlohmann/json.hpp>
+#include <torch/torch.h>
+
+#include "core/io/gpt2_checkpoint.h"
+#include "tests/support/test_support.h"
+
+using namespace attnx;
+namespace fs = std::filesystem;
+
+namespace {
+
+struct Run {
+  int code = -1;
+  QString out, err;
+  nlohmann::json json() const { return nlohmann::json::parse(out.toStdString()); }
+};
+
+Run cli(const QStringList& args) {
+  QProcess p;
+  p.start(QStringLiteral(ATTNX_CLI_PATH), args);
+  if (!p.waitForFinished(300000)) return {};
+  return {p.exitCode(), QString::fromUtf8(p.readAllStandardOutput()), QString::fromUtf8(p.readAllStandardError())};
+}
+
+int lineCount(const std::string& path) {
+  std::ifstream in(path);
+  int n = 0;
+  for (std::string line; std::getline(in, line);) ++n;
+  return n;
+}
+
+}  // namespace
+
+class TestCliDistill : public QObject {
+  Q_OBJECT
+  QTemporaryDir tmp_;
+  QString model_, run_, bank_, train_, held_;
+
+ private Q_SLOTS:
+  void initTestCase() {
+    const auto dir = tmp_.path().toStdString();
+    Gpt2 m(Gpt2Config::preset("tiny"));  // vocabulary 50257, 2 layers × 4 heads, width 64
+    m->initWeights(7);
+    saveGpt2(m, dir + "/teacher");
+    model_ = QString::fromStdString(dir + "/teacher");
+    run_ = QString::fromStdString(dir + "/run");
+    bank_ = QString::fromStdString(test::fixture("../../resources/banks/local-sinks.json"));
+    train_ = QString::fromStdString(test::dataDir() + "/corpus/validation/gutenberg-chesterton-brown.txt");
+    held_ = QString::fromStdString(test::dataDir() + "/corpus/test/gutenberg-austen-persuasion.txt");
+    QVERIFY2(fs::exists(train_.toStdString()), "run scripts/fetch_data.sh first");
+  }
+
+  void distillWritesARunFolder() {
+    const auto r = cli({"distill", "--teacher", model_, "--bank", bank_, "--data", train_, "--val-data", held_,
+                        "--steps", "6", "--batch-size", "2", "--seq-len", "64", "--checkpoint-every", "3",
+                        "--validate-every", "3", "--validation-windows", "2", "--out", run_, "--json"});
+    QVERIFY2(r.code == 0, qPrintable(r.err));
+    const auto j = r.json();
+    QCOMPARE(j["step"].get<int>(), 6);
+    QVERIFY(j["validation_kl"].get<double>() >= 0);
+    QCOMPARE(j["alpha"].size(), size_t(2 * 4 * 6));
+    QVERIFY(r.err.contains("step 6/6"));
+    const auto dir = run_.toStdString();
+    for (const char* f : {"run.json", "metrics.csv", "learned_bank.json", "student.safetensors"})
+      QVERIFY2(fs::exists(dir + "/" + f), f);
+    QCOMPARE(lineCount(dir + "/metrics.csv"), 7);  // header + 6 steps
+    const auto learned = test::readJsonFile(dir + "/learned_bank.json");
+    QCOMPARE(learned["alpha"].size(), size_t(2));
+    QCOMPARE(learned["alpha"][0].size(), size_t(4));
+    QCOMPARE(learned["alpha"][0][0].size(), size_t(6));
+  }
+
+  void refusesToOverwriteARun() {
+    const auto r = cli({"distill", "--teacher", model_, "--bank", bank_, "--data", train_, "--out", run_});
+    QCOMPARE(r.code, 1);
+    QVERIFY2(r.err.contains("already holds a run; use --resume"), qPrintable(r.err));
+  }
+
+  void resumeExtendsTheRun() {
+    const auto r = cli({"distill", "--resume", "--out", run_, "--steps", "8", "--json"});
+    QVERIFY2(r.code == 0, qPrintable(r.err));
+    QVERIFY(r.err.contains("resuming after step 6"));
+    QCOMPARE(r.json()["step"].get<int>(), 8);
+    QCOMPARE(lineCount(run_.toStdString() + "/metrics.csv"), 9);
+  }
+
+  void evalPrunesAndCompares() {
+    const auto r = cli({"eval", "--run", run_, "--data", held_, "--top-k", "1", "--windows", "3", "--json"});
+    QVERIFY2(r.code == 0, qPrintable(r.err));
+    const auto j = r.json();
+    QCOMPARE(j["windows"].get<int>(), 3);
+    QVERIFY(j["soft"]["kl_per_token"].get<double>() >= 0);
+    // The teacher is the same model in both rows.
+    QCOMPARE(j["soft"]["teacher_perplexity"].get<double>(), j["pruned"]["teacher_perplexity"].get<double>());
+    QCOMPARE(j["active_masks"].get<int>(), 2 * 4);  // top-1: one mask per head
+    QVERIFY(j["pruned_density"].get<double>() <= j["soft_density"].get<double>());
+    QVERIFY(j["pruned_attention_flops"].get<double>() <= j["dense_attention_flops"].get<double>());
+    QVERIFY(fs::exists(run_.toStdString() + "/plan.json"));
+  }
+
+  void argumentErrors() {
+    QCOMPARE(cli({"distill", "--teacher", model_, "--data", train_, "--out", run_ + "-x"}).code, 2);  // no --bank
+    QCOMPARE(cli({"eval", "--run", run_, "--data", held_, "--top-k", "1", "--threshold", "0.1"}).code, 2);
+    const auto r = cli({"eval", "--run", run_ + "-missing", "--data", held_});
+    QCOMPARE(r.code, 1);
+    QVERIFY(r.err.contains("cannot open"));
+  }
+
+  // Each mask of the bank at n = 8 against its definition written out here.
+  void masksMatchTheirDefinitions() {
+    const auto r = cli({"masks", "--bank", bank_, "--n", "8", "--json"});
+    QVERIFY2(r.code == 0, qPrintable(r.err));
+    const auto j = r.json();
+    auto expect = [](const std::string& name, int i, int k) {
+      if (k > i) return 0;
+      if (name == "win-16" || name == "win-64" || name == "win-256" || name == "full") return 1;
+      if (name == "sinks-4") return (k < 4 || k == i) ? 1 : 0;
+      if (name == "prev-token") return (i - k <= 1) ? 1 : 0;
+      return -1;
+    };
+    QCOMPARE(j["masks"].size(), size_t(6));
+    for (const auto& m : j["masks"]) {
+      const auto name = m["name"].get<std::string>();
+      for (int i = 0; i < 8; ++i)
+        for (int k = 0; k < 8; ++k) QCOMPARE(m["matrix"][i][k].get<int>(), expect(name, i, k));
+    }
+  }
+};
+
+QTEST_GUILESS_MAIN(TestCliDistill)
+#include "test_cli_distill.moc"
