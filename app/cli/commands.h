@@ -16,5 +16,6 @@ Runner addBenchCommand(CLI::App& app, GlobalOptions& g);
 Runner addMasksCommand(CLI::App& app, GlobalOptions& g);
 Runner addDistillCommand(CLI::App& app, GlobalOptions& g);
 Runner addEvalCommand(CLI::App& app, GlobalOptions& g);
+Runner addPretrainCommand(CLI::App& app, GlobalOptions& g);
 
 }  // namespace attnx::cli

@@ -29,6 +29,7 @@ int main(int argc, char** argv) {
   add(addMasksCommand);
   add(addDistillCommand);
   add(addEvalCommand);
+  add(addPretrainCommand);
 
   try {
     app.parse(argc, argv);

@@ -12,7 +12,7 @@
 
 #include "core/io/atomic_file.h"
 #include "core/io/safetensors.h"
-#include "core/util/torch_compat.h"
+#include "core/train/training_common.h"
 
 namespace attnx {
 namespace fs = std::filesystem;
@@ -48,28 +48,11 @@ Gpt2 frozenCopy(Gpt2& model) {
   return copy;
 }
 
-torch::Tensor toBatch(const std::vector<std::vector<int64_t>>& windows, const torch::Device& device) {
-  if (windows.empty()) throw std::invalid_argument("empty batch");
-  const auto T = static_cast<int64_t>(windows[0].size());
-  auto t = torch::empty({static_cast<int64_t>(windows.size()), T}, torch::kLong);
-  for (size_t b = 0; b < windows.size(); ++b) {
-    if (static_cast<int64_t>(windows[b].size()) != T) throw std::invalid_argument("windows of a batch differ in length");
-    std::memcpy(t[b].data_ptr<int64_t>(), windows[b].data(), T * sizeof(int64_t));
-  }
-  return t.to(device);
-}
-
 // τ²·KL(softmax(zT/τ) ‖ softmax(zS/τ)), mean over tokens.
 torch::Tensor distillationKl(const torch::Tensor& zT, const torch::Tensor& zS, double tau) {
   auto logPT = torch::log_softmax(zT / tau, -1);
   auto logPS = torch::log_softmax(zS / tau, -1);
   return (logPT.exp() * (logPT - logPS)).sum(-1).mean() * (tau * tau);
-}
-
-bool isOutOfMemory(const std::exception& e) {
-  const std::string what = e.what();
-  return dynamic_cast<const std::bad_alloc*>(&e) || what.find("out of memory") != std::string::npos ||
-         what.find("DefaultCPUAllocator: can't allocate") != std::string::npos;
 }
 
 }  // namespace
@@ -92,12 +75,7 @@ struct DistillTrainer::State {
   torch::Device device = torch::kCPU;
 
   double learningRateAt(int64_t s) const {
-    const auto& c = config;
-    if (c.warmupSteps > 0 && s <= c.warmupSteps) return c.learningRate * s / c.warmupSteps;
-    const double span = std::max<int64_t>(1, c.steps - c.warmupSteps);
-    const double progress = std::min(1.0, (s - c.warmupSteps) / span);
-    const double floor = c.learningRate * c.minLrRatio;
-    return floor + 0.5 * (c.learningRate - floor) * (1 + std::cos(M_PI * progress));
+    return warmupCosineLr(s, config.learningRate, config.warmupSteps, config.steps, config.minLrRatio);
   }
 
   std::string path(const std::string& name) const { return (fs::path(runDir) / name).string(); }
@@ -178,7 +156,7 @@ double DistillTrainer::validationKl() {
   for (size_t i = 0; i < s.validation.size(); i += B) {
     std::vector<std::vector<int64_t>> chunk(s.validation.begin() + i,
                                             s.validation.begin() + std::min(s.validation.size(), i + B));
-    auto ids = toBatch(chunk, s.device);
+    auto ids = windowsToBatch(chunk, s.device);
     auto kl = distillationKl(s.teacher->forward(ids), s.model->forward(ids, nullptr, s.kernel.get()), 1.0);
     sum += kl.item<double>() * ids.numel();
     tokens += ids.numel();
@@ -189,29 +167,11 @@ double DistillTrainer::validationKl() {
 void DistillTrainer::saveCheckpoint() {
   auto& s = *s_;
   if (s.runDir.empty()) return;
-  // Tensors: every trainable parameter with AdamW's two moments; metadata: the step.
-  std::vector<torch::Tensor> keep;
-  std::vector<TensorToWrite> records;
-  auto add = [&](const std::string& name, const torch::Tensor& t) {
-    auto c = t.detach().to(torch::kCPU, torch::kFloat32).contiguous();
-    keep.push_back(c);
-    records.push_back({name, DType::F32, std::vector<int64_t>(c.sizes().begin(), c.sizes().end()), c.data_ptr(),
-                       static_cast<size_t>(c.nbytes())});
-  };
-  int64_t adamStep = 0;
-  for (auto& [name, p] : s.trainable) {
-    add(name, p);
-    auto& state = s.optimizer->state();
-    auto it = state.find(compat::optimizerStateKey(p));
-    if (it == state.end()) continue;
-    auto& st = static_cast<torch::optim::AdamWParamState&>(*it->second);
-    add("adam.exp_avg." + name, st.exp_avg());
-    add("adam.exp_avg_sq." + name, st.exp_avg_sq());
-    adamStep = st.step();
-  }
-  writeSafetensors(s.path(kCheckpointName), records,
-                   {{"format", "attnx-student"}, {"step", std::to_string(s.step)},
-                    {"adam_step", std::to_string(adamStep)}, {"elapsed_s", std::to_string(s.elapsed)}});
+  // Every trainable parameter with AdamW's two moments; the step in the metadata.
+  CheckpointWriter w;
+  const int64_t adamStep = w.addAdamState(*s.optimizer, s.trainable, /*withValues=*/true);
+  w.write(s.path(kCheckpointName), {{"format", "attnx-student"}, {"step", std::to_string(s.step)},
+                                    {"adam_step", std::to_string(adamStep)}, {"elapsed_s", std::to_string(s.elapsed)}});
 
   // The learned bank: the bank itself plus α (L, H, K) as nested lists.
   auto alpha = s.coeffs->alpha().detach().to(torch::kCPU, torch::kFloat64).contiguous();
@@ -234,41 +194,13 @@ int64_t DistillTrainer::resumeIfPossible() {
   auto& s = *s_;
   if (s.runDir.empty() || !fs::exists(s.path(kCheckpointName))) return 0;
   const auto file = SafetensorsFile::open(s.path(kCheckpointName));
-  auto meta = [&](const char* key) {
-    auto it = file.metadata().find(key);
-    if (it == file.metadata().end()) throw std::runtime_error(s.path(kCheckpointName) + ": no \"" + key + "\" in the metadata");
-    return it->second;
-  };
-  if (meta("format") != "attnx-student") throw std::runtime_error(s.path(kCheckpointName) + ": not an attnx student checkpoint");
-  auto read = [&](const std::string& name, const torch::Tensor& like) {
-    const auto* t = file.find(name);
-    if (!t) throw std::runtime_error(s.path(kCheckpointName) + ": missing tensor " + name);
-    if (t->dtype != DType::F32 || t->shape != std::vector<int64_t>(like.sizes().begin(), like.sizes().end()))
-      throw std::runtime_error(s.path(kCheckpointName) + ": tensor " + name + " does not match this run's settings " +
-                               "(different bank, model or granularity?)");
-    return torch::from_blob(const_cast<std::byte*>(file.data(*t)), t->shape, torch::kFloat32).clone().to(like.device());
-  };
-  torch::NoGradGuard g;
-  const int64_t adamStep = std::stoll(meta("adam_step"));
-  for (auto& [name, p] : s.trainable) {
-    p.copy_(read(name, p));
-    if (adamStep == 0) continue;
-    auto st = std::make_unique<torch::optim::AdamWParamState>();
-    st->step(adamStep);
-    st->exp_avg(read("adam.exp_avg." + name, p));
-    st->exp_avg_sq(read("adam.exp_avg_sq." + name, p));
-    s.optimizer->state()[compat::optimizerStateKey(p)] = std::move(st);
-  }
-  s.step = std::stoll(meta("step"));
-  s.elapsed = std::stod(meta("elapsed_s"));
-
+  if (checkpointMetadata(file, "format") != "attnx-student")
+    throw std::runtime_error(s.path(kCheckpointName) + ": not an attnx student checkpoint");
+  restoreAdamState(file, *s.optimizer, s.trainable, std::stoll(checkpointMetadata(file, "adam_step")), /*withValues=*/true);
+  s.step = std::stoll(checkpointMetadata(file, "step"));
+  s.elapsed = std::stod(checkpointMetadata(file, "elapsed_s"));
   // Drop metric rows logged after the checkpoint (a crash between checkpoints), so none repeat.
-  std::ifstream in(s.path("metrics.csv"));
-  std::string line, kept;
-  if (std::getline(in, line)) kept = line + "\n";
-  while (std::getline(in, line))
-    if (std::stoll(line.substr(0, line.find(','))) <= s.step) kept += line + "\n";
-  writeFileAtomically(s.path("metrics.csv"), kept.empty() ? s.metricsHeader() + "\n" : kept);
+  truncateMetricsCsv(s.path("metrics.csv"), s.step, s.metricsHeader());
   return s.step;
 }
 
@@ -300,7 +232,7 @@ void DistillTrainer::run(const DistillCallbacks& callbacks, const std::atomic<bo
     StepMetrics m;
     m.step = next;
     try {
-      auto ids = toBatch(s.batches(next), s.device);
+      auto ids = windowsToBatch(s.batches(next), s.device);
       torch::Tensor hT, zT;
       {
         torch::NoGradGuard g;
