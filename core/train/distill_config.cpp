@@ -1,9 +1,8 @@
 #include "core/train/distill_config.h"
 
-#include <set>
 #include <stdexcept>
 
-#include <nlohmann/json.hpp>
+#include "core/util/json_fields.h"
 
 namespace attnx {
 
@@ -57,33 +56,13 @@ std::string DistillConfig::toJsonText() const {
 }
 
 DistillConfig DistillConfig::fromJsonText(const std::string& text, const std::string& origin) {
-  ordered_json j;
-  try {
-    j = ordered_json::parse(text);
-  } catch (const ordered_json::exception& e) {
-    throw std::runtime_error(origin + ": not valid JSON (" + e.what() + ")");
-  }
-  if (!j.is_object() || j.value("format", "") != "attnx-distill-run")
-    throw std::runtime_error(origin + ": not an attnx run file (\"format\" must be \"attnx-distill-run\")");
-  if (j.value("version", 0) != 1)
-    throw std::runtime_error(origin + ": unsupported run file version (this attnx reads version 1)");
+  const auto j = parseVersionedJson(text, origin, "attnx-distill-run", 1);
   DistillConfig c;
-  std::set<std::string> known{"format", "version"};
-  auto read = [&](auto& member, const char* key) {
-    known.insert(key);
-    auto it = j.find(key);
-    if (it == j.end()) return;
-    try {
-      it->get_to(member);
-    } catch (const ordered_json::exception&) {
-      throw std::runtime_error(origin + ": field \"" + key + "\" has the wrong type (" + it->dump() + ")");
-    }
-  };
+  JsonFieldReader read(j, origin);
 #define X(member, key) read(c.member, key);
   ATTNX_DISTILL_FIELDS(X)
 #undef X
-  for (const auto& item : j.items())
-    if (!known.count(item.key())) throw std::runtime_error(origin + ": unknown field \"" + item.key() + "\"");
+  read.rejectUnknown();
   try {
     c.validate();
   } catch (const std::invalid_argument& e) {

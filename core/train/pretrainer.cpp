@@ -4,7 +4,6 @@
 #include <cmath>
 #include <filesystem>
 #include <fstream>
-#include <set>
 
 #include <nlohmann/json.hpp>
 #include <torch/torch.h>
@@ -12,6 +11,7 @@
 #include "core/io/atomic_file.h"
 #include "core/io/gpt2_checkpoint.h"
 #include "core/train/training_common.h"
+#include "core/util/json_fields.h"
 
 namespace attnx {
 namespace fs = std::filesystem;
@@ -57,31 +57,13 @@ std::string PretrainConfig::toJsonText() const {
 }
 
 PretrainConfig PretrainConfig::fromJsonText(const std::string& text, const std::string& origin) {
-  nlohmann::ordered_json j;
-  try {
-    j = nlohmann::ordered_json::parse(text);
-  } catch (const nlohmann::ordered_json::exception& e) {
-    throw std::runtime_error(origin + ": not valid JSON (" + e.what() + ")");
-  }
-  if (!j.is_object() || j.value("format", "") != "attnx-pretrain-run" || j.value("version", 0) != 1)
-    throw std::runtime_error(origin + ": not an attnx pretraining run file (format attnx-pretrain-run, version 1)");
+  const auto j = parseVersionedJson(text, origin, "attnx-pretrain-run", 1);
   PretrainConfig c;
-  std::set<std::string> known{"format", "version"};
-  auto read = [&](auto& member, const char* key) {
-    known.insert(key);
-    if (auto it = j.find(key); it != j.end()) {
-      try {
-        it->get_to(member);
-      } catch (const nlohmann::ordered_json::exception&) {
-        throw std::runtime_error(origin + ": field \"" + key + "\" has the wrong type");
-      }
-    }
-  };
+  JsonFieldReader read(j, origin);
 #define X(member, key) read(c.member, key);
   ATTNX_PRETRAIN_FIELDS(X)
 #undef X
-  for (const auto& item : j.items())
-    if (!known.count(item.key())) throw std::runtime_error(origin + ": unknown field \"" + item.key() + "\"");
+  read.rejectUnknown();
   try {
     c.validate();
   } catch (const std::invalid_argument& e) {
