@@ -263,21 +263,14 @@ void DistillTrainer::run(const DistillCallbacks& callbacks, const std::atomic<bo
         throw TrainingStopped("step " + std::to_string(next) + ": the gradients are not finite; the run stopped and "
                               "the last good checkpoint (step " + std::to_string(lastCheckpoint) + ") is kept.");
       m.learningRate = s.learningRateAt(next);
-      for (auto& group : s.optimizer->param_groups())
-        static_cast<torch::optim::AdamWOptions&>(group.options()).lr(m.learningRate);
-      s.optimizer->step();
+      stepAdamW(*s.optimizer, m.learningRate);
       s.step = next;
       const double dt = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
       s.elapsed += dt;
       m.tokensPerSecond = static_cast<double>(ids.numel()) / dt;
       m.elapsedSeconds = s.elapsed;
-    } catch (const TrainingStopped&) {
-      throw;
-    } catch (const std::exception& e) {
-      if (!isOutOfMemory(e)) throw;
-      throw TrainingStopped("step " + std::to_string(next) + ": out of memory (" + std::string(e.what()).substr(0, 200) +
-                            "); the last good checkpoint (step " + std::to_string(lastCheckpoint) +
-                            ") is kept. Lower the batch size or sequence length.");
+    } catch (const std::exception&) {
+      rethrowStepFailure(next, lastCheckpoint);
     }
     if (s.config.validateEvery > 0 && (s.step % s.config.validateEvery == 0 || s.step == s.config.steps))
       m.validationKl = validationKl();

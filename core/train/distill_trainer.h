@@ -16,6 +16,7 @@
 #include "core/model/gpt2.h"
 #include "core/model/mask_mixture_attention.h"
 #include "core/train/distill_config.h"
+#include "core/train/training_common.h"
 
 namespace attnx {
 
@@ -30,17 +31,9 @@ struct StepMetrics {
   std::vector<float> alpha;        // (L, H, K) row-major, after the step
 };
 
-// Batches of token windows for a step (a pure function of the step, for resumability).
-using BatchSource = std::function<std::vector<std::vector<int64_t>>(int64_t step)>;
-
 struct DistillCallbacks {
   std::function<void(const StepMetrics&)> onStep;
   std::function<void(const std::string&)> onMessage;  // checkpoints, validation, stop reasons
-};
-
-// Raised when a run cannot go on (NaN loss, out of memory); the last good checkpoint is kept.
-struct TrainingStopped : std::runtime_error {
-  using std::runtime_error::runtime_error;
 };
 
 MixtureOptions mixtureOptionsOf(const DistillConfig& config);

@@ -215,20 +215,14 @@ void Pretrainer::run(const std::function<void(const PretrainMetrics&)>& onStep,
       m.gradNorm = torch::nn::utils::clip_grad_norm_(ps, s.config.gradClip > 0 ? s.config.gradClip : 1e30);
       m.learningRate = warmupCosineLr(m.step, s.config.learningRate, s.config.warmupSteps, s.config.steps,
                                       s.config.minLrRatio);
-      for (auto& group : s.optimizer->param_groups())
-        static_cast<torch::optim::AdamWOptions&>(group.options()).lr(m.learningRate);
-      s.optimizer->step();
+      stepAdamW(*s.optimizer, m.learningRate);
       s.step = m.step;
       const double dt = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
       s.elapsed += dt;
       m.tokensPerSecond = static_cast<double>(ids.numel()) / dt;
       m.elapsedSeconds = s.elapsed;
-    } catch (const TrainingStopped&) {
-      throw;
-    } catch (const std::exception& e) {
-      if (!isOutOfMemory(e)) throw;
-      throw TrainingStopped("step " + std::to_string(m.step) + ": out of memory; the last good checkpoint (step " +
-                            std::to_string(lastCheckpoint) + ") is kept. Lower the batch size or sequence length.");
+    } catch (const std::exception&) {
+      rethrowStepFailure(m.step, lastCheckpoint);
     }
     if (s.config.validateEvery > 0 && (s.step % s.config.validateEvery == 0 || s.step == s.config.steps))
       m.validationLoss = validationLoss();

@@ -10,7 +10,7 @@
 #include <vector>
 
 #include "core/model/gpt2.h"
-#include "core/train/distill_trainer.h"  // BatchSource, TrainingStopped
+#include "core/train/training_common.h"
 
 namespace attnx {
 

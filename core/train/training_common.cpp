@@ -17,6 +17,25 @@ double warmupCosineLr(int64_t step, double peak, int64_t warmup, int64_t total, 
   return floor + 0.5 * (peak - floor) * (1 + std::cos(M_PI * progress));
 }
 
+void stepAdamW(torch::optim::AdamW& optimizer, double learningRate) {
+  for (auto& group : optimizer.param_groups())
+    static_cast<torch::optim::AdamWOptions&>(group.options()).lr(learningRate);
+  optimizer.step();
+}
+
+void rethrowStepFailure(int64_t step, int64_t lastCheckpoint) {
+  try {
+    throw;
+  } catch (const TrainingStopped&) {
+    throw;
+  } catch (const std::exception& e) {
+    if (!isOutOfMemory(e)) throw;
+    throw TrainingStopped("step " + std::to_string(step) + ": out of memory (" + std::string(e.what()).substr(0, 200) +
+                          "); the last good checkpoint (step " + std::to_string(lastCheckpoint) +
+                          ") is kept. Lower the batch size or sequence length.");
+  }
+}
+
 torch::Tensor windowsToBatch(const std::vector<std::vector<int64_t>>& windows, const torch::Device& device) {
   if (windows.empty()) throw std::invalid_argument("empty batch");
   const auto T = static_cast<int64_t>(windows[0].size());

@@ -2,7 +2,9 @@
 // state in checkpoints, batches of token windows, and how a failed step is reported.
 #pragma once
 
+#include <functional>
 #include <map>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -11,6 +13,22 @@
 #include "core/io/safetensors.h"
 
 namespace attnx {
+
+// Batches of token windows for a step: a pure function of the step, so a resumed run draws
+// exactly the batches an uninterrupted one would.
+using BatchSource = std::function<std::vector<std::vector<int64_t>>(int64_t step)>;
+
+// Raised when a run cannot go on (NaN loss, out of memory); the last good checkpoint is kept.
+struct TrainingStopped : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
+// Sets every parameter group's learning rate, then takes the optimiser step.
+void stepAdamW(torch::optim::AdamW& optimizer, double learningRate);
+
+// Call inside a catch block around a training step: rethrows the exception in flight, turning
+// out-of-memory into a TrainingStopped that names the step and the last good checkpoint.
+[[noreturn]] void rethrowStepFailure(int64_t step, int64_t lastCheckpoint);
 
 // Linear warm-up to `peak` over `warmup` steps, then cosine decay to peak·minRatio at `total`.
 // step is 1-based (the step about to be taken).
