@@ -16,17 +16,13 @@ using Kept = std::vector<std::vector<int>>;  // per flat head, the kept mask ind
 
 namespace {
 
-MaskBank makeBank(std::vector<MaskSpec> masks) {
-  MaskBank bank;
-  bank.name = "plan-test";
-  bank.masks = std::move(masks);
-  bank.validate();
-  return bank;
-}
+// Bank name "plan-test" appears in the expected messages below.
+MaskBank planBank(std::vector<MaskSpec> masks) { return test::makeBank(std::move(masks), "plan-test"); }
+
 
 // 0: causal, 1: window 2, 2: sink 1. At n = 4 (10 causal pairs): win2 has 7 pairs, sink1 7,
 // win2 | sink1 9 (rows {0}, {0,1}, {0,1,2}, {0,2,3}).
-MaskBank smallBank() { return makeBank({MaskSpec::causal("causal"), MaskSpec::window("win2", 2), MaskSpec::sinks("sink1", 1)}); }
+MaskBank smallBank() { return planBank({MaskSpec::causal("causal"), MaskSpec::window("win2", 2), MaskSpec::sinks("sink1", 1)}); }
 
 // L = 1, H = 2, K = 3.
 const std::vector<double> kAlpha = {0.5, 0.2, 0.2,   // head 0
@@ -41,14 +37,6 @@ Kept kept(const AttentionPlan& plan) {
   return out;
 }
 
-std::string errorOf(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const std::exception& e) {
-    return e.what();
-  }
-  return "(no error)";
-}
 
 }  // namespace
 
@@ -97,15 +85,15 @@ class TestAttentionPlan : public QObject {
 
   void badInputToFromAlpha() {
     const auto bank = smallBank();
-    QVERIFY(errorOf([&] { AttentionPlan::fromAlpha({1.0}, 1, 2, bank, PruningRule::topKRule(1)); })
+    QVERIFY(test::errorOf([&] { AttentionPlan::fromAlpha({1.0}, 1, 2, bank, PruningRule::topKRule(1)); })
                 .find("expected L*H*K = 6 alpha values (L=1, H=2, K=3), got 1") != std::string::npos);
     auto negative = kAlpha;
     negative[4] = -1;
-    QCOMPARE(errorOf([&] { AttentionPlan::fromAlpha(negative, 1, 2, bank, PruningRule::topKRule(1)); }),
+    QCOMPARE(test::errorOf([&] { AttentionPlan::fromAlpha(negative, 1, 2, bank, PruningRule::topKRule(1)); }),
              std::string("alpha of layer 0, head 1, mask 1 (\"win2\") must be finite and >= 0, got -1.0"));
-    QCOMPARE(errorOf([&] { AttentionPlan::fromAlpha(kAlpha, 1, 2, bank, PruningRule::topKRule(0)); }),
+    QCOMPARE(test::errorOf([&] { AttentionPlan::fromAlpha(kAlpha, 1, 2, bank, PruningRule::topKRule(0)); }),
              std::string("pruning rule top-k: k must be an integer >= 1, got 0"));
-    QCOMPARE(errorOf([&] { AttentionPlan::fromAlpha(kAlpha, 1, 2, bank, PruningRule::targetDensityRule(0, 4)); }),
+    QCOMPARE(test::errorOf([&] { AttentionPlan::fromAlpha(kAlpha, 1, 2, bank, PruningRule::targetDensityRule(0, 4)); }),
              std::string("pruning rule target-density: target density must be in (0, 1], got 0.0"));
   }
 
@@ -128,7 +116,7 @@ class TestAttentionPlan : public QObject {
 
   // Every family, a plan from a threshold, against counting each (i, j) with definitions written here.
   void densitiesAgainstBruteForce() {
-    const auto bank = makeBank({MaskSpec::window("win3", 3), MaskSpec::strided("s4", 4), MaskSpec::blockLocal("b5", 5),
+    const auto bank = planBank({MaskSpec::window("win3", 3), MaskSpec::strided("s4", 4), MaskSpec::blockLocal("b5", 5),
                                 MaskSpec::sinks("k2", 2), MaskSpec::summaryColumns("sum4", 4, 1), MaskSpec::offsetSet("off", {0, 1, 6})});
     // The families' rules, as in mask_spec.h (diagonal always allowed, j <= i).
     const std::vector<std::function<bool(int64_t, int64_t)>> rule = {
@@ -181,11 +169,11 @@ class TestAttentionPlan : public QObject {
     const auto plan = AttentionPlan::fromAlpha(kAlpha, 1, 2, smallBank(), PruningRule::topKRule(1));
     auto renamed = smallBank();
     renamed.masks[1].name = "w2";
-    QCOMPARE(errorOf([&] { plan.meanDensity(renamed, 4); }),
+    QCOMPARE(test::errorOf([&] { plan.meanDensity(renamed, 4); }),
              std::string("mask 1: the plan has \"win2\", the bank (\"plan-test\") has \"w2\""));
     auto shorter = smallBank();
     shorter.masks.pop_back();
-    QCOMPARE(errorOf([&] { plan.checkBank(shorter); }),
+    QCOMPARE(test::errorOf([&] { plan.checkBank(shorter); }),
              std::string("the plan was made for a bank of 3 masks, this bank (\"plan-test\") has 2"));
   }
 
@@ -204,7 +192,7 @@ class TestAttentionPlan : public QObject {
     const auto plan = AttentionPlan::fromAlpha(alpha, 1, 2, bank, PruningRule::thresholdRule(0.2));
     plan.save(path);
     QVERIFY(AttentionPlan::load(path) == plan);
-    QVERIFY(errorOf([&] { AttentionPlan::load(path + ".missing"); }).find(": cannot open (") != std::string::npos);
+    QVERIFY(test::errorOf([&] { AttentionPlan::load(path + ".missing"); }).find(": cannot open (") != std::string::npos);
   }
 
   void badFields() {
@@ -267,11 +255,11 @@ class TestAttentionPlan : public QObject {
     for (const auto& c : cases) {
       auto doc = good;
       c.edit(doc);
-      const auto got = errorOf([&] { AttentionPlan::fromJson(doc, "plan.json"); });
+      const auto got = test::errorOf([&] { AttentionPlan::fromJson(doc, "plan.json"); });
       const auto expected = "plan.json: " + c.message;
       QVERIFY2(got == expected, (std::string(c.name) + ":\n  got      " + got + "\n  expected " + expected).c_str());
     }
-    QVERIFY(errorOf([] { AttentionPlan::fromJsonText("{\"format\": ", "plan.json"); }).rfind("plan.json: not valid JSON", 0) == 0);
+    QVERIFY(test::errorOf([] { AttentionPlan::fromJsonText("{\"format\": ", "plan.json"); }).rfind("plan.json: not valid JSON", 0) == 0);
   }
 
   void saveRejectsAnInvalidPlan() {
@@ -279,7 +267,7 @@ class TestAttentionPlan : public QObject {
     plan.heads[1][0].weight = -1;
     QTemporaryDir dir;
     const std::string path = dir.filePath("bad.json").toStdString();
-    QCOMPARE(errorOf([&] { plan.save(path); }),
+    QCOMPARE(test::errorOf([&] { plan.save(path); }),
              path + ": not saved: layer 0, head 1: weight of mask \"win2\" must be finite and > 0, got -1.0");
     QVERIFY(!QFile::exists(QString::fromStdString(path)));
   }

@@ -40,14 +40,6 @@ void writeEntries(const std::string& path, const std::vector<Entry>& entries) {
 
 void writeText(const std::string& path, const std::string& text) { std::ofstream(path, std::ios::binary) << text; }
 
-std::string expectThrow(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const std::exception& e) {
-    return e.what();
-  }
-  return "(no exception)";
-}
 
 }  // namespace
 
@@ -85,37 +77,37 @@ class TestGpt2Checkpoint : public QObject {
   }
 
   void notAFolder() {
-    QCOMPARE(QString::fromStdString(expectThrow([&] { loadGpt2(dir_ + "/nope"); })),
+    QCOMPARE(QString::fromStdString(test::errorOf([&] { loadGpt2(dir_ + "/nope"); })),
              QString::fromStdString(dir_ + "/nope: not a folder (expected a GPT-2 model folder)"));
   }
 
   void missingConfig() {
     fs::remove(dir_ + "/config.json");
-    QCOMPARE(QString::fromStdString(expectThrow([&] { loadGpt2(dir_); })),
+    QCOMPARE(QString::fromStdString(test::errorOf([&] { loadGpt2(dir_); })),
              QString::fromStdString(dir_ + "/config.json: cannot open (missing config.json?)"));
   }
 
   void configNotJson() {
     writeText(dir_ + "/config.json", "{ n_embd: 32 ");
-    const auto msg = expectThrow([&] { loadGpt2(dir_); });
+    const auto msg = test::errorOf([&] { loadGpt2(dir_); });
     QVERIFY2(msg.rfind(dir_ + "/config.json: not valid JSON (", 0) == 0, msg.c_str());
   }
 
   void configBadField() {
     writeText(dir_ + "/config.json", R"({"n_embd": 30, "n_head": 4, "n_layer": 2, "n_positions": 64, "vocab_size": 311})");
-    QCOMPARE(QString::fromStdString(expectThrow([&] { loadGpt2(dir_); })),
+    QCOMPARE(QString::fromStdString(test::errorOf([&] { loadGpt2(dir_); })),
              QString::fromStdString(dir_ + "/config.json: invalid GPT-2 config: n_embd (30) must be divisible by n_head (4)"));
     writeText(dir_ + "/config.json", R"({"n_embd": "32"})");
-    QCOMPARE(QString::fromStdString(expectThrow([&] { loadGpt2(dir_); })),
+    QCOMPARE(QString::fromStdString(test::errorOf([&] { loadGpt2(dir_); })),
              QString::fromStdString(dir_ + "/config.json: field \"n_embd\" must be an integer"));
     writeText(dir_ + "/config.json", R"({"activation_function": "relu"})");
-    QCOMPARE(QString::fromStdString(expectThrow([&] { loadGpt2(dir_); })),
+    QCOMPARE(QString::fromStdString(test::errorOf([&] { loadGpt2(dir_); })),
              QString::fromStdString(dir_ + "/config.json: activation_function \"relu\" is not supported (GPT-2 uses gelu_new)"));
   }
 
   void missingWeights() {
     fs::remove(weights());
-    QCOMPARE(QString::fromStdString(expectThrow([&] { loadGpt2(dir_); })),
+    QCOMPARE(QString::fromStdString(test::errorOf([&] { loadGpt2(dir_); })),
              QString::fromStdString(weights() + ": missing (a GPT-2 folder needs config.json and model.safetensors; "
                                                 "pytorch_model.bin is not supported, convert it to safetensors)"));
   }
@@ -125,7 +117,7 @@ class TestGpt2Checkpoint : public QObject {
                                   [](const Entry& e) { return e.name == "transformer.h.1.mlp.c_fc.bias"; }),
                    entries_.end());
     rewrite();
-    QCOMPARE(QString::fromStdString(expectThrow([&] { loadGpt2(dir_); })),
+    QCOMPARE(QString::fromStdString(test::errorOf([&] { loadGpt2(dir_); })),
              QString::fromStdString(weights() + ": 1 problem with the GPT-2 weights\n"
                                                 "  missing tensor h.1.mlp.c_fc.bias (expected shape [128])"));
   }
@@ -133,7 +125,7 @@ class TestGpt2Checkpoint : public QObject {
   void extraTensor() {
     entries_.push_back({"transformer.h.0.attn.q_proj.weight", DType::F32, {2}, std::string(8, '\0')});
     rewrite();
-    QCOMPARE(QString::fromStdString(expectThrow([&] { loadGpt2(dir_); })),
+    QCOMPARE(QString::fromStdString(test::errorOf([&] { loadGpt2(dir_); })),
              QString::fromStdString(weights() + ": 1 problem with the GPT-2 weights\n"
                                                 "  unexpected tensor transformer.h.0.attn.q_proj.weight"));
   }
@@ -145,7 +137,7 @@ class TestGpt2Checkpoint : public QObject {
     auto& f = entry("transformer.wpe.weight");
     f.shape = {32, 64};
     rewrite();
-    QCOMPARE(QString::fromStdString(expectThrow([&] { loadGpt2(dir_); })),
+    QCOMPARE(QString::fromStdString(test::errorOf([&] { loadGpt2(dir_); })),
              QString::fromStdString(weights() + ": 2 problems with the GPT-2 weights\n"
                                                 "  tensor wpe.weight has shape [32, 64], expected [64, 32]\n"
                                                 "  tensor h.1.attn.c_attn.weight has shape [96, 32], expected [32, 96]"));
@@ -155,14 +147,14 @@ class TestGpt2Checkpoint : public QObject {
     auto& e = entry("transformer.ln_f.bias");
     e.dtype = DType::I32;
     rewrite();
-    QCOMPARE(QString::fromStdString(expectThrow([&] { loadGpt2(dir_); })),
+    QCOMPARE(QString::fromStdString(test::errorOf([&] { loadGpt2(dir_); })),
              QString::fromStdString(weights() + ": 1 problem with the GPT-2 weights\n"
                                                 "  tensor ln_f.bias has type I32, expected F32, F16, BF16 or F64"));
   }
 
   void corruptFile() {
     writeText(weights(), "not a safetensors file at all");
-    const auto msg = expectThrow([&] { loadGpt2(dir_); });
+    const auto msg = test::errorOf([&] { loadGpt2(dir_); });
     QVERIFY2(msg.rfind(weights() + ": ", 0) == 0, msg.c_str());
   }
 

@@ -38,13 +38,6 @@ std::vector<MaskSpec> maskPool() {
           MaskSpec::painted("paint4", 4, grid)};
 }
 
-MaskBank makeBank(std::vector<MaskSpec> masks) {
-  MaskBank bank;
-  bank.name = "test";
-  bank.masks = std::move(masks);
-  bank.validate();
-  return bank;
-}
 
 // K distinct masks of the pool, drawn with `seed`.
 MaskBank randomBank(uint32_t seed, size_t K) {
@@ -52,7 +45,7 @@ MaskBank randomBank(uint32_t seed, size_t K) {
   std::mt19937 rng(seed);
   std::shuffle(pool.begin(), pool.end(), rng);
   pool.resize(K);
-  return makeBank(pool);
+  return test::makeBank(pool);
 }
 
 double maxDiff(const torch::Tensor& a, const torch::Tensor& b) {
@@ -248,7 +241,7 @@ class TestMaskMixture : public QObject {
   // branch mixture for any alpha > 0, the plain branch mixture for alpha = 1 (else it scales by alpha).
   void causalOnlyIsDense() {
     torch::manual_seed(2);
-    const auto bank = makeBank({MaskSpec::causal("causal")});
+    const auto bank = test::makeBank({MaskSpec::causal("causal")});
     const DenseCausalAttention dense;
     const int64_t H = 3, T = 23;
     const auto q = torch::randn({2, H, T, 8}), k = torch::randn({2, H, T, 8}), v = torch::randn({2, H, T, 8});
@@ -280,7 +273,7 @@ class TestMaskMixture : public QObject {
     const auto ids = torch::randint(0, cfg.vocabSize, {2, 30}, torch::kLong);
     torch::NoGradGuard g;
     const auto expect = model->forward(ids);
-    const auto bank = makeBank({MaskSpec::causal("causal")});
+    const auto bank = test::makeBank({MaskSpec::causal("causal")});
     double worst = 0;
     for (auto [combine, normalise] : allModes()) {
       MixtureOptions o;
@@ -304,7 +297,7 @@ class TestMaskMixture : public QObject {
     torch::manual_seed(4);
     const int64_t T = 24;
     const auto ids = torch::randint(0, cfg.vocabSize, {2, T}, torch::kLong);
-    const auto bank = makeBank({MaskSpec::window("win4", 4), MaskSpec::sinks("sink2", 2)});
+    const auto bank = test::makeBank({MaskSpec::window("win4", 4), MaskSpec::sinks("sink2", 2)});
     torch::NoGradGuard g;
     double worst = 0;
     for (auto [combine, normalise] : allModes()) {
@@ -333,7 +326,7 @@ class TestMaskMixture : public QObject {
     const auto& cfg = model->config();
     torch::manual_seed(5);
     const auto ids = torch::randint(0, cfg.vocabSize, {2, 20}, torch::kLong);
-    const auto bank = makeBank({MaskSpec::causal("causal"), MaskSpec::window("win3", 3), MaskSpec::sinks("sink1", 1)});
+    const auto bank = test::makeBank({MaskSpec::causal("causal"), MaskSpec::window("win3", 3), MaskSpec::sinks("sink1", 1)});
     for (auto [combine, normalise] : allModes()) {
       MixtureOptions o;
       o.combine = combine;
@@ -360,7 +353,7 @@ class TestMaskMixture : public QObject {
     const auto& cfg = model->config();
     torch::manual_seed(6);
     const auto ids = torch::randint(0, cfg.vocabSize, {1, 16}, torch::kLong);
-    const auto bank = makeBank({MaskSpec::window("win3", 3), MaskSpec::sinks("sink1", 1), MaskSpec::strided("s4", 4)});
+    const auto bank = test::makeBank({MaskSpec::window("win3", 3), MaskSpec::sinks("sink1", 1), MaskSpec::strided("s4", 4)});
     using torch::indexing::Slice;
     for (auto [combine, normalise] : allModes()) {
       MixtureOptions o;
@@ -407,7 +400,7 @@ class TestMaskMixture : public QObject {
   void allZeroAlphaIsFinite() {
     torch::manual_seed(7);
     const int64_t H = 2, T = 12;
-    const auto bank = makeBank({MaskSpec::window("win3", 3), MaskSpec::sinks("sink2", 2)});
+    const auto bank = test::makeBank({MaskSpec::window("win3", 3), MaskSpec::sinks("sink2", 2)});
     const auto q = torch::randn({1, H, T, 4}), k = torch::randn({1, H, T, 4}), v = torch::randn({1, H, T, 4});
     for (auto [combine, normalise] : allModes()) {
       MixtureOptions o;

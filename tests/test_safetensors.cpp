@@ -3,6 +3,7 @@
 // written out by hand.
 #include "core/io/atomic_file.h"
 #include "core/io/safetensors.h"
+#include "tests/support/test_support.h"
 
 #include <QDir>
 #include <QRegularExpression>
@@ -49,15 +50,7 @@ QString openError(const std::string& path) {
   return QStringLiteral("<opened without error>");
 }
 
-template <typename F>
-QString errorOf(F&& f) {
-  try {
-    f();
-  } catch (const std::exception& e) {
-    return QString::fromStdString(e.what());
-  }
-  return QStringLiteral("<no error>");
-}
+QString errorOf(const std::function<void()>& f) { return QString::fromStdString(attnx::test::errorOf(f)); }
 
 QStringList filesIn(const QString& dir) {
   return QDir(dir).entryList(QDir::Files | QDir::Hidden | QDir::System, QDir::Name);

@@ -18,13 +18,6 @@ using namespace attnx;
 
 namespace {
 
-MaskBank makeBank(std::vector<MaskSpec> masks) {
-  MaskBank bank;
-  bank.name = "test";
-  bank.masks = std::move(masks);
-  bank.validate();
-  return bank;
-}
 
 std::vector<int64_t> randomWindow(std::mt19937& rng, int64_t length, int64_t vocab) {
   std::uniform_int_distribution<int64_t> pick(0, vocab - 1);
@@ -70,7 +63,7 @@ class TestStudentEval : public QObject {
   void causalStudentEqualsTeacher() {
     const auto& cfg = model->config();
     MixtureOptions o;
-    MaskMixtureAttention student(makeBank({MaskSpec::causal("causal")}), o,
+    MaskMixtureAttention student(test::makeBank({MaskSpec::causal("causal")}), o,
                                  MaskMixtureCoefficients(cfg.numLayers, cfg.numHeads, 1, o), cfg.numLayers, cfg.numHeads);
     const auto r = evaluateStudent(model, student, windows, 2);
     qInfo("causal student: KL %.3e, ppl teacher %.6f student %.6f, agreement %.4f", r.klPerToken, r.teacherPerplexity,
@@ -85,7 +78,7 @@ class TestStudentEval : public QObject {
   void diagonalStudentDiffers() {
     const auto& cfg = model->config();
     MixtureOptions o;
-    MaskMixtureAttention student(makeBank({MaskSpec::window("diag", 1)}), o,
+    MaskMixtureAttention student(test::makeBank({MaskSpec::window("diag", 1)}), o,
                                  MaskMixtureCoefficients(cfg.numLayers, cfg.numHeads, 1, o), cfg.numLayers, cfg.numHeads);
     const auto r = evaluateStudent(model, student, windows);
     qInfo("diagonal student: KL %.3e, ppl teacher %.6f student %.6f, agreement %.4f", r.klPerToken, r.teacherPerplexity,
@@ -99,7 +92,7 @@ class TestStudentEval : public QObject {
   void matchesReferenceLoops() {
     const auto& cfg = model->config();
     const int64_t L = cfg.numLayers, H = cfg.numHeads;
-    const auto bank = makeBank({MaskSpec::window("win3", 3), MaskSpec::sinks("sink2", 2), MaskSpec::strided("stride4", 4)});
+    const auto bank = test::makeBank({MaskSpec::window("win3", 3), MaskSpec::sinks("sink2", 2), MaskSpec::strided("stride4", 4)});
     std::vector<double> alpha;
     for (int64_t t = 0; t < L * H * 3; ++t) alpha.push_back(0.25 + 0.5 * static_cast<double>(t % 5));
     auto student = mixtureWithAlpha(bank, alpha, L, H);
@@ -145,7 +138,7 @@ class TestStudentEval : public QObject {
   void batchingDoesNotChangeTheResult() {
     const auto& cfg = model->config();
     MixtureOptions o;
-    MaskMixtureAttention student(makeBank({MaskSpec::window("win4", 4), MaskSpec::sinks("sink1", 1)}), o,
+    MaskMixtureAttention student(test::makeBank({MaskSpec::window("win4", 4), MaskSpec::sinks("sink1", 1)}), o,
                                  MaskMixtureCoefficients(cfg.numLayers, cfg.numHeads, 2, o), cfg.numLayers, cfg.numHeads);
     const auto one = evaluateStudent(model, student, windows, 1);
     const auto many = evaluateStudent(model, student, windows, 8);
@@ -160,7 +153,7 @@ class TestStudentEval : public QObject {
   void prunedPlanThroughTheKernel() {
     const auto& cfg = model->config();
     const int64_t L = cfg.numLayers, H = cfg.numHeads;
-    const auto bank = makeBank({MaskSpec::window("win2", 2), MaskSpec::causal("causal"), MaskSpec::sinks("sink1", 1)});
+    const auto bank = test::makeBank({MaskSpec::window("win2", 2), MaskSpec::causal("causal"), MaskSpec::sinks("sink1", 1)});
     std::vector<double> alpha;
     for (int64_t t = 0; t < L * H; ++t) alpha.insert(alpha.end(), {0.3, 2.0, 0.1});
     const auto soft = evaluateStudent(model, *mixtureWithAlpha(bank, alpha, L, H), windows);
@@ -176,7 +169,7 @@ class TestStudentEval : public QObject {
   void rejectsBadInput() {
     const auto& cfg = model->config();
     MixtureOptions o;
-    MaskMixtureAttention student(makeBank({MaskSpec::causal("causal")}), o,
+    MaskMixtureAttention student(test::makeBank({MaskSpec::causal("causal")}), o,
                                  MaskMixtureCoefficients(cfg.numLayers, cfg.numHeads, 1, o), cfg.numLayers, cfg.numHeads);
     using Windows = std::vector<std::vector<int64_t>>;
     const Windows none, emptyWindow(1), badToken(1, std::vector<int64_t>{1, cfg.vocabSize}),

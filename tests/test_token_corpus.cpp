@@ -43,16 +43,6 @@ std::vector<fs::path> cacheFiles(const fs::path& dir) {
   return out;
 }
 
-// The message of the std::runtime_error `f` throws, or "" if it throws nothing.
-template <class F>
-std::string errorOf(F&& f) {
-  try {
-    f();
-  } catch (const std::exception& e) {
-    return e.what();
-  }
-  return "";
-}
 
 // Synthetic corpus whose id at position p is p, so a window's contents reveal its start.
 TokenCorpus positionalCorpus(int64_t n) {
@@ -248,25 +238,25 @@ private Q_SLOTS:
 
   void loadErrorsNameThePath() {
     const std::string missing = (corpusDir_ / "no-such-folder").string();
-    std::string msg = errorOf([&] { TokenCorpus::load(missing, *tok_); });
+    std::string msg = attnx::test::errorOf([&] { TokenCorpus::load(missing, *tok_); });
     QVERIFY2(msg.find(missing) != std::string::npos && msg.find(".txt") != std::string::npos, msg.c_str());
 
     const fs::path empty = fs::path(tmp_->path().toStdString()) / "empty";
     fs::create_directories(empty);
-    msg = errorOf([&] { TokenCorpus::load(empty.string(), *tok_); });
+    msg = attnx::test::errorOf([&] { TokenCorpus::load(empty.string(), *tok_); });
     QVERIFY2(msg.find(empty.string()) != std::string::npos && msg.find("no .txt") != std::string::npos, msg.c_str());
 
     const fs::path noText = fs::path(tmp_->path().toStdString()) / "no-text";
     fs::create_directories(noText / "inner.txt");  // a folder named *.txt is not a document
     writeFile(noText / "readme.md", "x");
-    msg = errorOf([&] { TokenCorpus::load(noText.string(), *tok_); });
+    msg = attnx::test::errorOf([&] { TokenCorpus::load(noText.string(), *tok_); });
     QVERIFY2(msg.find(noText.string()) != std::string::npos && msg.find("no .txt") != std::string::npos, msg.c_str());
   }
 
   void badSpansAreRejected() {
-    QVERIFY(!errorOf([] { TokenCorpus({1, 2, 3}, {DocumentSpan{"a", 0, 4}}); }).empty());
-    QVERIFY(!errorOf([] { TokenCorpus({1, 2, 3}, {DocumentSpan{"a", 0, 2}, DocumentSpan{"b", 1, 3}}); }).empty());
-    QVERIFY(errorOf([] { TokenCorpus({1, 2, 3}, {DocumentSpan{"a", 0, 1}, DocumentSpan{"b", 2, 3}}); }).empty());
+    QVERIFY(!attnx::test::errorOf([] { TokenCorpus({1, 2, 3}, {DocumentSpan{"a", 0, 4}}); }).empty());
+    QVERIFY(!attnx::test::errorOf([] { TokenCorpus({1, 2, 3}, {DocumentSpan{"a", 0, 2}, DocumentSpan{"b", 1, 3}}); }).empty());
+    QVERIFY(attnx::test::errorOf([] { TokenCorpus({1, 2, 3}, {DocumentSpan{"a", 0, 1}, DocumentSpan{"b", 2, 3}}); }).empty());
   }
 
   // splitmix64's published first outputs for seed 0 (Vigna's splitmix64.c), so the generator is
@@ -308,8 +298,8 @@ private Q_SLOTS:
     QVERIFY(s.batchStarts(16, 8) != s.batchStarts(16, 7));
     QVERIFY(WindowSampler(c, 64, 1235).batchStarts(16, 7) != s.batchStarts(16, 7));
     QVERIFY(s.batch(0, 3).empty());
-    QVERIFY(!errorOf([&] { s.batch(-1, 0); }).empty());
-    QVERIFY(!errorOf([&] { s.batch(1, -1); }).empty());
+    QVERIFY(!attnx::test::errorOf([&] { s.batch(-1, 0); }).empty());
+    QVERIFY(!attnx::test::errorOf([&] { s.batch(1, -1); }).empty());
   }
 
   // Pins the exact starts so that any change to the generator (which would silently change what a
@@ -367,19 +357,19 @@ private Q_SLOTS:
     QCOMPARE(some, std::vector<std::vector<int64_t>>(all.begin(), all.begin() + 5));
     QCOMPARE(s.evalWindows(64, 1000).size(), all.size());
     QCOMPARE(s.evalWindows(1000, 0).size(), size_t(1));
-    QVERIFY(!errorOf([&] { s.evalWindows(1001, 0); }).empty());
-    QVERIFY(!errorOf([&] { s.evalWindows(0, 0); }).empty());
-    QVERIFY(!errorOf([&] { s.evalWindows(8, -1); }).empty());
+    QVERIFY(!attnx::test::errorOf([&] { s.evalWindows(1001, 0); }).empty());
+    QVERIFY(!attnx::test::errorOf([&] { s.evalWindows(0, 0); }).empty());
+    QVERIFY(!attnx::test::errorOf([&] { s.evalWindows(8, -1); }).empty());
   }
 
   void corpusShorterThanWindowIsAnError() {
     const TokenCorpus c = positionalCorpus(100);
-    const std::string msg = errorOf([&] { WindowSampler(c, 101, 0); });
+    const std::string msg = attnx::test::errorOf([&] { WindowSampler(c, 101, 0); });
     QVERIFY2(msg.find("100") != std::string::npos && msg.find("101") != std::string::npos, msg.c_str());
-    QVERIFY(errorOf([&] { WindowSampler(c, 100, 0).batch(3, 0); }).empty());
+    QVERIFY(attnx::test::errorOf([&] { WindowSampler(c, 100, 0).batch(3, 0); }).empty());
     QCOMPARE(WindowSampler(c, 100, 0).batchStarts(3, 5), (std::vector<int64_t>{0, 0, 0}));
-    QVERIFY(!errorOf([&] { WindowSampler(c, 0, 0); }).empty());
-    QVERIFY(!errorOf([&] { WindowSampler(TokenCorpus(), 1, 0); }).empty());
+    QVERIFY(!attnx::test::errorOf([&] { WindowSampler(c, 0, 0); }).empty());
+    QVERIFY(!attnx::test::errorOf([&] { WindowSampler(TokenCorpus(), 1, 0); }).empty());
   }
 
   // The fetched validation split: every file becomes a named document of the expected domains.

@@ -85,12 +85,7 @@ void writeVocab(const QString& dir, const std::vector<std::string>& extra,
 }
 
 std::string loadError(const std::string& vocabPath, const std::string& mergesPath) {
-  try {
-    BpeTokenizer::fromFiles(vocabPath, mergesPath);
-  } catch (const std::runtime_error& e) {
-    return e.what();
-  }
-  return "(no exception)";
+  return attnx::test::errorOf([&] { BpeTokenizer::fromFiles(vocabPath, mergesPath); });
 }
 
 }  // namespace
@@ -386,14 +381,7 @@ private Q_SLOTS:
   }
 
   void missingFolder() {
-    const std::string error = [] {
-      try {
-        BpeTokenizer::fromFolder("/nonexistent/attnx-model");
-      } catch (const std::runtime_error& e) {
-        return std::string(e.what());
-      }
-      return std::string("(no exception)");
-    }();
+    const std::string error = attnx::test::errorOf([] { BpeTokenizer::fromFolder("/nonexistent/attnx-model"); });
     QCOMPARE(error, std::string("/nonexistent/attnx-model/vocab.json: file not found"));
   }
 };

@@ -18,6 +18,23 @@ std::string readTextFile(const std::string& path) {
   return ss.str();
 }
 
+std::string errorOf(const std::function<void()>& f) {
+  try {
+    f();
+  } catch (const std::exception& e) {
+    return e.what();
+  }
+  return "";
+}
+
+MaskBank makeBank(std::vector<MaskSpec> masks, const std::string& name) {
+  MaskBank bank;
+  bank.name = name;
+  bank.masks = std::move(masks);
+  bank.validate();
+  return bank;
+}
+
 nlohmann::json readJsonFile(const std::string& path) { return nlohmann::json::parse(readTextFile(path)); }
 
 }  // namespace attnx::test
