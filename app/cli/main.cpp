@@ -4,11 +4,23 @@
 #include <map>
 
 #include "app/cli/commands.h"
+#include "core/io/model_locator.h"
 
 int main(int argc, char** argv) {
   using namespace attnx::cli;
   CLI::App app{"attnx-cli: explore and distil sparse attention for GPT-2-family models, headless"};
-  app.set_version_flag("--version", std::string("attnx-cli ") + ATTNX_VERSION);
+  // The version, and which default model and tokenizer a command without --model would use: the
+  // quickest check that an installed package finds its files.
+  app.set_version_flag("--version", [] {
+    std::string text = std::string("attnx-cli ") + ATTNX_VERSION;
+    try {
+      const auto dir = attnx::defaultModelDir();
+      text += "\ndefault model: " + dir + "\ntokenizer: " + attnx::tokenizerDirFor(dir);
+    } catch (const std::exception& e) {
+      text += std::string("\ndefault model: none (") + e.what() + ")";
+    }
+    return text;
+  });
   app.require_subcommand(1);
   app.fallthrough();  // global options may also follow the subcommand
 
@@ -30,6 +42,7 @@ int main(int argc, char** argv) {
   add(addDistillCommand);
   add(addEvalCommand);
   add(addPretrainCommand);
+  add(addConvertCommand);
 
   try {
     app.parse(argc, argv);

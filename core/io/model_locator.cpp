@@ -47,10 +47,11 @@ std::string resolveModelDir(const std::optional<std::string>& requested) {
 
 std::string tokenizerDirFor(const std::string& modelDir) {
   if (hasTokenizer(modelDir)) return modelDir;
-  const fs::path fetched = fs::path(ATTNX_SOURCE_DATA) / "gpt2-tokenizer";
-  if (hasTokenizer(fetched)) return fetched.string();
+  // Installed files first: an installed attnx must not depend on the tree it was built from.
   if (auto share = installedShareDir(); !share.empty() && hasTokenizer(share / "gpt2-tokenizer"))
     return (share / "gpt2-tokenizer").string();
+  const fs::path fetched = fs::path(ATTNX_SOURCE_DATA) / "gpt2-tokenizer";
+  if (hasTokenizer(fetched)) return fetched.string();
   throw std::runtime_error(modelDir + ": no vocab.json/merges.txt in the model folder and no fetched GPT-2 "
                            "tokenizer (run scripts/fetch_data.sh)");
 }
