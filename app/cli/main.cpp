@@ -12,12 +12,17 @@ int main(int argc, char** argv) {
   // The version, and which default model and tokenizer a command without --model would use: the
   // quickest check that an installed package finds its files.
   app.set_version_flag("--version", [] {
-    std::string text = std::string("attnx-cli ") + ATTNX_VERSION;
+    std::string text = std::string("attnx-cli ") + ATTNX_VERSION, dir;
     try {
-      const auto dir = attnx::defaultModelDir();
-      text += "\ndefault model: " + dir + "\ntokenizer: " + attnx::tokenizerDirFor(dir);
+      dir = attnx::defaultModelDir();
+      text += "\ndefault model: " + dir;
     } catch (const std::exception& e) {
       text += std::string("\ndefault model: none (") + e.what() + ")";
+    }
+    try {
+      text += "\ntokenizer: " + attnx::tokenizerDirFor(dir);
+    } catch (const std::exception& e) {
+      text += std::string("\ntokenizer: none (") + e.what() + ")";
     }
     return text;
   });
