@@ -18,5 +18,6 @@ Runner addDistillCommand(CLI::App& app, GlobalOptions& g);
 Runner addEvalCommand(CLI::App& app, GlobalOptions& g);
 Runner addPretrainCommand(CLI::App& app, GlobalOptions& g);
 Runner addConvertCommand(CLI::App& app, GlobalOptions& g);
+Runner addHeadsCommand(CLI::App& app, GlobalOptions& g);
 
 }  // namespace attnx::cli

@@ -48,6 +48,7 @@ int main(int argc, char** argv) {
   add(addEvalCommand);
   add(addPretrainCommand);
   add(addConvertCommand);
+  add(addHeadsCommand);
 
   try {
     app.parse(argc, argv);
