@@ -143,6 +143,9 @@ std::vector<std::pair<Combine, bool>> allModes() {
   return {{Combine::SoftMask, false}, {Combine::BranchMixture, false}, {Combine::BranchMixture, true}};
 }
 
+// A fresh leaf copy of t in dtype dt that requires grad (t itself is left alone).
+torch::Tensor leaf(const torch::Tensor& t, torch::Dtype dt) { return t.detach().to(dt).clone().requires_grad_(); }
+
 // Each mask of `bank` as a (Tq, Tk) float64 tensor of 0/1 built from MaskSpec::allows.
 std::vector<torch::Tensor> maskTensors(const MaskBank& bank, int64_t Tq, int64_t Tk) {
   std::vector<torch::Tensor> out;
@@ -502,8 +505,7 @@ class TestMaskMixture : public QObject {
         a0.select(-1, 1).zero_();  // a branch off everywhere
         const auto R = torch::randn({B, H, T, d}, torch::kFloat64);  // loss = sum(out * R)
         auto grads = [&](bool kernel, torch::Dtype dt) {
-          auto q = q0.to(dt).requires_grad_(), k = k0.to(dt).requires_grad_(), v = v0.to(dt).requires_grad_(),
-               a = a0.to(dt).requires_grad_();
+          auto q = leaf(q0, dt), k = leaf(k0, dt), v = leaf(v0, dt), a = leaf(a0, dt);
           torch::Tensor out;
           if (kernel) {
             const auto S = torch::matmul(q, k.transpose(-2, -1)) / std::sqrt(static_cast<double>(d));
@@ -550,8 +552,7 @@ class TestMaskMixture : public QObject {
         const auto a0 = torch::rand({B, H, T, 2}, torch::kFloat64) + 0.1;
         const auto R = torch::randn({B, H, T, d}, torch::kFloat64);
         auto run = [&](bool kernel, torch::Dtype dt) {
-          auto q = q0.to(dt).requires_grad_(), k = k0.to(dt).requires_grad_(), v = v0.to(dt).requires_grad_(),
-               a = a0.to(dt).requires_grad_();
+          auto q = leaf(q0, dt), k = leaf(k0, dt), v = leaf(v0, dt), a = leaf(a0, dt);
           torch::Tensor out, probs;
           if (kernel) {
             const auto S = torch::matmul(q, k.transpose(-2, -1)) / std::sqrt(static_cast<double>(d));
