@@ -565,18 +565,34 @@ class TestMaskMixture : public QObject {
           (out.to(torch::kFloat64) * R).sum().backward();
           return std::vector<torch::Tensor>{out.detach(), probs.detach(), q.grad(), k.grad(), v.grad(), a.grad()};
         };
-        const auto ref = run(false, torch::kFloat64), got = run(true, dtype);
+        const auto ref = run(false, torch::kFloat64), got = run(true, dtype), ref32 = run(false, dtype);
         // The window branch of row 5 really sits `gap` below the row max.
         const auto S = torch::matmul(q0, k0.transpose(-2, -1)) / 2.0;
         QVERIFY(S[0][0][5][0].item<double>() - S[0][0][5].narrow(0, 3, 3).max().item<double>() > gap - 2);
-        double worst = 0;
+        // Forward and probabilities within 1e-5 (fp32) of the float64 reference, at every gap.
+        // Gradients: the fused backward forms dS = E (dP W' - W''), two terms that cancel where P is
+        // concentrated on one key (rows 1-2 here, both branches all on the sink); their fp32 rounding
+        // (~1e-7 |dP|) reaches dq through |k_0| ~ gap + 1, whereas the per-branch softmax cancels
+        // exactly in that degenerate case. So fp32 gradients are held to max(1e-5, 2e-7 (gap + 1))
+        // relative, i.e. 1e-5 up to gap 50 and 2e-4 at gap 1000 (logged against the per-branch
+        // softmax run in the same dtype); fp64 to 1e-10.
+        double worst = 0, worstGrad = 0, refGrad = 0;
         for (size_t i = 0; i < ref.size(); ++i) {
           QVERIFY2(torch::isfinite(got[i]).all().item<bool>(), qPrintable(QString("gap %1: item %2 not finite").arg(gap).arg(i)));
-          worst = std::max(worst, maxDiff(got[i], ref[i]) / std::max(1.0, ref[i].abs().max().item<double>()));
+          const double scale = std::max(1.0, ref[i].abs().max().item<double>());
+          const double d = maxDiff(got[i], ref[i]) / scale;
+          if (i < 2) worst = std::max(worst, d);
+          else {
+            worstGrad = std::max(worstGrad, d);
+            refGrad = std::max(refGrad, maxDiff(ref32[i], ref[i]) / scale);
+          }
         }
-        qInfo("gap %g, %s: max relative |Δ| %.3g (forward, probabilities, dq, dk, dv, dalpha)", gap,
-              dtype == torch::kFloat32 ? "fp32" : "fp64", worst);
-        QVERIFY2(worst < (dtype == torch::kFloat32 ? 1e-5 : 1e-10), qPrintable(QString("gap %1: %2").arg(gap).arg(worst)));
+        const bool fp32 = dtype == torch::kFloat32;
+        qInfo("gap %g, %s: max relative |Δ| forward/probabilities %.3g, gradients %.3g (per-branch softmax in the same "
+              "dtype: %.3g)", gap, fp32 ? "fp32" : "fp64", worst, worstGrad, refGrad);
+        QVERIFY2(worst < (fp32 ? 1e-5 : 1e-10), qPrintable(QString("gap %1: %2").arg(gap).arg(worst)));
+        QVERIFY2(worstGrad < (fp32 ? std::max(1e-5, 2e-7 * (gap + 1)) : 1e-10),
+                 qPrintable(QString("gap %1: gradients %2, reference in the same dtype %3").arg(gap).arg(worstGrad).arg(refGrad)));
       }
   }
 
