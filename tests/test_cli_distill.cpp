@@ -11,6 +11,7 @@
 #include <torch/torch.h>
 
 #include "core/io/gpt2_checkpoint.h"
+#include "core/io/safetensors.h"
 #include "tests/support/test_support.h"
 
 using namespace attnx;
@@ -105,6 +106,43 @@ class TestCliDistill : public QObject {
     QVERIFY(j["pruned_density"].get<double>() <= j["soft_density"].get<double>());
     QVERIFY(j["pruned_attention_flops"].get<double>() <= j["dense_attention_flops"].get<double>());
     QVERIFY(fs::exists(run_.toStdString() + "/plan.json"));
+  }
+
+  // A gated branch-mixture run: the gate is in the checkpoint, survives a resume, and eval reports
+  // the gated student, the static mean-gate student and a plan made from the mean gate.
+  void gatedDistillResumeAndEval() {
+    const auto run = run_ + "-gated";
+    auto r = cli({"distill", "--teacher", model_, "--bank", bank_, "--data", train_, "--val-data", held_, "--gate",
+                  "--combine", "branch-mixture", "--steps", "3", "--batch-size", "2", "--seq-len", "64",
+                  "--validate-every", "0", "--validation-windows", "2", "--out", run, "--json"});
+    QVERIFY2(r.code == 0, qPrintable(r.err));
+    r = cli({"distill", "--resume", "--out", run, "--steps", "4", "--json"});
+    QVERIFY2(r.code == 0, qPrintable(r.err));
+    QVERIFY(r.err.contains("resuming after step 3"));
+    const auto dir = run.toStdString();
+    const auto ckpt = SafetensorsFile::open(dir + "/student.safetensors");
+    const auto* w = ckpt.find("gate.weight");
+    QVERIFY(w && ckpt.find("gate.bias") && !ckpt.find("theta"));
+    QCOMPARE(w->shape, (std::vector<int64_t>{2, 4, 6, 16}));  // layers, heads, masks, head size
+    const auto learned = test::readJsonFile(dir + "/learned_bank.json");
+    QCOMPARE(learned["alpha_source"].get<std::string>(), std::string("mean gate over the validation tokens"));
+    for (const auto& layer : learned["alpha"])
+      for (const auto& head : layer)
+        for (const auto& a : head) QVERIFY(a.get<double>() > 0 && a.get<double>() < 1);
+
+    r = cli({"eval", "--run", run, "--data", held_, "--top-k", "2", "--windows", "2", "--json"});
+    QVERIFY2(r.code == 0, qPrintable(r.err));
+    const auto j = r.json();
+    QVERIFY(j["gated"].get<bool>());
+    QVERIFY(j["soft"]["kl_per_token"].get<double>() >= 0);
+    QVERIFY(j["static"]["kl_per_token"].get<double>() >= 0);
+    QCOMPARE(j["active_masks"].get<int>(), 2 * 4 * 2);
+    // The gate is not a constant: the gated and the static students differ.
+    QVERIFY(j["soft"]["kl_per_token"].get<double>() != j["static"]["kl_per_token"].get<double>());
+    // A flag error: a gate starting at 1 is refused with the field named.
+    r = cli({"distill", "--teacher", model_, "--bank", bank_, "--data", train_, "--gate", "--init", "1", "--out", run + "-bad"});
+    QCOMPARE(r.code, 1);
+    QVERIFY2(r.err.contains("initial_coefficient"), qPrintable(r.err));
   }
 
   void argumentErrors() {

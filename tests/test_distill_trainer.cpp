@@ -58,6 +58,35 @@ std::vector<float> thetaOf(DistillTrainer& t) {
   return {th.data_ptr<float>(), th.data_ptr<float>() + th.numel()};
 }
 
+// Wraps a student kernel and keeps, per layer, the sum and count of the gate outputs
+// sigmoid(W_g q_i + b_g) over the queries it sees, computed here from the gate's parameters.
+class GateProbe : public AttentionKernel {
+ public:
+  GateProbe(const AttentionKernel& inner, MaskMixtureGate gate, int64_t layers)
+      : inner_(inner), gate_(std::move(gate)), sums(layers), counts(layers, 0) {}
+  torch::Tensor forward(const torch::Tensor& q, const torch::Tensor& k, const torch::Tensor& v, int64_t layer,
+                        int64_t offset) const override {
+    const auto z = torch::einsum("bhtd,hkd->bhtk", {q.to(torch::kFloat64), gate_->weight[layer].to(torch::kFloat64)}) +
+                   gate_->bias[layer].to(torch::kFloat64).unsqueeze(0).unsqueeze(2);
+    const auto s = (1.0 / (1.0 + torch::exp(-z))).sum(torch::IntArrayRef{0, 2});  // (H, K)
+    sums[layer] = sums[layer].defined() ? sums[layer] + s : s;
+    counts[layer] += q.size(0) * q.size(2);
+    return inner_.forward(q, k, v, layer, offset);
+  }
+  torch::Tensor probabilities(const torch::Tensor& q, const torch::Tensor& k, int64_t layer,
+                              int64_t offset) const override {
+    return inner_.probabilities(q, k, layer, offset);
+  }
+
+ private:
+  const AttentionKernel& inner_;
+  MaskMixtureGate gate_;
+
+ public:
+  mutable std::vector<torch::Tensor> sums;
+  mutable std::vector<int64_t> counts;
+};
+
 }  // namespace
 
 class TestDistillTrainer : public QObject {
@@ -148,13 +177,106 @@ class TestDistillTrainer : public QObject {
       QVERIFY2(fs::exists(dir("whole") + "/" + f), f);
   }
 
+  // A gated run (--gate): it learns, L1 lowers the mean gate, resume reproduces the gate bit for
+  // bit, and learned_bank.json holds the mean gate over the validation tokens.
+  void gatedRunLearns() {
+    auto c = baseConfig();
+    c.gate = true;
+    c.steps = 60;
+    const auto validation = syntheticBatches(2, 32)(999);
+    DistillTrainer t(c, teacher(), smallBank(true), syntheticBatches(2, 32), validation, dir("gated"));
+    QVERIFY(!t.coefficients());
+    QVERIFY(t.gate());
+    const double before = t.validationKl();
+    std::vector<StepMetrics> steps;
+    DistillCallbacks cb;
+    cb.onStep = [&](const StepMetrics& m) { steps.push_back(m); };
+    t.run(cb);
+    const double after = t.validationKl();
+    qInfo("gated: validation KL %.4f -> %.5f; |W_g| %.3g", before, after, t.gate()->weight.abs().sum().item<double>());
+    QVERIFY(after < 0.3 * before);
+    QVERIFY(t.gate()->weight.abs().sum().item<double>() > 0);  // the gate learned to read q, not only its bias
+    // The first step's metric α is the fresh gate: exactly the initial value everywhere.
+    for (float a : steps.front().alpha) QVERIFY(std::abs(a - 0.5f) < 1e-6f);
+
+    // learned_bank.json: the mean gate over the validation tokens, against the gate applied here.
+    const auto learned = test::readJsonFile(dir("gated") + "/learned_bank.json");
+    QCOMPARE(learned["alpha_source"].get<std::string>(), std::string("mean gate over the validation tokens"));
+    auto model = teacher();
+    const auto& cfg = model->config();
+    GateProbe probe(t.student(), t.gate(), cfg.numLayers);
+    {
+      torch::NoGradGuard g;
+      model->forward(windowsToBatch(validation, torch::kCPU), nullptr, &probe);
+    }
+    double worst = 0;
+    for (int64_t l = 0; l < cfg.numLayers; ++l)
+      for (int64_t h = 0; h < cfg.numHeads; ++h)
+        for (int64_t k = 0; k < 3; ++k) {
+          const double expect = probe.sums[l][h][k].item<double>() / static_cast<double>(probe.counts[l]);
+          worst = std::max(worst, std::abs(learned["alpha"][l][h][k].get<double>() - expect));
+        }
+    qInfo("learned_bank.json α vs mean gate computed here: max |Δ| %.3g", worst);
+    QVERIFY(worst < 1e-5);
+  }
+
+  void gatedL1LowersTheMeanGate() {
+    auto meanGate = [&](double lambda) {
+      auto c = baseConfig();
+      c.gate = true;
+      c.lambdaL1 = lambda;
+      DistillTrainer t(c, teacher(), smallBank(true), syntheticBatches(2, 32), {}, "");
+      t.run();
+      return t.staticAlpha().alpha.sum().item<double>();
+    };
+    const double free = meanGate(0), penalised = meanGate(0.05);
+    qInfo("gated: Σ mean gate without L1 %.3f, with λ₁ = 0.05 %.3f", free, penalised);
+    QVERIFY(penalised < 0.7 * free);
+  }
+
+  void gatedResumeMatchesUninterrupted() {
+    auto c = baseConfig();
+    c.gate = true;
+    c.combine = "branch-mixture";
+    c.steps = 10;
+    c.checkpointEvery = 4;
+    DistillTrainer whole(c, teacher(), smallBank(true), syntheticBatches(2, 32), {}, dir("gwhole"));
+    whole.run();
+    std::atomic<bool> stop{false};
+    {
+      DistillTrainer first(c, teacher(), smallBank(true), syntheticBatches(2, 32), {}, dir("gsplit"));
+      DistillCallbacks cb;
+      cb.onStep = [&](const StepMetrics& m) { if (m.step == 5) stop = true; };
+      first.run(cb, &stop);
+    }
+    DistillTrainer second(c, teacher(), smallBank(true), syntheticBatches(2, 32), {}, dir("gsplit"));
+    QCOMPARE(second.resumeIfPossible(), int64_t(5));
+    second.run();
+    auto values = [](const torch::Tensor& t) {
+      auto c = t.detach().contiguous();
+      return std::vector<float>(c.data_ptr<float>(), c.data_ptr<float>() + c.numel());
+    };
+    QCOMPARE(values(second.gate()->weight), values(whole.gate()->weight));
+    QCOMPARE(values(second.gate()->bias), values(whole.gate()->bias));
+    QVERIFY(values(whole.gate()->weight) != std::vector<float>(values(whole.gate()->weight).size(), 0.0f));
+  }
+
   void runJsonRoundTrips() {
     auto c = baseConfig();
     c.combine = "branch-mixture";
     c.lambdaL1 = 0.25;
+    c.gate = true;
     const auto back = DistillConfig::fromJsonText(c.toJsonText(), "run.json");
     QCOMPARE(back.toJsonText(), c.toJsonText());
     QVERIFY_THROWS_EXCEPTION(std::runtime_error, DistillConfig::fromJsonText(R"({"format":"attnx-distill-run","version":1,"stepz":3})", "run.json"));
+    QVERIFY(back.gate);
+    // A gate is a sigmoid: its start must lie in (0, 1).
+    try {
+      DistillConfig::fromJsonText(R"({"format":"attnx-distill-run","version":1,"gate":true,"initial_coefficient":1.0})", "run.json");
+      QFAIL("a gate starting at 1 must be refused");
+    } catch (const std::runtime_error& e) {
+      QVERIFY2(QString(e.what()).contains("with gate, initial_coefficient"), e.what());
+    }
   }
 
   void nanLossStopsAndKeepsLastCheckpoint() {

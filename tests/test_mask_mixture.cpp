@@ -9,6 +9,7 @@
 #include <torch/torch.h>
 
 #include "core/io/gpt2_checkpoint.h"
+#include "core/model/branch_mixture.h"
 #include "core/model/dense_attention.h"
 #include "core/model/mask_mixture_attention.h"
 #include "tests/support/test_support.h"
@@ -140,6 +141,78 @@ const char* comboName(Combine c, bool normalise) {
 
 std::vector<std::pair<Combine, bool>> allModes() {
   return {{Combine::SoftMask, false}, {Combine::BranchMixture, false}, {Combine::BranchMixture, true}};
+}
+
+// A fresh leaf copy of t in dtype dt that requires grad (t itself is left alone).
+torch::Tensor leaf(const torch::Tensor& t, torch::Dtype dt) { return t.detach().to(dt).clone().requires_grad_(); }
+
+// Each mask of `bank` as a (Tq, Tk) float64 tensor of 0/1 built from MaskSpec::allows.
+std::vector<torch::Tensor> maskTensors(const MaskBank& bank, int64_t Tq, int64_t Tk) {
+  std::vector<torch::Tensor> out;
+  const int64_t offset = Tk - Tq;
+  for (const auto& m : bank.masks) {
+    auto t = torch::zeros({Tq, Tk}, torch::kFloat64);
+    auto a = t.accessor<double, 2>();
+    for (int64_t r = 0; r < Tq; ++r)
+      for (int64_t j = 0; j < Tk; ++j) a[r][j] = m.allows(offset + r, j, Tk) ? 1.0 : 0.0;
+    out.push_back(t);
+  }
+  return out;
+}
+
+// A dense reference with autograd, float64, for per-query alpha (B, H, Tq, K): the soft mask
+// materialises W_ij = sum_k alpha_k(i) m_k(i, j) and takes P = W exp(S - max) / sum (diagonal when
+// a row of W is 0); the branch mixture runs one masked softmax per mask, each with its own max, and
+// sums alpha_k(i) P_k. Returns {out, probs}.
+std::pair<torch::Tensor, torch::Tensor> tensorReference(const MaskBank& bank, Combine combine, bool normalise,
+                                                        torch::Tensor alpha, const torch::Tensor& q,
+                                                        const torch::Tensor& k, const torch::Tensor& v) {
+  const int64_t Tq = q.size(2), Tk = k.size(2);
+  const auto M = maskTensors(bank, Tq, Tk);
+  const auto S = torch::matmul(q, k.transpose(-2, -1)) / std::sqrt(static_cast<double>(q.size(-1)));
+  const double negInf = -std::numeric_limits<double>::infinity();
+  torch::Tensor P;
+  if (combine == Combine::SoftMask) {
+    auto W = torch::zeros_like(S);
+    for (size_t m = 0; m < M.size(); ++m) W = W + alpha.select(-1, static_cast<int64_t>(m)).unsqueeze(-1) * M[m];
+    const auto emptyRow = (W > 0).any(-1, true).logical_not();
+    const auto diag = torch::eye(Tk, torch::kFloat64).narrow(0, Tk - Tq, Tq);
+    W = torch::where(emptyRow, diag.expand_as(W), W);
+    const auto Sm = S.masked_fill(W <= 0, negInf);
+    const auto e = torch::exp(Sm - std::get<0>(Sm.max(-1, true)).detach()) * W;
+    P = e / e.sum(-1, true);
+  } else {
+    if (normalise) {
+      const auto sum = alpha.sum(-1, true);
+      alpha = alpha / torch::where(sum > 0, sum, torch::ones_like(sum));
+    }
+    P = torch::zeros_like(S);
+    for (size_t m = 0; m < M.size(); ++m)
+      P = P + alpha.select(-1, static_cast<int64_t>(m)).unsqueeze(-1) *
+                  torch::softmax(S.masked_fill(M[m] == 0, negInf), -1);
+  }
+  return {torch::matmul(P, v), P};
+}
+
+// sigmoid(W_g q + b_g) per (b, h, i, k) with loops, float64: (B, H, Tq, K).
+torch::Tensor loopGate(const torch::Tensor& q, const torch::Tensor& weight, const torch::Tensor& bias) {
+  const auto Q = q.to(torch::kFloat64).contiguous();
+  const auto Wt = weight.to(torch::kFloat64).contiguous(), Bt = bias.to(torch::kFloat64).contiguous();
+  const int64_t B = Q.size(0), H = Q.size(1), T = Q.size(2), d = Q.size(3), K = Wt.size(1);
+  auto out = torch::zeros({B, H, T, K}, torch::kFloat64);
+  auto o = out.accessor<double, 4>();
+  auto qa = Q.accessor<double, 4>();
+  auto wa = Wt.accessor<double, 3>();
+  auto ba = Bt.accessor<double, 2>();
+  for (int64_t b = 0; b < B; ++b)
+    for (int64_t h = 0; h < H; ++h)
+      for (int64_t t = 0; t < T; ++t)
+        for (int64_t m = 0; m < K; ++m) {
+          double z = ba[h][m];
+          for (int64_t c = 0; c < d; ++c) z += wa[h][m][c] * qa[b][h][t][c];
+          o[b][h][t][m] = 1.0 / (1.0 + std::exp(-z));
+        }
+  return out;
 }
 
 }  // namespace
@@ -392,6 +465,218 @@ class TestMaskMixture : public QObject {
             comboName(combine, normalise), static_cast<long long>(idx), analytic, numeric, rel);
       QVERIFY(std::abs(analytic) > 1e-8);
       QVERIFY2(rel < 1e-6, qPrintable(QString("relative Δ %1").arg(rel)));
+    }
+  }
+
+  // The tensor reference agrees with the loop reference (static alpha), so it can stand in for it
+  // below where per-query alpha and gradients are needed.
+  void tensorReferenceMatchesLoops() {
+    torch::manual_seed(11);
+    const int64_t B = 2, H = 2, T = 15, d = 4;
+    const auto bank = randomBank(5, 4);
+    const auto q = torch::randn({B, H, T, d}, torch::kFloat64), k = torch::randn({B, H, T, d}, torch::kFloat64),
+               v = torch::randn({B, H, T, d}, torch::kFloat64);
+    auto alphaHK = torch::rand({H, 4}, torch::kFloat64);
+    alphaHK[1].zero_();
+    for (auto [combine, normalise] : allModes()) {
+      const auto loops = reference(bank, combine, normalise, alphaHK, q, k, v, 0);
+      const auto [out, probs] = tensorReference(bank, combine, normalise,
+                                                alphaHK.view({1, H, 1, 4}).expand({B, H, T, 4}), q, k, v);
+      QVERIFY(maxDiff(out, loops.out) < 1e-12);
+      QVERIFY(maxDiff(probs, loops.probs) < 1e-12);
+    }
+  }
+
+  // The shared-exponential branch mixture: forward and every gradient (scores through q and k, v,
+  // per-query alpha) against the per-branch softmax reference, fp32 and fp64, with zeros in alpha.
+  void branchMixtureGradients() {
+    torch::manual_seed(12);
+    const int64_t B = 2, H = 3, T = 21, d = 8;
+    double worst32 = 0, worst64 = 0;
+    for (auto dtype : {torch::kFloat32, torch::kFloat64})
+      for (uint32_t seed = 0; seed < 3; ++seed) {
+        const auto bank = randomBank(100 + seed, 5);
+        MixtureOptions o;
+        o.combine = Combine::BranchMixture;
+        MaskMixtureAttention mix(bank, o, MaskMixtureCoefficients(1, H, 5, o), 1, H);
+        const auto q0 = torch::randn({B, H, T, d}, torch::kFloat64), k0 = torch::randn({B, H, T, d}, torch::kFloat64),
+                   v0 = torch::randn({B, H, T, d}, torch::kFloat64);
+        auto a0 = torch::rand({B, H, T, 5}, torch::kFloat64) * 2;
+        a0.select(-1, 1).zero_();  // a branch off everywhere
+        const auto R = torch::randn({B, H, T, d}, torch::kFloat64);  // loss = sum(out * R)
+        auto grads = [&](bool kernel, torch::Dtype dt) {
+          auto q = leaf(q0, dt), k = leaf(k0, dt), v = leaf(v0, dt), a = leaf(a0, dt);
+          torch::Tensor out;
+          if (kernel) {
+            const auto S = torch::matmul(q, k.transpose(-2, -1)) / std::sqrt(static_cast<double>(d));
+            out = branchMixture(S, a, v, mix.layout(T, T, torch::kCPU, dt));
+          } else {
+            out = tensorReference(bank, Combine::BranchMixture, false, a, q, k, v).first;
+          }
+          (out.to(torch::kFloat64) * R).sum().backward();
+          return std::vector<torch::Tensor>{out.detach(), q.grad(), k.grad(), v.grad(), a.grad()};
+        };
+        const auto ref = grads(false, torch::kFloat64), got = grads(true, dtype);
+        const char* names[] = {"out", "dq", "dk", "dv", "dalpha"};
+        for (size_t i = 0; i < ref.size(); ++i) {
+          const double diff = maxDiff(got[i], ref[i]) / std::max(1.0, ref[i].abs().max().item<double>());
+          const bool fp32 = dtype == torch::kFloat32;
+          (fp32 ? worst32 : worst64) = std::max(fp32 ? worst32 : worst64, diff);
+          QVERIFY2(diff < (fp32 ? 1e-5 : 1e-10), qPrintable(QString("%1, bank %2: relative max |Δ| %3")
+                                                                 .arg(names[i]).arg(seed).arg(diff)));
+        }
+      }
+    qInfo("shared-exponential branch mixture vs per-branch softmax: forward and gradients, max relative |Δ| fp32 %.3g, fp64 %.3g",
+          worst32, worst64);
+  }
+
+  // A sink with scores far above a window's: with one row max for every branch the window's
+  // exp(S - max) underflows (exp(-100) < fp32's smallest number). The kernel must still give each
+  // branch its own softmax: output, probabilities and gradients against the reference, for gaps
+  // below, around and far beyond the underflow point of fp32 and fp64.
+  void branchUnderflowIsStable() {
+    const int64_t B = 1, H = 2, T = 12, d = 4;
+    const auto bank = test::makeBank({MaskSpec::sinks("sink1", 1), MaskSpec::window("win3", 3)});
+    MixtureOptions o;
+    o.combine = Combine::BranchMixture;
+    MaskMixtureAttention mix(bank, o, MaskMixtureCoefficients(1, H, 2, o), 1, H);
+    torch::manual_seed(13);
+    for (double gap : {30.0, 100.0, 1000.0})
+      for (auto dtype : {torch::kFloat32, torch::kFloat64}) {
+        // q_i = (sqrt(d), small noise); k_0 = (gap + 1, ...), other keys (0, noise): S_i0 ~ gap + 1, S_ij ~ 0.
+        auto q0 = torch::randn({B, H, T, d}, torch::kFloat64) * 0.3, k0 = torch::randn({B, H, T, d}, torch::kFloat64) * 0.3;
+        q0.select(-1, 0).fill_(std::sqrt(static_cast<double>(d)));
+        k0.select(-1, 0).zero_();
+        k0.select(2, 0).select(-1, 0).fill_(gap + 1);
+        const auto v0 = torch::randn({B, H, T, d}, torch::kFloat64);
+        const auto a0 = torch::rand({B, H, T, 2}, torch::kFloat64) + 0.1;
+        const auto R = torch::randn({B, H, T, d}, torch::kFloat64);
+        auto run = [&](bool kernel, torch::Dtype dt) {
+          auto q = leaf(q0, dt), k = leaf(k0, dt), v = leaf(v0, dt), a = leaf(a0, dt);
+          torch::Tensor out, probs;
+          if (kernel) {
+            const auto S = torch::matmul(q, k.transpose(-2, -1)) / std::sqrt(static_cast<double>(d));
+            const auto layout = mix.layout(T, T, torch::kCPU, dt);
+            out = branchMixture(S, a, v, layout);
+            probs = branchMixtureProbabilities(S.detach(), a.detach(), layout);
+          } else {
+            std::tie(out, probs) = tensorReference(bank, Combine::BranchMixture, false, a, q, k, v);
+          }
+          (out.to(torch::kFloat64) * R).sum().backward();
+          return std::vector<torch::Tensor>{out.detach(), probs.detach(), q.grad(), k.grad(), v.grad(), a.grad()};
+        };
+        const auto ref = run(false, torch::kFloat64), got = run(true, dtype), ref32 = run(false, dtype);
+        // The window branch of row 5 really sits `gap` below the row max.
+        const auto S = torch::matmul(q0, k0.transpose(-2, -1)) / 2.0;
+        QVERIFY(S[0][0][5][0].item<double>() - S[0][0][5].narrow(0, 3, 3).max().item<double>() > gap - 2);
+        // Forward and probabilities within 1e-5 (fp32) of the float64 reference, at every gap.
+        // Gradients: the fused backward forms dS = E (dP W' - W''), two terms that cancel where P is
+        // concentrated on one key (rows 1-2 here, both branches all on the sink); their fp32 rounding
+        // (~1e-7 |dP|) reaches dq through |k_0| ~ gap + 1, whereas the per-branch softmax cancels
+        // exactly in that degenerate case. So fp32 gradients are held to max(1e-5, 2e-7 (gap + 1))
+        // relative, i.e. 1e-5 up to gap 50 and 2e-4 at gap 1000 (logged against the per-branch
+        // softmax run in the same dtype); fp64 to 1e-10.
+        double worst = 0, worstGrad = 0, refGrad = 0;
+        for (size_t i = 0; i < ref.size(); ++i) {
+          QVERIFY2(torch::isfinite(got[i]).all().item<bool>(), qPrintable(QString("gap %1: item %2 not finite").arg(gap).arg(i)));
+          const double scale = std::max(1.0, ref[i].abs().max().item<double>());
+          const double d = maxDiff(got[i], ref[i]) / scale;
+          if (i < 2) worst = std::max(worst, d);
+          else {
+            worstGrad = std::max(worstGrad, d);
+            refGrad = std::max(refGrad, maxDiff(ref32[i], ref[i]) / scale);
+          }
+        }
+        const bool fp32 = dtype == torch::kFloat32;
+        qInfo("gap %g, %s: max relative |Δ| forward/probabilities %.3g, gradients %.3g (per-branch softmax in the same "
+              "dtype: %.3g)", gap, fp32 ? "fp32" : "fp64", worst, worstGrad, refGrad);
+        QVERIFY2(worst < (fp32 ? 1e-5 : 1e-10), qPrintable(QString("gap %1: %2").arg(gap).arg(worst)));
+        QVERIFY2(worstGrad < (fp32 ? std::max(1e-5, 2e-7 * (gap + 1)) : 1e-10),
+                 qPrintable(QString("gap %1: gradients %2, reference in the same dtype %3").arg(gap).arg(worstGrad).arg(refGrad)));
+      }
+  }
+
+  // Gated kernels (per-token alpha = sigmoid(W_g q + b_g)) in every mode against the tensor
+  // reference fed with the gate computed by loops; KV-cache offsets included; and the recorded
+  // gate statistics are the mean of those loop values.
+  void gatedMatchesDenseReference() {
+    torch::manual_seed(14);
+    const int64_t B = 2, H = 3, T = 19, d = 8, L = 2, K = 4;
+    double worst32 = 0, worst64 = 0;
+    for (auto dtype : {torch::kFloat32, torch::kFloat64})
+      for (auto [combine, normalise] : allModes()) {
+        const auto bank = randomBank(200 + static_cast<uint32_t>(combine), K);
+        MixtureOptions o;
+        o.combine = combine;
+        o.normaliseBranches = normalise;
+        MaskMixtureGate gate(L, H, K, d, 0.4);
+        {
+          torch::NoGradGuard g;
+          gate->weight.normal_(0, 0.7);
+          gate->bias.uniform_(-3, 3);
+        }
+        MaskMixtureAttention mix(bank, o, gate, L, H);
+        const auto q = torch::randn({B, H, T, d}, dtype), k = torch::randn({B, H, T, d}, dtype),
+                   v = torch::randn({B, H, T, d}, dtype);
+        std::vector<torch::Tensor> outs;
+        mix.startGateRecording();
+        for (int64_t layer = 0; layer < L; ++layer) outs.push_back(mix.forward(q, k, v, layer, 0));
+        const auto means = mix.takeGateMeans().detach();
+        QCOMPARE(means.sizes().vec(), (std::vector<int64_t>{L, H, K}));
+        for (int64_t layer = 0; layer < L; ++layer) {
+          const auto alpha = loopGate(q, gate->weight[layer], gate->bias[layer]);  // (B, H, T, K)
+          const auto [refOut, refProbs] = tensorReference(bank, combine, normalise, alpha, q.to(torch::kFloat64),
+                                                          k.to(torch::kFloat64), v.to(torch::kFloat64));
+          double diff = maxDiff(outs[layer], refOut);
+          diff = std::max(diff, maxDiff(mix.probabilities(q, k, layer, 0), refProbs));
+          diff = std::max(diff, maxDiff(means[layer], alpha.mean(torch::IntArrayRef{0, 2})));
+          using torch::indexing::Slice;
+          for (int64_t offset : {int64_t{4}, T - 1}) {
+            const auto part = mix.forward(q.index({Slice(), Slice(), Slice(offset)}), k, v, layer, offset);
+            diff = std::max(diff, maxDiff(part, refOut.index({Slice(), Slice(), Slice(offset)})));
+          }
+          const bool fp32 = dtype == torch::kFloat32;
+          (fp32 ? worst32 : worst64) = std::max(fp32 ? worst32 : worst64, diff);
+          QVERIFY2(diff < (fp32 ? 1e-5 : 1e-10), qPrintable(QString("gated %1, layer %2: max |Δ| %3")
+                                                                 .arg(comboName(combine, normalise)).arg(layer).arg(diff)));
+        }
+      }
+    qInfo("gated kernel vs loop gate + dense reference: max |Δ| fp32 %.3g, fp64 %.3g", worst32, worst64);
+    // Recording needs a gate.
+    MixtureOptions o;
+    MaskMixtureAttention plain(randomBank(1, 2), o, MaskMixtureCoefficients(1, 1, 2, o), 1, 1);
+    QVERIFY_THROWS_EXCEPTION(std::logic_error, plain.startGateRecording());
+  }
+
+  // A fresh gate (W_g = 0, b_g = logit(a)) is the static mixture with alpha = a everywhere, inside
+  // GPT-2, in every mode; its gradients reach W_g and b_g.
+  void freshGateIsStaticAlpha() {
+    auto model = loadGpt2(test::fixture("gpt2-tiny"));
+    for (auto& p : model->parameters()) p.set_requires_grad(false);
+    const auto& cfg = model->config();
+    torch::manual_seed(15);
+    const auto ids = torch::randint(0, cfg.vocabSize, {2, 20}, torch::kLong);
+    const auto bank = test::makeBank({MaskSpec::window("win3", 3), MaskSpec::sinks("sink1", 1), MaskSpec::strided("s4", 4)});
+    QVERIFY_THROWS_EXCEPTION(std::invalid_argument, MaskMixtureGate(1, 1, 1, 4, 1.0));
+    for (auto [combine, normalise] : allModes()) {
+      MixtureOptions o;
+      o.combine = combine;
+      o.normaliseBranches = normalise;
+      MaskMixtureGate gate(cfg.numLayers, cfg.numHeads, 3, cfg.headDim(), 0.3);
+      MaskMixtureAttention gated(bank, o, gate, cfg.numLayers, cfg.numHeads);
+      MaskMixtureAttention fixed(bank, o, rawCoefficients(torch::full({cfg.numLayers, cfg.numHeads, 3}, 0.3), o),
+                                 cfg.numLayers, cfg.numHeads);
+      const auto logits = model->forward(ids, nullptr, &gated);
+      double diff;
+      {
+        torch::NoGradGuard g;
+        diff = maxDiff(logits, model->forward(ids, nullptr, &fixed));
+      }
+      QVERIFY2(diff < 1e-5, qPrintable(QString("%1: max |Δ logit| %2").arg(comboName(combine, normalise)).arg(diff)));
+      logits.pow(2).mean().backward();
+      QVERIFY(gate->weight.grad().defined() && gate->bias.grad().defined());
+      QVERIFY(torch::isfinite(gate->weight.grad()).all().item<bool>());
+      QVERIFY2(gate->weight.grad().abs().sum().item<double>() > 0, comboName(combine, normalise));
     }
   }
 

@@ -61,7 +61,9 @@ Runner addDistillCommand(CLI::App& app, GlobalOptions& g) {
   sub->add_option("--granularity", c.granularity, "Coefficients per model, layer or layer-head")->capture_default_str()->check(CLI::IsMember({"model", "layer", "layer-head"}));
   sub->add_option("--parametrisation", c.parametrisation, "softplus, sigmoid or clamped")->capture_default_str()->check(CLI::IsMember({"softplus", "sigmoid", "clamped"}));
   sub->add_flag("--normalise-branches", c.normaliseBranches, "Branch mixture: divide α by its sum over masks");
-  sub->add_option("--init", c.initialCoefficient, "Initial α of every coefficient")->capture_default_str()->check(CLI::NonNegativeNumber);
+  sub->add_option("--init", c.initialCoefficient, "Initial α of every coefficient (with --gate: the gate's start, in (0, 1))")->capture_default_str()->check(CLI::NonNegativeNumber);
+  sub->add_flag("--gate", c.gate, "Per-token gating network: α = sigmoid(W_g q_i + b_g) per layer and head, read from "
+                                  "each head's query vector (replaces the static coefficients; L1 acts on the mean gate)");
   sub->add_flag("--train-all-weights", c.trainAllWeights, "Also train GPT-2's weights (default: frozen)");
   sub->add_option("--seed", c.seed, "Seed of the batch sampler")->capture_default_str();
   sub->add_option("--validate-every", c.validateEvery, "Validation every N steps (0: never)")->capture_default_str()->check(CLI::NonNegativeNumber);

@@ -3,6 +3,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <optional>
 #include <sstream>
 
 #include <torch/torch.h>
@@ -11,6 +12,7 @@
 #include "core/data/window_sampler.h"
 #include "core/eval/attention_plan.h"
 #include "core/eval/student_eval.h"
+#include "core/io/safetensors.h"
 #include "core/train/distill_trainer.h"
 
 namespace attnx::cli {
@@ -38,6 +40,22 @@ MaskMixtureAttention fixedStudent(const MaskBank& bank, MixtureOptions options, 
   }
   c->to(device);
   return MaskMixtureAttention(bank, options, c, L, H);
+}
+
+// The gating network of a gated run, read from its student checkpoint.
+MaskMixtureGate loadGate(const std::string& runDir, int64_t L, int64_t H, int64_t K, int64_t headDim,
+                         const torch::Device& device) {
+  const auto path = (std::filesystem::path(runDir) / "student.safetensors").string();
+  if (!std::filesystem::exists(path)) throw std::runtime_error(path + ": missing (a gated run keeps its gate there)");
+  const auto file = SafetensorsFile::open(path);
+  MaskMixtureGate gate(L, H, K, headDim, 0.5);
+  {
+    torch::NoGradGuard g;
+    gate->weight.copy_(readCheckpointTensor(file, "gate.weight", gate->weight));
+    gate->bias.copy_(readCheckpointTensor(file, "gate.bias", gate->bias));
+  }
+  gate->to(device);
+  return gate;
 }
 
 nlohmann::json resultJson(const StudentEvalResult& r) {
@@ -99,8 +117,17 @@ Runner addEvalCommand(CLI::App& app, GlobalOptions& g) {
     const auto device = model->wte->weight.device();
     const auto combine = options.combine == MixtureOptions::Combine::SoftMask ? PlanCombine::SoftMask : PlanCombine::BranchMixture;
 
-    // The soft student (every mask, learned α) and, with a rule, the pruned plan.
-    const auto soft = evaluateStudent(model, fixedStudent(bank, options, alpha, L, H, device), windows, config.batchSize);
+    // The soft student (every mask, learned α; a gated run: its gate) and, with a rule, the pruned plan.
+    // A gated run's plans use its static α, the mean gate (learned_bank.json), also evaluated as "static".
+    std::optional<StudentEvalResult> staticResult;
+    StudentEvalResult soft;
+    if (config.gate) {
+      const MaskMixtureAttention gated(bank, options, loadGate(a->run, L, H, K, cfg.headDim(), device), L, H);
+      soft = evaluateStudent(model, gated, windows, config.batchSize);
+      staticResult = evaluateStudent(model, fixedStudent(bank, options, alpha, L, H, device), windows, config.batchSize);
+    } else {
+      soft = evaluateStudent(model, fixedStudent(bank, options, alpha, L, H, device), windows, config.batchSize);
+    }
     const auto softPlan = AttentionPlan::fromAlpha(alpha, L, H, bank, PruningRule::thresholdRule(0));
     std::optional<AttentionPlan> plan;
     if (th->count()) plan = AttentionPlan::fromAlpha(alpha, L, H, bank, PruningRule::thresholdRule(a->threshold));
@@ -118,7 +145,12 @@ Runner addEvalCommand(CLI::App& app, GlobalOptions& g) {
     nlohmann::json j = {{"run", a->run}, {"seq_len", seqLen}, {"windows", windows.size()}, {"soft", resultJson(soft)},
                         {"soft_density", softPlan.meanDensity(bank, seqLen)},
                         {"dense_attention_flops", denseFlops},
-                        {"soft_attention_flops", softPlan.attentionFlops(bank, combine, cfg.headDim(), seqLen)}};
+                        {"soft_attention_flops", softPlan.attentionFlops(bank, combine, cfg.headDim(), seqLen)},
+                        {"gated", config.gate}};
+    if (staticResult) {
+      j["static"] = resultJson(*staticResult);
+      j["alpha_source"] = learned.value("alpha_source", "mean gate");
+    }
     if (plan) {
       j["pruned"] = resultJson(*pruned);
       j["rule"] = plan->rule.text();
@@ -140,7 +172,8 @@ Runner addEvalCommand(CLI::App& app, GlobalOptions& g) {
                   r.studentPerplexity, r.top1Agreement, p.meanDensity(bank, seqLen),
                   p.attentionFlops(bank, combine, cfg.headDim(), seqLen) / 1e9);
     };
-    row("soft", soft, softPlan);
+    row(config.gate ? "gated" : "soft", soft, softPlan);
+    if (staticResult) row("static", *staticResult, softPlan);
     if (plan) row("pruned", *pruned, *plan);
     std::printf("dense attention: %.4f GFLOP per window%s\n", denseFlops / 1e9,
                 plan ? (", plan saved to " + j["plan"].get<std::string>()).c_str() : "");

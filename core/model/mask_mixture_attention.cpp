@@ -75,7 +75,7 @@ MaskMixtureAttention::MaskMixtureAttention(MaskBank bank, MixtureOptions options
                                            int64_t numLayers, int64_t numHeads)
     : bank_(std::move(bank)), options_(options), coefficients_(std::move(coefficients)),
       numLayers_(numLayers), numHeads_(numHeads) {
-  if (bank_.masks.empty()) throw std::invalid_argument("mask mixture: the bank has no masks");
+  checkBank();
   if (!coefficients_) throw std::invalid_argument("mask mixture: no coefficients");
   const auto K = static_cast<int64_t>(bank_.masks.size());
   if (coefficients_->numLayers() != numLayers || coefficients_->numHeads() != numHeads ||
@@ -85,6 +85,23 @@ MaskMixtureAttention::MaskMixtureAttention(MaskBank bank, MixtureOptions options
                                 std::to_string(coefficients_->numMasks()) + " masks, the model and bank need " +
                                 std::to_string(numLayers) + " x " + std::to_string(numHeads) + " x " +
                                 std::to_string(K));
+}
+
+MaskMixtureAttention::MaskMixtureAttention(MaskBank bank, MixtureOptions options, MaskMixtureGate gate,
+                                           int64_t numLayers, int64_t numHeads)
+    : bank_(std::move(bank)), options_(options), gate_(std::move(gate)), numLayers_(numLayers), numHeads_(numHeads) {
+  checkBank();
+  if (!gate_) throw std::invalid_argument("mask mixture: no gate");
+  const auto K = static_cast<int64_t>(bank_.masks.size());
+  if (gate_->numLayers() != numLayers || gate_->numHeads() != numHeads || gate_->numMasks() != K)
+    throw std::invalid_argument("mask mixture: the gate is for " + std::to_string(gate_->numLayers()) + " layers x " +
+                                std::to_string(gate_->numHeads()) + " heads x " + std::to_string(gate_->numMasks()) +
+                                " masks, the model and bank need " + std::to_string(numLayers) + " x " +
+                                std::to_string(numHeads) + " x " + std::to_string(K));
+}
+
+void MaskMixtureAttention::checkBank() const {
+  if (bank_.masks.empty()) throw std::invalid_argument("mask mixture: the bank has no masks");
 }
 
 torch::Tensor MaskMixtureAttention::masks(int64_t Tq, int64_t Tk, const torch::Device& device) const {
@@ -121,6 +138,26 @@ torch::Tensor MaskMixtureAttention::masks(int64_t Tq, int64_t Tk, const torch::D
 void MaskMixtureAttention::clearMaskCache() const {
   std::lock_guard<std::mutex> lock(cacheMutex_);
   cache_.clear();
+  layouts_.clear();
+}
+
+BranchMaskLayout MaskMixtureAttention::layout(int64_t Tq, int64_t Tk, const torch::Device& device,
+                                                     torch::Dtype dtype) const {
+  const std::string key = device.str() + "/" + c10::toString(dtype);
+  {
+    std::lock_guard<std::mutex> lock(cacheMutex_);
+    for (auto it = layouts_.begin(); it != layouts_.end(); ++it) {
+      if (std::get<0>(*it) == Tq && std::get<1>(*it) == Tk && std::get<2>(*it) == key) {
+        layouts_.splice(layouts_.begin(), layouts_, it);
+        return std::get<3>(layouts_.front());
+      }
+    }
+  }
+  auto made = makeBranchMaskLayout(masks(Tq, Tk, device), dtype);  // built outside the lock, like masks()
+  std::lock_guard<std::mutex> lock(cacheMutex_);
+  layouts_.emplace_front(Tq, Tk, key, made);
+  if (layouts_.size() > kMaskCacheEntries) layouts_.pop_back();
+  return made;  // tensors are shared handles: a copy costs four reference counts
 }
 
 void MaskMixtureAttention::checkInputs(const torch::Tensor& q, const torch::Tensor& k, int64_t layer,
@@ -133,13 +170,54 @@ void MaskMixtureAttention::checkInputs(const torch::Tensor& q, const torch::Tens
 }
 
 torch::Tensor MaskMixtureAttention::layerAlpha(int64_t layer, torch::Dtype dtype, const torch::Device& device) const {
-  auto a = coefficients_->alpha().select(0, layer).to(device, dtype);  // (H, K)
+  return coefficients_->alpha().select(0, layer).to(device, dtype);  // (H, K)
+}
+
+torch::Tensor MaskMixtureAttention::queryAlpha(const torch::Tensor& q, int64_t layer, bool record) const {
+  const auto B = q.size(0), H = q.size(1), Tq = q.size(2);
+  const auto K = static_cast<int64_t>(bank_.masks.size());
+  torch::Tensor a;
+  if (gate_) {
+    a = gate_->forward(q, layer);  // (B, H, Tq, K)
+    if (record) {
+      std::lock_guard<std::mutex> lock(gateMutex_);
+      if (recording_) {
+        const auto sum = a.sum(torch::IntArrayRef{0, 2});  // (H, K)
+        gateSums_[layer] = gateSums_[layer].defined() ? gateSums_[layer] + sum : sum;
+        gateTokens_[layer] += B * Tq;
+      }
+    }
+  } else {
+    a = layerAlpha(layer, q.scalar_type(), q.device()).view({1, H, 1, K}).expand({B, H, Tq, K});
+  }
   if (options_.combine == MixtureOptions::Combine::BranchMixture && options_.normaliseBranches) {
-    auto sum = a.sum(-1, /*keepdim=*/true);                                     // (H, 1)
+    auto sum = a.sum(-1, /*keepdim=*/true);
     // A head whose alpha is all zero keeps alpha = 0 (output 0) instead of 0/0.
     a = a / torch::where(sum > 0, sum, torch::ones_like(sum));
   }
   return a;
+}
+
+void MaskMixtureAttention::startGateRecording() const {
+  if (!gate_) throw std::logic_error("mask mixture: gate statistics need a gated kernel");
+  std::lock_guard<std::mutex> lock(gateMutex_);
+  recording_ = true;
+  gateSums_.assign(static_cast<size_t>(numLayers_), torch::Tensor());
+  gateTokens_.assign(static_cast<size_t>(numLayers_), 0);
+}
+
+torch::Tensor MaskMixtureAttention::takeGateMeans() const {
+  if (!gate_) throw std::logic_error("mask mixture: gate statistics need a gated kernel");
+  std::lock_guard<std::mutex> lock(gateMutex_);
+  if (!recording_) throw std::logic_error("mask mixture: takeGateMeans() without startGateRecording()");
+  recording_ = false;
+  std::vector<torch::Tensor> means;
+  for (int64_t l = 0; l < numLayers_; ++l) {
+    if (gateTokens_[l] == 0) throw std::logic_error("mask mixture: layer " + std::to_string(l) + " saw no token while recording");
+    means.push_back(gateSums_[l] / static_cast<double>(gateTokens_[l]));
+  }
+  gateSums_.clear();
+  return torch::stack(means);  // (L, H, K)
 }
 
 torch::Tensor MaskMixtureAttention::scores(const torch::Tensor& q, const torch::Tensor& k) const {
@@ -147,13 +225,19 @@ torch::Tensor MaskMixtureAttention::scores(const torch::Tensor& q, const torch::
 }
 
 torch::Tensor MaskMixtureAttention::softMaskProbabilities(const torch::Tensor& q, const torch::Tensor& k,
-                                                          int64_t layer, int64_t queryOffset) const {
+                                                          int64_t layer, int64_t queryOffset, bool record) const {
   const auto Tq = q.size(2), Tk = k.size(2);
-  const auto M = masks(Tq, Tk, q.device()).to(q.scalar_type());              // (K, Tq, Tk)
-  const auto a = layerAlpha(layer, q.scalar_type(), q.device());             // (H, K)
-  auto W = torch::einsum("hk,kij->hij", {a, M});                             // (H, Tq, Tk)
+  torch::Tensor W;
+  if (gate_) {
+    // Per-token alpha: W (B, H, Tq, Tk) by a K-deep contraction batched over the queries.
+    W = combinedMaskWeights(queryAlpha(q, layer, record), layout(Tq, Tk, q.device(), q.scalar_type()));
+  } else {
+    const auto M = masks(Tq, Tk, q.device()).to(q.scalar_type());          // (K, Tq, Tk)
+    const auto a = layerAlpha(layer, q.scalar_type(), q.device());         // (H, K)
+    W = torch::einsum("hk,kij->hij", {a, M});                              // (H, Tq, Tk)
+  }
   // Rows with W = 0 everywhere (alpha all zero) fall back to the diagonal key j = queryOffset + i.
-  const auto empty = (W > 0).any(-1, /*keepdim=*/true).logical_not();       // (H, Tq, 1)
+  const auto empty = (W > 0).any(-1, /*keepdim=*/true).logical_not();     // (..., Tq, 1)
   const auto qpos = torch::arange(queryOffset, queryOffset + Tq, q.options().dtype(torch::kLong)).unsqueeze(1);
   const auto diag = torch::arange(0, Tk, q.options().dtype(torch::kLong)).unsqueeze(0) == qpos;  // (Tq, Tk)
   W = torch::where(empty.logical_and(diag), torch::ones_like(W), W);
@@ -161,48 +245,25 @@ torch::Tensor MaskMixtureAttention::softMaskProbabilities(const torch::Tensor& q
   const auto positive = W > 0;
   const auto logW = torch::where(positive, torch::log(torch::where(positive, W, torch::ones_like(W))),
                                  torch::full_like(W, -std::numeric_limits<double>::infinity()));
-  return torch::softmax(scores(q, k) + logW.unsqueeze(0), -1);               // (B, H, Tq, Tk)
-}
-
-template <typename Visit>
-void MaskMixtureAttention::forEachBranch(const torch::Tensor& q, const torch::Tensor& k, int64_t layer,
-                                         int64_t queryOffset, Visit&& visit) const {
-  const auto Tq = q.size(2), Tk = k.size(2);
-  const auto M = masks(Tq, Tk, q.device());                                  // (K, Tq, Tk) bool
-  const auto a = layerAlpha(layer, q.scalar_type(), q.device());             // (H, K)
-  // One host sync per layer: which masks have alpha > 0 for some head of this layer.
-  const auto active = (a > 0).any(0).to(torch::kCPU);                        // (K)
-  const auto* act = active.data_ptr<bool>();
-  const auto S = scores(q, k);                                               // (B, H, Tq, Tk)
-  const double negInf = -std::numeric_limits<double>::infinity();
-  for (int64_t m = 0; m < M.size(0); ++m) {
-    if (!act[m]) continue;  // alpha exactly 0 for every head: the branch is skipped entirely
-    auto P = torch::softmax(S.masked_fill(M[m].logical_not(), negInf), -1);  // (B, H, Tq, Tk); diagonal always allowed
-    visit(m, a.select(1, m).view({1, -1, 1, 1}), P);
-  }
+  return torch::softmax(scores(q, k) + (gate_ ? logW : logW.unsqueeze(0)), -1);  // (B, H, Tq, Tk)
 }
 
 torch::Tensor MaskMixtureAttention::forward(const torch::Tensor& q, const torch::Tensor& k, const torch::Tensor& v,
                                             int64_t layer, int64_t queryOffset) const {
   checkInputs(q, k, layer, queryOffset);
   if (options_.combine == MixtureOptions::Combine::SoftMask)
-    return torch::matmul(softMaskProbabilities(q, k, layer, queryOffset), v);  // (B, H, Tq, d)
-  auto out = torch::zeros({q.size(0), q.size(1), q.size(2), v.size(-1)}, v.options());  // (B, H, Tq, d)
-  forEachBranch(q, k, layer, queryOffset, [&](int64_t, const torch::Tensor& alpha, const torch::Tensor& P) {
-    out = out + alpha * torch::matmul(P, v);
-  });
-  return out;
+    return torch::matmul(softMaskProbabilities(q, k, layer, queryOffset, /*record=*/true), v);  // (B, H, Tq, d)
+  return branchMixture(scores(q, k), queryAlpha(q, layer, /*record=*/true), v,
+                       layout(q.size(2), k.size(2), q.device(), q.scalar_type()));  // (B, H, Tq, d)
 }
 
 torch::Tensor MaskMixtureAttention::probabilities(const torch::Tensor& q, const torch::Tensor& k, int64_t layer,
                                                   int64_t queryOffset) const {
   checkInputs(q, k, layer, queryOffset);
-  if (options_.combine == MixtureOptions::Combine::SoftMask) return softMaskProbabilities(q, k, layer, queryOffset);
-  auto total = torch::zeros({q.size(0), q.size(1), q.size(2), k.size(2)}, q.options());  // (B, H, Tq, Tk)
-  forEachBranch(q, k, layer, queryOffset, [&](int64_t, const torch::Tensor& alpha, const torch::Tensor& P) {
-    total = total + alpha * P;
-  });
-  return total;
+  if (options_.combine == MixtureOptions::Combine::SoftMask)
+    return softMaskProbabilities(q, k, layer, queryOffset, /*record=*/false);
+  return branchMixtureProbabilities(scores(q, k), queryAlpha(q, layer, /*record=*/false),
+                                    layout(q.size(2), k.size(2), q.device(), q.scalar_type()));
 }
 
 }  // namespace attnx

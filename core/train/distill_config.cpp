@@ -18,7 +18,7 @@ using nlohmann::ordered_json;
   X(batchSize, "batch_size") X(seqLen, "seq_len") X(learningRate, "learning_rate")                 \
   X(weightDecay, "weight_decay") X(warmupSteps, "warmup_steps") X(minLrRatio, "min_lr_ratio")      \
   X(gradClip, "grad_clip") X(seed, "seed") X(validateEvery, "validate_every")                      \
-  X(validationWindows, "validation_windows") X(checkpointEvery, "checkpoint_every")
+  X(validationWindows, "validation_windows") X(checkpointEvery, "checkpoint_every") X(gate, "gate")
 
 void DistillConfig::validate() const {
   auto need = [](bool ok, const std::string& what) {
@@ -30,6 +30,8 @@ void DistillConfig::validate() const {
   need(parametrisation == "softplus" || parametrisation == "sigmoid" || parametrisation == "clamped",
        "parametrisation must be softplus, sigmoid or clamped, got \"" + parametrisation + "\"");
   need(initialCoefficient >= 0, "initial_coefficient must be ≥ 0");
+  need(!gate || (initialCoefficient > 0 && initialCoefficient < 1),
+       "with gate, initial_coefficient is the gate's starting value and must be in (0, 1)");
   need(temperature > 0, "temperature must be > 0");
   need(lambdaL1 >= 0, "lambda_l1 must be ≥ 0");
   need(lambdaHidden >= 0, "lambda_hidden must be ≥ 0");

@@ -18,7 +18,11 @@ struct DistillConfig {
   std::string granularity = "layer-head";  // model | layer | layer-head
   std::string parametrisation = "softplus";  // softplus | sigmoid | clamped
   bool normaliseBranches = false;
-  double initialCoefficient = 0.5;
+  double initialCoefficient = 0.5;  // with gate: the gate's starting value, in (0, 1)
+  // Per-token gating network (mask_mixture_gate.h): alpha_k(i) = sigmoid(W_g q_i + b_g) per layer and
+  // head replaces the static coefficients (granularity and parametrisation are then unused); L1
+  // applies to the gate outputs averaged over the batch's tokens.
+  bool gate = false;
   bool trainAllWeights = false;  // also train GPT-2's weights (default: frozen)
   // Loss
   double temperature = 1.0;     // τ: KL on softmax(z/τ), scaled by τ²

@@ -65,7 +65,8 @@ struct DistillTrainer::State {
   BatchSource batches;
   std::vector<std::vector<int64_t>> validation;
   std::string runDir;
-  MaskMixtureCoefficients coeffs{nullptr};
+  MaskMixtureCoefficients coeffs{nullptr};  // the static coefficients (null when gated)
+  MaskMixtureGate gate{nullptr};            // the gating network (null unless config.gate)
   std::unique_ptr<MaskMixtureAttention> kernel;
   std::unique_ptr<torch::optim::AdamW> optimizer;
   std::vector<std::pair<std::string, torch::Tensor>> trainable;  // stable names for checkpoints
@@ -118,11 +119,19 @@ DistillTrainer::DistillTrainer(DistillConfig config, Gpt2 teacher, MaskBank bank
 
   const auto K = static_cast<int64_t>(s.bank.masks.size());
   torch::manual_seed(s.config.seed);
-  s.coeffs = MaskMixtureCoefficients(cfg.numLayers, cfg.numHeads, K, mixtureOptionsOf(s.config));
-  s.coeffs->to(s.device);
-  s.trainable.insert(s.trainable.begin(), {"theta", s.coeffs->theta});
-  s.kernel = std::make_unique<MaskMixtureAttention>(s.bank, mixtureOptionsOf(s.config), s.coeffs, cfg.numLayers,
-                                                    cfg.numHeads);
+  if (s.config.gate) {
+    s.gate = MaskMixtureGate(cfg.numLayers, cfg.numHeads, K, cfg.headDim(), s.config.initialCoefficient);
+    s.gate->to(s.device);
+    s.trainable.insert(s.trainable.begin(), {{"gate.weight", s.gate->weight}, {"gate.bias", s.gate->bias}});
+    s.kernel = std::make_unique<MaskMixtureAttention>(s.bank, mixtureOptionsOf(s.config), s.gate, cfg.numLayers,
+                                                      cfg.numHeads);
+  } else {
+    s.coeffs = MaskMixtureCoefficients(cfg.numLayers, cfg.numHeads, K, mixtureOptionsOf(s.config));
+    s.coeffs->to(s.device);
+    s.trainable.insert(s.trainable.begin(), {"theta", s.coeffs->theta});
+    s.kernel = std::make_unique<MaskMixtureAttention>(s.bank, mixtureOptionsOf(s.config), s.coeffs, cfg.numLayers,
+                                                      cfg.numHeads);
+  }
 
   std::vector<double> w(K, 1.0);
   if (s.config.l1DensityWeighted)
@@ -145,6 +154,37 @@ DistillTrainer::~DistillTrainer() = default;
 int64_t DistillTrainer::step() const { return s_->step; }
 const MaskMixtureAttention& DistillTrainer::student() const { return *s_->kernel; }
 MaskMixtureCoefficients DistillTrainer::coefficients() const { return s_->coeffs; }
+MaskMixtureGate DistillTrainer::gate() const { return s_->gate; }
+
+DistillTrainer::StaticAlpha DistillTrainer::staticAlpha() {
+  auto& s = *s_;
+  if (!s.gate) return {s.coeffs->alpha().detach().to(torch::kCPU, torch::kFloat64).contiguous(), "coefficients"};
+  // Gated: the mean gate per (layer, head, mask) over the validation tokens, or over the tokens of
+  // the current step's training batch when the run has no validation text.
+  std::vector<std::vector<int64_t>> windows = s.validation;
+  std::string source = "mean gate over the validation tokens";
+  if (windows.empty()) {
+    windows = s.batches(std::max<int64_t>(s.step, 1));
+    source = "mean gate over the tokens of the training batch of step " + std::to_string(std::max<int64_t>(s.step, 1));
+  }
+  torch::NoGradGuard g;
+  s.kernel->startGateRecording();
+  try {
+    const auto B = static_cast<size_t>(s.config.batchSize);
+    for (size_t i = 0; i < windows.size(); i += B) {
+      std::vector<std::vector<int64_t>> chunk(windows.begin() + i, windows.begin() + std::min(windows.size(), i + B));
+      s.model->forward(windowsToBatch(chunk, s.device), nullptr, s.kernel.get());
+    }
+  } catch (...) {
+    try {
+      s.kernel->takeGateMeans();  // ends the recording
+    } catch (const std::logic_error&) {
+      // some layer saw no token before the failure: nothing to end
+    }
+    throw;
+  }
+  return {s.kernel->takeGateMeans().to(torch::kCPU, torch::kFloat64).contiguous(), source};
+}
 
 double DistillTrainer::validationKl() {
   auto& s = *s_;
@@ -173,12 +213,14 @@ void DistillTrainer::saveCheckpoint() {
   w.write(s.path(kCheckpointName), {{"format", "attnx-student"}, {"step", std::to_string(s.step)},
                                     {"adam_step", std::to_string(adamStep)}, {"elapsed_s", std::to_string(s.elapsed)}});
 
-  // The learned bank: the bank itself plus α (L, H, K) as nested lists.
-  auto alpha = s.coeffs->alpha().detach().to(torch::kCPU, torch::kFloat64).contiguous();
+  // The learned bank: the bank itself plus α (L, H, K) as nested lists (for a gated run the mean
+  // gate, so that pruning plans and eval keep one static α per head).
+  const auto [alpha, source] = staticAlpha();
   nlohmann::ordered_json j;
   j["format"] = "attnx-learned-bank";
   j["version"] = 1;
   j["step"] = s.step;
+  j["alpha_source"] = source;
   j["bank"] = s.bank.toJson();
   std::vector<std::vector<std::vector<double>>> a(alpha.size(0));
   for (int64_t l = 0; l < alpha.size(0); ++l)
@@ -231,6 +273,7 @@ void DistillTrainer::run(const DistillCallbacks& callbacks, const std::atomic<bo
     const int64_t next = s.step + 1;
     StepMetrics m;
     m.step = next;
+    torch::Tensor stepAlpha;
     try {
       auto ids = windowsToBatch(s.batches(next), s.device);
       torch::Tensor hT, zT;
@@ -239,10 +282,13 @@ void DistillTrainer::run(const DistillCallbacks& callbacks, const std::atomic<bo
         hT = s.teacher->hidden(ids);
         zT = s.teacher->logits(hT);
       }
+      if (s.gate) s.kernel->startGateRecording();
       auto hS = s.model->hidden(ids, nullptr, s.kernel.get());
+      // (L, H, K): the coefficients, or the gate outputs averaged over this batch's tokens.
+      stepAlpha = s.gate ? s.kernel->takeGateMeans() : s.coeffs->alpha();
       auto zS = s.model->logits(hS);
       auto kl = distillationKl(zT, zS, s.config.temperature);
-      auto l1 = (s.coeffs->alpha().abs() * s.l1Weights).sum();
+      auto l1 = (stepAlpha.abs() * s.l1Weights).sum();
       auto hidden = torch::mse_loss(hS, hT);
       auto loss = kl + s.config.lambdaL1 * l1 + s.config.lambdaHidden * hidden;
       m.loss = loss.item<double>();
@@ -274,7 +320,8 @@ void DistillTrainer::run(const DistillCallbacks& callbacks, const std::atomic<bo
     }
     if (s.config.validateEvery > 0 && (s.step % s.config.validateEvery == 0 || s.step == s.config.steps))
       m.validationKl = validationKl();
-    auto alpha = s.coeffs->alpha().detach().to(torch::kCPU, torch::kFloat32).contiguous();
+    // Coefficients after the step; a gate's mean over this step's tokens (as they were before the update).
+    auto alpha = (s.gate ? stepAlpha : s.coeffs->alpha()).detach().to(torch::kCPU, torch::kFloat32).contiguous();
     m.alpha.assign(alpha.data_ptr<float>(), alpha.data_ptr<float>() + alpha.numel());
     if (csv.is_open()) {
       csv << m.step << ',' << m.loss << ',' << m.kl << ',' << m.l1 << ',' << m.hidden << ',' << m.learningRate << ','

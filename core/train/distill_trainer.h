@@ -28,7 +28,9 @@ struct StepMetrics {
   double tokensPerSecond = 0;
   double elapsedSeconds = 0;
   double validationKl = -1;        // < 0 when not validated at this step
-  std::vector<float> alpha;        // (L, H, K) row-major, after the step
+  // (L, H, K) row-major: the coefficients after the step; gated, the gate outputs averaged over
+  // the step's batch tokens (computed in the step's forward pass, before the update).
+  std::vector<float> alpha;
 };
 
 struct DistillCallbacks {
@@ -57,7 +59,17 @@ class DistillTrainer {
 
   int64_t step() const;
   const MaskMixtureAttention& student() const;
-  MaskMixtureCoefficients coefficients() const;
+  MaskMixtureCoefficients coefficients() const;  // null for a gated run
+  MaskMixtureGate gate() const;                  // null unless config.gate
+
+  // The static α (L, H, K), float64 on the CPU, that learned_bank.json holds and pruning and eval use:
+  // the coefficients, or for a gated run the mean gate over the validation tokens (over the current
+  // step's training batch when there is no validation text). `source` says which.
+  struct StaticAlpha {
+    torch::Tensor alpha;
+    std::string source;
+  };
+  StaticAlpha staticAlpha();
   // Mean KL(teacher ‖ student) per token over the validation windows.
   double validationKl();
   // Writes the checkpoint and the learned bank now (atomically).
