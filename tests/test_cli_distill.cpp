@@ -145,6 +145,23 @@ class TestCliDistill : public QObject {
     QVERIFY2(r.err.contains("initial_coefficient"), qPrintable(r.err));
   }
 
+  void benchRunComparesTeacherAndCompiledStudent() {
+    // After eval wrote plan.json: the compiled student of the run against its teacher, and its
+    // perplexity equal to the dense-masked twin's (same plan through MaskMixtureAttention).
+    const auto r = cli({"bench", "--run", run_, "--seq", "32,64", "--repeats", "1", "--warmup", "0", "--data", held_,
+                        "--windows", "2", "--json"});
+    QVERIFY2(r.code == 0, qPrintable(r.err));
+    const auto j = r.json();
+    QCOMPARE(j["kind"].get<std::string>(), std::string("student"));
+    QCOMPARE(j["plan_from"].get<std::string>(), std::string("plan.json"));
+    QCOMPARE(j["results"].size(), size_t{4});  // teacher and student at each length
+    for (const auto& row : j["results"]) QVERIFY(row["time_ms"].get<double>() > 0 && row["peak_bytes"].get<int64_t>() > 0);
+    const double compiled = j["quality"]["student_perplexity"].get<double>();
+    const double twin = j["quality"]["dense_masked_student_perplexity"].get<double>();
+    QVERIFY2(std::abs(compiled - twin) <= 1e-4 * twin, qPrintable(QString("%1 vs %2").arg(compiled).arg(twin)));
+    QVERIFY(j["quality"]["kl_per_token"].get<double>() >= 0);
+  }
+
   void argumentErrors() {
     QCOMPARE(cli({"distill", "--teacher", model_, "--data", train_, "--out", run_ + "-x"}).code, 2);  // no --bank
     QCOMPARE(cli({"eval", "--run", run_, "--data", held_, "--top-k", "1", "--threshold", "0.1"}).code, 2);

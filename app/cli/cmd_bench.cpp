@@ -4,7 +4,9 @@
 
 #include <torch/torch.h>
 
+#include "app/cli/bench_modes.h"
 #include "app/cli/commands.h"
+#include "core/bench/op_trace.h"
 #include "core/bench/distill_bench.h"
 #include "core/bench/model_bench.h"
 #include "core/masks/mask_bank.h"
@@ -19,6 +21,9 @@ Runner addBenchCommand(CLI::App& app, GlobalOptions& g) {
     std::string seq = "128,512,1024";
     std::string preset, stepBank, combine = "soft-mask";
     int64_t batch = 4;
+    SparseBenchArgs sparse;
+    bool attentionOnly = false;
+    std::string run;
   };
   auto a = std::make_shared<Args>();
   sub->add_option("--seq", a->seq, "Sequence lengths, comma-separated")->capture_default_str();
@@ -37,9 +42,47 @@ Runner addBenchCommand(CLI::App& app, GlobalOptions& g) {
   sub->add_option("--batch", a->batch, "Batch size for --distill-step")->capture_default_str()->check(CLI::PositiveNumber);
   sub->add_option("--combine", a->combine, "soft-mask or branch-mixture, for --distill-step")
       ->capture_default_str()->check(CLI::IsMember({"soft-mask", "branch-mixture"}));
+  // Sparse attention (issue 4).
+  sub->add_flag("--attention-only", a->attentionOnly,
+                "Instead: attention alone (B=1, --heads, --head-dim), dense vs compiled block-sparse plans; "
+                "--seq default 512,...,16384");
+  auto* runOpt = sub->add_option("--run", a->run,
+                                 "With --attention-only: add the run's plan (plan.json, else its learned bank pruned). "
+                                 "Alone: teacher vs compiled student of the run (--seq default 256,512,1024)");
+  sub->add_option("--heads", a->sparse.heads, "Attention-only: heads")->capture_default_str()->check(CLI::PositiveNumber);
+  sub->add_option("--head-dim", a->sparse.headDim, "Attention-only: head dimension")
+      ->capture_default_str()->check(CLI::PositiveNumber);
+  sub->add_option("--block-size", a->sparse.blockSize, "Block size of compiled layouts")
+      ->capture_default_str()->check(CLI::PositiveNumber);
+  sub->add_option("--warmup", a->sparse.warmup, "Untimed calls before timing (attention-only, --run)")
+      ->capture_default_str()->check(CLI::NonNegativeNumber);
+  sub->add_option("--max-dense-bytes", a->sparse.maxDenseGiB,
+                  "Attention-only: GiB dense scores may take; beyond, dense runs in query-row chunks")
+      ->capture_default_str()->check(CLI::PositiveNumber);
+  sub->add_flag("--no-dense", a->sparse.noDense, "Attention-only: compiled plans only");
+  sub->add_option("--sparse-threads", a->sparse.sparseThreads,
+                  "Attention-only: intra-op threads for the compiled kernel (0: LibTorch's setting)")
+      ->capture_default_str()->check(CLI::NonNegativeNumber);
+  sub->add_option("--csv", a->sparse.csvPath, "Attention-only: also write the rows to this CSV file");
+  sub->add_option("--trace", a->sparse.tracePath,
+                  "Write a per-operator Chrome trace (LibTorch profiler) of one pass at the first --seq length");
+  sub->add_option("--data", a->sparse.data, "--run: held-out text for KL and perplexity");
+  sub->add_option("--windows", a->sparse.windows, "--run: held-out windows")->capture_default_str()->check(CLI::PositiveNumber);
+  sub->add_option("--prune-threshold", a->sparse.pruneThreshold,
+                  "--run without plan.json: keep masks with alpha >= t")->capture_default_str()->check(CLI::NonNegativeNumber);
+  auto* seqOpt = sub->get_option("--seq");
   addModelOption(sub, g);
   addJsonFlag(sub, g);
-  return [&g, a, presetOpt, stepOpt] {
+  return [&g, a, presetOpt, stepOpt, runOpt, seqOpt] {
+    if (a->attentionOnly || runOpt->count()) {
+      a->sparse.repeats = a->o.repeats;
+      if (runOpt->count()) a->sparse.run = a->run;
+      const char* defaults = a->attentionOnly ? "512,1024,2048,4096,8192,16384" : "256,512,1024";
+      a->sparse.seqLens = parseIdList(seqOpt->count() ? a->seq : std::string(defaults), "--seq");
+      for (auto n : a->sparse.seqLens)
+        if (n < 1) throw CLI::ValidationError("--seq", "lengths must be >= 1");
+      return a->attentionOnly ? runAttentionOnlyBench(a->sparse, g) : runStudentBench(a->sparse, g);
+    }
     a->o.seqLens = parseIdList(a->seq, "--seq");
     const auto device = selectDevice(g);
     Gpt2 model{nullptr};
@@ -75,6 +118,12 @@ Runner addBenchCommand(CLI::App& app, GlobalOptions& g) {
     }
     auto progress = [](const std::string& s) { std::cerr << "bench: " << s << '\n'; };
     const auto r = benchModel(model, a->o, progress);
+    if (!a->sparse.tracePath.empty()) {
+      torch::NoGradGuard noGrad;
+      const auto ids = torch::randint(model->config().vocabSize, {1, a->o.seqLens.front()},
+                                      torch::TensorOptions(torch::kLong).device(device));
+      writeOperatorTrace(a->sparse.tracePath, [&] { model->forward(ids); });
+    }
     const double MiB = 1024.0 * 1024.0;
     if (g.json) {
       nlohmann::json fwd = nlohmann::json::array(), gen = nlohmann::json::array();

@@ -1,0 +1,191 @@
+#include "app/cli/bench_modes.h"
+
+#include <cstdio>
+#include <filesystem>
+#include <iostream>
+#include <sstream>
+
+#include <torch/torch.h>
+
+#include "core/bench/attention_bench.h"
+#include "core/bench/machine_info.h"
+#include "core/bench/op_trace.h"
+#include "core/bench/student_bench.h"
+#include "core/data/window_sampler.h"
+#include "core/eval/compiled_plan_attention.h"
+#include "core/eval/run_artifacts.h"
+#include "core/eval/student_eval.h"
+#include "core/io/atomic_file.h"
+#include "core/train/distill_trainer.h"
+
+namespace attnx::cli {
+
+namespace {
+
+nlohmann::json machineJson() {
+  const auto m = currentMachine();
+  return {{"cpu", m.cpuModel}, {"logical_cores", m.logicalCores}, {"load_1min", m.load1}, {"load_5min", m.load5},
+          {"load_15min", m.load15}, {"torch", TORCH_VERSION}};
+}
+
+std::string csvField(const std::string& s) {
+  if (s.find_first_of(",\"\n") == std::string::npos) return s;
+  std::string out = "\"";
+  for (char c : s) out += c == '"' ? std::string("\"\"") : std::string(1, c);
+  return out + "\"";
+}
+
+// A run's plan laid over the bench's heads, named after the run folder.
+AttentionBenchPlan learnedPlan(const SparseBenchArgs& a) {
+  const auto run = RunArtifacts::load(*a.run);
+  const auto plan = run.planOr(PruningRule::thresholdRule(a.pruneThreshold));
+  return flattenPlan("learned:" + std::filesystem::path(*a.run).filename().string(), run.bank, plan, run.combine(),
+                     a.heads);
+}
+
+}  // namespace
+
+int runAttentionOnlyBench(const SparseBenchArgs& a, const GlobalOptions& g) {
+  selectDevice(g);  // applies --threads
+  AttentionBenchOptions o;
+  o.seqLens = a.seqLens;
+  o.warmup = a.warmup;
+  o.repeats = a.repeats;
+  o.heads = a.heads;
+  o.headDim = a.headDim;
+  o.blockSize = a.blockSize;
+  o.dense = !a.noDense;
+  o.sparseThreads = a.sparseThreads;
+  o.maxDenseBytes = static_cast<int64_t>(a.maxDenseGiB * double(int64_t{1} << 30));
+  auto plans = builtinBenchPlans(a.heads);
+  if (a.run) plans.push_back(learnedPlan(a));
+  const auto machineBefore = machineJson();
+  const auto rows = benchAttention(o, plans, [](int64_t i, int64_t n, const std::string& plan, int64_t len) {
+    std::cerr << "bench: [" << i << "/" << n << "] " << plan << " n=" << len << std::endl;
+  });
+
+  if (!a.tracePath.empty()) {
+    // One more call of each workload at the first length, under the profiler.
+    AttentionBenchOptions t = o;
+    t.seqLens = {a.seqLens.front()};
+    t.warmup = 0;
+    t.repeats = 1;
+    const auto events = writeOperatorTrace(a.tracePath, [&] { benchAttention(t, plans); });
+    std::cerr << "bench: trace of " << events << " events written to " << a.tracePath << '\n';
+  }
+
+  nlohmann::json results = nlohmann::json::array();
+  std::ostringstream csv;
+  csv << "plan,n,time_ms,peak_bytes,flops,gflops,density,skipped,note\n";
+  for (const auto& r : rows) {
+    results.push_back({{"plan", r.plan}, {"n", r.n}, {"time_ms", r.timeMs}, {"peak_bytes", r.peakBytes},
+                       {"flops", r.flops}, {"gflops", r.gflops}, {"density", r.density}, {"skipped", r.skipped},
+                       {"note", r.note}});
+    csv << csvField(r.plan) << ',' << r.n << ',' << r.timeMs << ',' << r.peakBytes << ',' << r.flops << ','
+        << r.gflops << ',' << r.density << ',' << (r.skipped ? "true" : "false") << ',' << csvField(r.note) << '\n';
+  }
+  if (!a.csvPath.empty()) writeFileAtomically(a.csvPath, csv.str());
+  auto machine = machineBefore;
+  machine["load_1min_after"] = currentMachine().load1;
+  if (g.json) {
+    printJson({{"kind", "attention-only"}, {"machine", machine}, {"threads", torch::get_num_threads()},
+               {"results", results}});
+    return 0;
+  }
+  std::printf("attention only: B=1, H=%lld, d=%lld, block %lld, %d intra-op threads, CPU %s, load %.2f\n",
+              static_cast<long long>(a.heads), static_cast<long long>(a.headDim), static_cast<long long>(a.blockSize),
+              torch::get_num_threads(), machine["cpu"].get<std::string>().c_str(), machine["load_1min"].get<double>());
+  std::printf("%-22s %7s %12s %12s %10s %9s %8s  %s\n", "plan", "n", "time ms", "peak MiB", "GFLOP", "GFLOP/s",
+              "density", "note");
+  for (const auto& r : rows) {
+    if (r.skipped) {
+      std::printf("%-22s %7lld %12s %12s %10s %9s %8s  %s\n", r.plan.c_str(), static_cast<long long>(r.n), "-", "-", "-",
+                  "-", "-", r.note.c_str());
+      continue;
+    }
+    std::printf("%-22s %7lld %12.2f %12.2f %10.3f %9.2f %8.4f  %s\n", r.plan.c_str(), static_cast<long long>(r.n),
+                r.timeMs, r.peakBytes / 1048576.0, r.flops / 1e9, r.gflops, r.density, r.note.c_str());
+  }
+  return 0;
+}
+
+int runStudentBench(const SparseBenchArgs& a, const GlobalOptions& g) {
+  const auto run = RunArtifacts::load(*a.run);
+  GlobalOptions teacherOpts = g;
+  if (!teacherOpts.modelDir && !run.config.teacherDir.empty()) teacherOpts.modelDir = run.config.teacherDir;
+  auto model = loadModel(teacherOpts);
+  const auto& cfg = model->config();
+  if (run.numLayers != cfg.numLayers || run.numHeads != cfg.numHeads)
+    throw std::runtime_error(*a.run + ": the run is for " + std::to_string(run.numLayers) + " layers x " +
+                             std::to_string(run.numHeads) + " heads, the teacher has " + std::to_string(cfg.numLayers) +
+                             " x " + std::to_string(cfg.numHeads));
+  const auto plan = run.planOr(PruningRule::thresholdRule(a.pruneThreshold));
+  const auto options = mixtureOptionsOf(run.config);
+  CompiledPlanAttention student(plan, run.bank, run.combine(), options.normaliseBranches, a.blockSize);
+  const auto rows = benchTeacherAndStudent(model, student, a.seqLens, a.warmup, a.repeats, 0,
+                                           [](const std::string& s) { std::cerr << "bench: " << s << std::endl; });
+  nlohmann::json j = {{"kind", "student"}, {"run", *a.run}, {"machine", machineJson()},
+                      {"threads", torch::get_num_threads()}, {"plan_rule", plan.rule.text()},
+                      {"plan_from", run.plan ? "plan.json" : "learned bank pruned with --prune-threshold"},
+                      {"active_masks", plan.activeCount()}};
+  nlohmann::json results = nlohmann::json::array();
+  for (const auto& r : rows)
+    results.push_back({{"model", r.model}, {"n", r.n}, {"time_ms", r.timeMs}, {"tokens_per_s", r.tokensPerSecond},
+                       {"peak_bytes", r.peakBytes}, {"density", r.model == "student" ? plan.meanDensity(run.bank, r.n) : 1.0},
+                       {"skipped", r.skipped}, {"note", r.note}});
+  j["results"] = results;
+
+  // Quality from the same run: the compiled student against the teacher, and its dense-masked twin
+  // (the same plan through MaskMixtureAttention) whose perplexity it must equal.
+  std::optional<StudentEvalResult> compiled, twin;
+  if (!a.data.empty()) {
+    const auto tok = loadTokenizer(teacherOpts);
+    const auto corpus = loadCorpus(a.data, tok);
+    const int64_t seqLen = std::min<int64_t>(run.config.seqLen, cfg.contextLength);
+    const auto windows = WindowSampler(corpus, seqLen, run.config.seed).evalWindows(seqLen, a.windows);
+    compiled = evaluateStudent(model, student, windows, run.config.batchSize);
+    auto mixture = options;
+    mixture.param = MixtureOptions::Parametrisation::ClampedRaw;
+    mixture.granularity = MixtureOptions::Granularity::PerLayerHead;
+    mixture.initialCoefficient = 0;
+    MaskMixtureCoefficients c(cfg.numLayers, cfg.numHeads, plan.numMasks(), mixture);
+    {
+      torch::NoGradGuard ng;
+      c->theta.copy_(torch::tensor(plan.alphaTensorValues(), torch::kFloat64).view(c->theta.sizes()));
+    }
+    c->to(model->wte->weight.device());
+    twin = evaluateStudent(model, MaskMixtureAttention(run.bank, mixture, c, cfg.numLayers, cfg.numHeads), windows,
+                           run.config.batchSize);
+    j["quality"] = {{"windows", windows.size()}, {"seq_len", seqLen}, {"kl_per_token", compiled->klPerToken},
+                    {"teacher_perplexity", compiled->teacherPerplexity},
+                    {"student_perplexity", compiled->studentPerplexity},
+                    {"dense_masked_student_perplexity", twin->studentPerplexity},
+                    {"top1_agreement", compiled->top1Agreement}};
+  }
+  if (!a.tracePath.empty()) {
+    const int64_t n = std::min<int64_t>(a.seqLens.front(), cfg.contextLength);
+    const auto ids = torch::randint(cfg.vocabSize, {1, n}, torch::TensorOptions(torch::kLong).device(model->wte->weight.device()));
+    torch::NoGradGuard ng;
+    writeOperatorTrace(a.tracePath, [&] {
+      model->forward(ids);
+      model->forward(ids, nullptr, &student);
+    });
+  }
+  if (g.json) {
+    printJson(j);
+    return 0;
+  }
+  std::printf("run %s: %lld active masks (%s), %d threads\n", a.run->c_str(), static_cast<long long>(plan.activeCount()),
+              j["plan_from"].get<std::string>().c_str(), torch::get_num_threads());
+  std::printf("%-8s %6s %12s %12s %12s  %s\n", "model", "n", "forward ms", "tokens/s", "peak MiB", "note");
+  for (const auto& r : rows)
+    std::printf("%-8s %6lld %12.2f %12.1f %12.2f  %s\n", r.model.c_str(), static_cast<long long>(r.n), r.timeMs,
+                r.tokensPerSecond, r.peakBytes / 1048576.0, r.note.c_str());
+  if (compiled)
+    std::printf("KL %.5f nats/token, perplexity teacher %.3f, compiled student %.3f (dense-masked twin %.3f), top-1 %.4f\n",
+                compiled->klPerToken, compiled->teacherPerplexity, compiled->studentPerplexity, twin->studentPerplexity,
+                compiled->top1Agreement);
+  return 0;
+}
+
+}  // namespace attnx::cli

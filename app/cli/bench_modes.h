@@ -1,0 +1,29 @@
+// The sparse-attention modes of attnx-cli bench (issue 4): --attention-only and --run.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "app/cli/cli_common.h"
+
+namespace attnx::cli {
+
+struct SparseBenchArgs {
+  std::vector<int64_t> seqLens;
+  int warmup = 1, repeats = 5;
+  int64_t heads = 12, headDim = 64, blockSize = 64;
+  double maxDenseGiB = 4.0;
+  bool noDense = false;
+  int sparseThreads = 0;
+  std::string csvPath, tracePath;
+  std::optional<std::string> run;  // --run RUN
+  std::string data;                // --run: held-out text for KL and perplexity
+  int64_t windows = 16;
+  double pruneThreshold = 0.05;    // --run without plan.json
+};
+
+int runAttentionOnlyBench(const SparseBenchArgs& a, const GlobalOptions& g);
+int runStudentBench(const SparseBenchArgs& a, const GlobalOptions& g);
+
+}  // namespace attnx::cli

@@ -1,0 +1,68 @@
+// Attention alone, dense against compiled block-sparse plans, across sequence lengths
+// (issue 4, `attnx-cli bench --attention-only`): time (median after warm-up), peak tensor memory
+// (tracking allocator), analytic FLOPs and achieved GFLOP/s, one row per (plan, n).
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "core/eval/attention_plan.h"
+#include "core/masks/mask_bank.h"
+
+namespace attnx {
+
+struct AttentionBenchOptions {
+  int64_t heads = 12, headDim = 64, batch = 1;
+  std::vector<int64_t> seqLens{512, 1024, 2048, 4096, 8192, 16384};
+  int warmup = 1;
+  int repeats = 5;
+  // Dense attention holds (B, H, rows, n) scores and probabilities: above this many bytes it runs in
+  // query-row chunks (each chunk still materialises its rows x n block), and says so in the note.
+  int64_t maxDenseBytes = int64_t{4} << 30;
+  bool dense = true;
+  int64_t blockSize = 64;
+  uint64_t seed = 0;
+  // Intra-op threads for the compiled kernel's at::parallel_for (0: LibTorch's current setting).
+  // Dense keeps LibTorch's setting: its matmuls run on OpenBLAS's own threads, and more OpenMP threads
+  // on top oversubscribe the cores (bench/BENCH.md).
+  int sparseThreads = 0;
+};
+
+// A plan to bench: one layer of `heads` heads over `bank`.
+struct AttentionBenchPlan {
+  std::string name;
+  MaskBank bank;
+  AttentionPlan plan;
+  PlanCombine combine = PlanCombine::SoftMask;
+};
+
+// window 256 + 4 sinks; strided (window 128 + every 128th key, Sparse Transformer's "strided"
+// pattern); block-local 256 + 4 sinks. Every head the same, weights 1, soft mask.
+std::vector<AttentionBenchPlan> builtinBenchPlans(int64_t heads);
+// A learned plan (any L x H) laid out over `heads` heads of one layer: head h takes the plan's
+// flat head h mod (L*H).
+AttentionBenchPlan flattenPlan(const std::string& name, const MaskBank& bank, const AttentionPlan& plan,
+                               PlanCombine combine, int64_t heads);
+
+struct AttentionBenchRow {
+  std::string plan;        // "dense" or the plan's name
+  int64_t n = 0;
+  double timeMs = 0;       // median
+  int64_t peakBytes = 0;   // tensor bytes allocated above the inputs during one call, at the peak
+  double flops = 0;        // analytic: attended pairs x 4d (dense: causal pairs x 4d), all heads and batch
+  double gflops = 0;       // flops / time
+  double density = 1;      // attended pairs / causal pairs (mean over heads)
+  bool skipped = false;
+  std::string note;
+};
+
+// progress(i, total, plan, n) as each row starts (i from 1).
+using AttentionBenchProgress = std::function<void(int64_t, int64_t, const std::string&, int64_t)>;
+
+std::vector<AttentionBenchRow> benchAttention(const AttentionBenchOptions& options,
+                                              const std::vector<AttentionBenchPlan>& plans,
+                                              const AttentionBenchProgress& progress = {});
+
+}  // namespace attnx

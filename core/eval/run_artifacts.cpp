@@ -1,0 +1,67 @@
+#include "core/eval/run_artifacts.h"
+
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <stdexcept>
+
+#include <nlohmann/json.hpp>
+
+namespace attnx {
+
+namespace {
+
+std::string readRunFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw std::runtime_error(path + ": cannot open (is this a run folder made by attnx-cli distill?)");
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+}  // namespace
+
+PlanCombine RunArtifacts::combine() const {
+  return config.combine == "branch-mixture" ? PlanCombine::BranchMixture : PlanCombine::SoftMask;
+}
+
+AttentionPlan RunArtifacts::planOr(const PruningRule& fallback) const {
+  if (plan) return *plan;
+  return AttentionPlan::fromAlpha(alpha, numLayers, numHeads, bank, fallback);
+}
+
+RunArtifacts RunArtifacts::load(const std::string& dir) {
+  namespace fs = std::filesystem;
+  RunArtifacts r;
+  r.dir = dir;
+  const auto runJson = (fs::path(dir) / "run.json").string();
+  r.config = DistillConfig::fromJsonText(readRunFile(runJson), runJson);
+  const auto learnedPath = (fs::path(dir) / "learned_bank.json").string();
+  nlohmann::json learned;
+  try {
+    learned = nlohmann::json::parse(readRunFile(learnedPath));
+    if (learned.value("format", "") != "attnx-learned-bank")
+      throw std::runtime_error(learnedPath + ": not an attnx learned bank");
+    r.bank = MaskBank::fromJson(learned.at("bank"), learnedPath);
+    const auto& alpha = learned.at("alpha");
+    r.numLayers = static_cast<int64_t>(alpha.size());
+    for (const auto& layer : alpha) {
+      r.numHeads = static_cast<int64_t>(layer.size());
+      for (const auto& head : layer)
+        for (const auto& v : head) r.alpha.push_back(v.get<double>());
+    }
+  } catch (const nlohmann::json::exception& e) {
+    throw std::runtime_error(learnedPath + ": not a valid learned bank (" + e.what() + ")");
+  }
+  const auto K = static_cast<int64_t>(r.bank.masks.size());
+  if (r.numLayers < 1 || static_cast<int64_t>(r.alpha.size()) != r.numLayers * r.numHeads * K)
+    throw std::runtime_error(learnedPath + ": alpha is not layers x heads x " + std::to_string(K) + " masks");
+  const auto planPath = (fs::path(dir) / "plan.json").string();
+  if (fs::exists(planPath)) {
+    r.plan = AttentionPlan::load(planPath);
+    r.plan->checkBank(r.bank);
+  }
+  return r;
+}
+
+}  // namespace attnx

@@ -1,0 +1,117 @@
+// Measurement tools of the sparse-attention benchmarks: the tracking allocator's counts against
+// tensors of known size, the Chrome trace file (valid JSON with operator events), and the output
+// contract of `attnx-cli bench --attention-only` (JSON keys, CSV rows, progress lines).
+#include <QtTest>
+
+#include <QProcess>
+#include <QTemporaryDir>
+
+#include <torch/torch.h>
+
+#include "core/bench/op_trace.h"
+#include "core/bench/tracking_allocator.h"
+#include "core/eval/compiled_plan_attention.h"
+#include "tests/support/test_support.h"
+
+using namespace attnx;
+
+class TestBenchTools : public QObject {
+  Q_OBJECT
+ private Q_SLOTS:
+  void trackingAllocatorCountsTensorBytes() {
+    const auto outside = torch::empty({1000}, torch::kFloat32);  // before the scope: never counted
+    TrackingAllocatorScope scope;
+    const int64_t base = trackedTensorMemory().currentBytes;
+    QCOMPARE(trackedTensorMemory().peakBytes, base);
+    {
+      auto a = torch::empty({1000}, torch::kFloat32);  // 4000 bytes
+      QCOMPARE(trackedTensorMemory().currentBytes - base, int64_t{4000});
+      auto b = torch::empty({250, 8}, torch::kFloat64);  // 16000 bytes
+      QCOMPARE(trackedTensorMemory().currentBytes - base, int64_t{20000});
+      a = torch::Tensor();  // frees 4000
+      QCOMPARE(trackedTensorMemory().currentBytes - base, int64_t{16000});
+      QCOMPARE(trackedTensorMemory().peakBytes - base, int64_t{20000});
+      resetTrackedPeak();
+      QCOMPARE(trackedTensorMemory().peakBytes - base, int64_t{16000});
+      {
+        TrackingAllocatorScope nested;  // must not count twice
+        auto c = torch::empty({100}, torch::kInt8);
+        QCOMPARE(trackedTensorMemory().currentBytes - base, int64_t{16100});
+      }
+      QCOMPARE(trackedTensorMemory().currentBytes - base, int64_t{16000});
+    }
+    QCOMPARE(trackedTensorMemory().currentBytes, base);
+  }
+
+  void trackingStopsWhenTheScopeEnds() {
+    int64_t before = 0;
+    {
+      TrackingAllocatorScope scope;
+      before = trackedTensorMemory().currentBytes;
+    }
+    auto untracked = torch::empty({4096}, torch::kFloat32);
+    QCOMPARE(trackedTensorMemory().currentBytes, before);
+  }
+
+  void traceIsValidChromeJson() {
+    QTemporaryDir dir;
+    const auto path = dir.filePath("trace.json").toStdString();
+    const auto bank = test::makeBank({MaskSpec::window("w8", 8), MaskSpec::sinks("s1", 1)});
+    const auto plan = AttentionPlan::fromAlpha({1.0, 1.0}, 1, 1, bank, PruningRule::thresholdRule(0));
+    CompiledPlanAttention kernel(plan, bank, PlanCombine::SoftMask, false, 16);
+    const auto q = torch::randn({1, 1, 40, 8});
+    const auto events = writeOperatorTrace(path, [&] {
+      torch::matmul(q, q.transpose(-2, -1));
+      kernel.forward(q, q, q, 0, 0);
+    });
+    QVERIFY(events > 0);
+    const auto doc = test::readJsonFile(path);  // throws on invalid JSON
+    const auto& list = doc.is_array() ? doc : doc.at("traceEvents");
+    QVERIFY(list.is_array() && !list.empty());
+    bool sawMatmul = false, sawSparse = false;
+    for (const auto& e : list) {
+      QVERIFY(e.contains("name") && e.contains("ph") && e.contains("ts"));
+      const auto name = e.at("name").get<std::string>();
+      sawMatmul = sawMatmul || name == "aten::matmul";
+      sawSparse = sawSparse || name == "attnx::block_sparse_attention";
+    }
+    QVERIFY(sawMatmul);
+    QVERIFY(sawSparse);
+  }
+
+  void attentionOnlyCliOutputContract() {
+    QTemporaryDir dir;
+    const auto csv = dir.filePath("rows.csv");
+    QProcess p;
+    p.start(QStringLiteral(ATTNX_CLI_PATH),
+            {"bench", "--attention-only", "--seq", "64,100", "--heads", "2", "--head-dim", "8", "--repeats", "1",
+             "--warmup", "0", "--max-dense-bytes", "0.0001", "--csv", csv, "--json"});
+    QVERIFY(p.waitForFinished(120000));
+    const auto err = QString::fromUtf8(p.readAllStandardError());
+    QCOMPARE(p.exitCode(), 0);
+    const auto doc = nlohmann::json::parse(p.readAllStandardOutput().toStdString());
+    QCOMPARE(doc.at("kind").get<std::string>(), std::string("attention-only"));
+    QVERIFY(doc.at("machine").is_object());
+    QVERIFY(doc.at("threads").get<int>() >= 1);
+    const auto& results = doc.at("results");
+    QCOMPARE(results.size(), size_t{8});  // 2 lengths x (dense + 3 built-in plans)
+    for (const auto& r : results)
+      for (const char* key : {"plan", "n", "time_ms", "peak_bytes", "flops", "gflops", "density", "skipped", "note"})
+        QVERIFY2(r.contains(key), key);
+    QCOMPARE(results[0].at("plan").get<std::string>(), std::string("dense"));
+    QCOMPARE(results[0].at("n").get<int>(), 64);
+    // 0.0001 GiB = 107374 bytes: dense at n = 64 (2 * 2 * 64 * 64 * 4 + 64 * 64 = 69632 bytes) fits;
+    // n = 100 (2 * 2 * 100 * 100 * 4 + 10000 = 170000) is chunked, and says so.
+    QCOMPARE(results[0].at("note").get<std::string>(), std::string());
+    QVERIFY(results[4].at("note").get<std::string>().rfind("chunked", 0) == 0);
+    QCOMPARE(results[1].at("plan").get<std::string>(), std::string("window256+sinks4"));
+    QVERIFY(err.contains("bench: [1/8] dense n=64"));
+    QVERIFY(err.contains("bench: [8/8] block256+sinks4 n=100"));
+    const auto lines = test::readTextFile(csv.toStdString());
+    QCOMPARE(std::count(lines.begin(), lines.end(), '\n'), std::ptrdiff_t{9});
+    QVERIFY(lines.rfind("plan,n,time_ms,peak_bytes,flops,gflops,density,skipped,note\n", 0) == 0);
+  }
+};
+
+QTEST_APPLESS_MAIN(TestBenchTools)
+#include "test_bench_tools.moc"

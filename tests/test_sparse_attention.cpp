@@ -1,0 +1,232 @@
+// The block-sparse kernel and the compiled student against the dense reference
+// (MaskMixtureAttention with the plan's weights as alpha, 0 for pruned masks): forward outputs,
+// gradients of q, k, v and alpha, and probabilities, on random inputs for both ways of combining,
+// several lengths (multiples of the block size and not), block sizes, KV-cache offsets, and empty
+// heads; then the tiny GPT-2: logits, perplexity and greedy KV-cache generation.
+#include <QtTest>
+
+#include <random>
+
+#include <torch/torch.h>
+
+#include "core/eval/compiled_plan_attention.h"
+#include "core/eval/generation.h"
+#include "core/eval/perplexity.h"
+#include "core/io/gpt2_checkpoint.h"
+#include "core/model/mask_mixture_attention.h"
+#include "tests/support/test_support.h"
+
+using namespace attnx;
+
+namespace {
+
+constexpr double kTolerance = 1e-4;
+
+MaskBank mixedBank() {
+  std::vector<uint8_t> grid = {1, 0, 0, 0,  1, 1, 0, 0,  0, 1, 1, 0,  1, 0, 1, 1};
+  return test::makeBank({MaskSpec::causal("causal"), MaskSpec::window("win9", 9), MaskSpec::dilatedWindow("dil4x3", 4, 3),
+                         MaskSpec::strided("stride5", 5), MaskSpec::blockLocal("block12", 12),
+                         MaskSpec::summaryColumns("sum16", 16, 2), MaskSpec::sinks("sink2", 2),
+                         MaskSpec::offsetSet("off", {1, 7}), MaskSpec::random("rand", 8, 2, 3),
+                         MaskSpec::painted("paint", 4, grid)});
+}
+
+// Per head, a random subset of masks with random weights; head 1 of layer 0 keeps nothing when
+// `emptyHead` (only the threshold rule allows that).
+std::vector<double> randomAlpha(std::mt19937& rng, int64_t L, int64_t H, int64_t K, bool emptyHead) {
+  std::uniform_real_distribution<double> weight(0.05, 1.5);
+  std::vector<double> alpha(static_cast<size_t>(L * H * K), 0.0);
+  for (int64_t lh = 0; lh < L * H; ++lh) {
+    for (int64_t m = 0; m < K; ++m)
+      if (rng() % 3 == 0) alpha[lh * K + m] = weight(rng);
+    if (emptyHead && lh == 1) {
+      for (int64_t m = 0; m < K; ++m) alpha[lh * K + m] = 0.0;
+    } else {
+      alpha[lh * K + rng() % K] = weight(rng);  // at least one mask
+    }
+  }
+  return alpha;
+}
+
+// The dense reference: ClampedRaw coefficients with theta = alpha (so d alpha = d theta where alpha > 0).
+MaskMixtureAttention reference(const MaskBank& bank, const AttentionPlan& plan, MixtureOptions::Combine combine,
+                               bool normalise) {
+  MixtureOptions o;
+  o.combine = combine;
+  o.normaliseBranches = normalise;
+  o.param = MixtureOptions::Parametrisation::ClampedRaw;
+  o.initialCoefficient = 0;
+  MaskMixtureCoefficients c(plan.numLayers, plan.numHeads, plan.numMasks(), o);
+  {
+    torch::NoGradGuard g;
+    c->theta.copy_(torch::tensor(plan.alphaTensorValues(), torch::kFloat64).view(c->theta.sizes()));
+  }
+  return MaskMixtureAttention(bank, o, c, plan.numLayers, plan.numHeads);
+}
+
+double maxError(const torch::Tensor& a, const torch::Tensor& b) {
+  return (a.to(torch::kFloat64) - b.to(torch::kFloat64)).abs().max().item<double>();
+}
+
+struct Case {
+  MixtureOptions::Combine combine;
+  bool normalise;
+  int64_t n, Tq, blockSize;
+};
+
+void checkCase(const Case& c, uint64_t seed) {
+  std::mt19937 rng(static_cast<uint32_t>(seed));
+  torch::manual_seed(seed);
+  const auto bank = mixedBank();
+  const int64_t L = 2, H = 3, K = static_cast<int64_t>(bank.masks.size()), B = 2, d = 16;
+  const auto plan = AttentionPlan::fromAlpha(randomAlpha(rng, L, H, K, true), L, H, bank, PruningRule::thresholdRule(0));
+  const bool branch = c.combine == MixtureOptions::Combine::BranchMixture;
+  auto dense = reference(bank, plan, c.combine, c.normalise);
+  CompiledPlanAttention compiled(plan, bank, branch ? PlanCombine::BranchMixture : PlanCombine::SoftMask, c.normalise,
+                                 c.blockSize);
+  const QString where = QString("%1%2 n=%3 Tq=%4 block=%5")
+                            .arg(branch ? "branch" : "soft").arg(c.normalise ? " normalised" : "")
+                            .arg(c.n).arg(c.Tq).arg(c.blockSize);
+  for (int64_t layer = 0; layer < L; ++layer) {
+    auto q = torch::randn({B, H, c.Tq, d}).requires_grad_(true);
+    auto k = torch::randn({B, H, c.n, d}).requires_grad_(true);
+    auto v = torch::randn({B, H, c.n, d}).requires_grad_(true);
+    auto q2 = q.detach().clone().requires_grad_(true), k2 = k.detach().clone().requires_grad_(true),
+         v2 = v.detach().clone().requires_grad_(true);
+    auto alpha = compiled.alpha().detach().clone().requires_grad_(true);
+    compiled.setAlpha(alpha);
+    const int64_t offset = c.n - c.Tq;
+    const auto outDense = dense.forward(q, k, v, layer, offset);
+    const auto outSparse = compiled.forward(q2, k2, v2, layer, offset);
+    QVERIFY2(maxError(outDense, outSparse) < kTolerance,
+             qPrintable(where + QString(" layer %1 forward error %2").arg(layer).arg(maxError(outDense, outSparse))));
+    const auto probe = torch::randn_like(outDense);
+    (outDense * probe).sum().backward();
+    (outSparse * probe).sum().backward();
+    QVERIFY2(maxError(q.grad(), q2.grad()) < kTolerance, qPrintable(where + " dq"));
+    QVERIFY2(maxError(k.grad(), k2.grad()) < kTolerance, qPrintable(where + " dk"));
+    QVERIFY2(maxError(v.grad(), v2.grad()) < kTolerance, qPrintable(where + " dv"));
+    // alpha: only the plan's active masks are parameters of the compiled student.
+    const auto active = (torch::tensor(plan.alphaTensorValues()).view({L, H, K}) > 0).select(0, layer);
+    const auto gDense = dense.coefficients()->theta.grad().select(0, layer).masked_select(active);
+    const auto gSparse = alpha.grad().select(0, layer).masked_select(active);
+    QVERIFY2(maxError(gDense, gSparse) < kTolerance,
+             qPrintable(where + QString(" dalpha error %1").arg(maxError(gDense, gSparse))));
+    dense.coefficients()->theta.mutable_grad() = torch::Tensor();
+    torch::NoGradGuard g;
+    const auto pDense = dense.probabilities(q, k, layer, offset);
+    const auto pSparse = compiled.probabilities(q, k, layer, offset);
+    QVERIFY2(maxError(pDense, pSparse) < kTolerance, qPrintable(where + " probabilities"));
+  }
+}
+
+std::vector<int64_t> randomIds(std::mt19937& rng, int64_t length, int64_t vocab) {
+  std::uniform_int_distribution<int64_t> pick(0, vocab - 1);
+  std::vector<int64_t> ids(static_cast<size_t>(length));
+  for (auto& id : ids) id = pick(rng);
+  return ids;
+}
+
+}  // namespace
+
+class TestSparseAttention : public QObject {
+  Q_OBJECT
+ private Q_SLOTS:
+  void softMaskMatchesDense() {
+    uint64_t seed = 1;
+    for (int64_t blockSize : {8, 64})
+      for (int64_t n : {1, 7, 64, 100, 150})
+        checkCase({MixtureOptions::Combine::SoftMask, false, n, n, blockSize}, seed++);
+  }
+
+  void branchMixtureMatchesDense() {
+    uint64_t seed = 100;
+    for (bool normalise : {false, true})
+      for (int64_t blockSize : {8, 64})
+        for (int64_t n : {1, 37, 64, 130})
+          checkCase({MixtureOptions::Combine::BranchMixture, normalise, n, n, blockSize}, seed++);
+  }
+
+  void decodingOffsetsMatchDense() {
+    // KV cache: the last Tq rows of n (Tq = 1 while decoding, more for a prompt chunk).
+    uint64_t seed = 200;
+    for (auto combine : {MixtureOptions::Combine::SoftMask, MixtureOptions::Combine::BranchMixture})
+      for (int64_t Tq : {1, 5, 33})
+        checkCase({combine, false, 90, Tq, 16}, seed++);
+  }
+
+  void theComparisonDetectsADifferentPlan() {
+    // Control: the tolerance is meaningful, a compiled plan one mask away from the reference fails it.
+    const auto bank = test::makeBank({MaskSpec::window("w9", 9), MaskSpec::window("w8", 8)});
+    const auto planA = AttentionPlan::fromAlpha({1.0, 0.0}, 1, 1, bank, PruningRule::thresholdRule(0));
+    const auto planB = AttentionPlan::fromAlpha({0.0, 1.0}, 1, 1, bank, PruningRule::thresholdRule(0));
+    auto dense = reference(bank, planA, MixtureOptions::Combine::SoftMask, false);
+    CompiledPlanAttention compiledA(planA, bank, PlanCombine::SoftMask, false, 16);
+    CompiledPlanAttention compiledB(planB, bank, PlanCombine::SoftMask, false, 16);
+    torch::NoGradGuard g;
+    auto q = torch::randn({1, 1, 40, 8}), k = torch::randn({1, 1, 40, 8}), v = torch::randn({1, 1, 40, 8});
+    const auto ref = dense.forward(q, k, v, 0, 0);
+    QVERIFY(maxError(ref, compiledA.forward(q, k, v, 0, 0)) < kTolerance);
+    QVERIFY(maxError(ref, compiledB.forward(q, k, v, 0, 0)) > 1e-2);
+  }
+
+  void zeroWeightRowFallsBackToDiagonal() {
+    // A weight set to 0 during training: the pairs only that mask covered are dropped, and a row with
+    // nothing left attends its own key, as in the reference.
+    const auto bank = test::makeBank({MaskSpec::window("w3", 3), MaskSpec::sinks("s1", 1)});
+    const auto plan = AttentionPlan::fromAlpha({0.5, 0.7}, 1, 1, bank, PruningRule::thresholdRule(0));
+    CompiledPlanAttention compiled(plan, bank, PlanCombine::SoftMask, false, 4);
+    compiled.setAlpha(torch::tensor({0.0f, 0.0f}).view({1, 1, 2}));
+    auto q = torch::randn({1, 1, 10, 8}), k = torch::randn({1, 1, 10, 8}), v = torch::randn({1, 1, 10, 8});
+    QVERIFY(maxError(compiled.forward(q, k, v, 0, 0), v) < 1e-6);
+  }
+
+  void tinyGpt2CompiledEqualsDenseMasked() {
+    auto model = loadGpt2(test::fixture("gpt2-tiny"));
+    model->eval();
+    const auto& cfg = model->config();
+    const auto bank = mixedBank();
+    std::mt19937 rng(5);
+    for (auto combine : {MixtureOptions::Combine::SoftMask, MixtureOptions::Combine::BranchMixture}) {
+      const auto K = static_cast<int64_t>(bank.masks.size());
+      const auto plan = AttentionPlan::fromAlpha(randomAlpha(rng, cfg.numLayers, cfg.numHeads, K, true), cfg.numLayers,
+                                                 cfg.numHeads, bank, PruningRule::thresholdRule(0));
+      const bool branch = combine == MixtureOptions::Combine::BranchMixture;
+      auto dense = reference(bank, plan, combine, false);
+      CompiledPlanAttention compiled(plan, bank, branch ? PlanCombine::BranchMixture : PlanCombine::SoftMask);
+      torch::NoGradGuard g;
+      const auto ids = randomIds(rng, cfg.contextLength, cfg.vocabSize);
+      const auto idsTensor = torch::tensor(ids, torch::kLong).unsqueeze(0);
+      const auto logitsDense = model->forward(idsTensor, nullptr, &dense);
+      const auto logitsSparse = model->forward(idsTensor, nullptr, &compiled);
+      QVERIFY2(maxError(logitsDense, logitsSparse) < kTolerance,
+               qPrintable(QString("logits error %1").arg(maxError(logitsDense, logitsSparse))));
+      // Perplexity of a text longer than the context (sliding windows) through both kernels.
+      const auto longIds = randomIds(rng, 2 * cfg.contextLength + 5, cfg.vocabSize);
+      const double pplDense = scoreTokens(model, longIds, 0, &dense).perplexity();
+      const double pplSparse = scoreTokens(model, longIds, 0, &compiled).perplexity();
+      QVERIFY2(std::abs(pplDense - pplSparse) <= 1e-4 * pplDense,
+               qPrintable(QString("perplexity %1 vs %2").arg(pplDense).arg(pplSparse)));
+      // Greedy generation with the KV cache: the compiled student decodes row by row.
+      SamplingOptions s;
+      s.maxNewTokens = 20;
+      s.stopOnEos = false;
+      const auto prompt = randomIds(rng, 6, cfg.vocabSize);
+      QCOMPARE(generate(model, prompt, s, &compiled).tokens, generate(model, prompt, s, &dense).tokens);
+    }
+  }
+
+  void rejectsWrongInputs() {
+    const auto bank = test::makeBank({MaskSpec::window("w3", 3)});
+    const auto plan = AttentionPlan::fromAlpha({0.5}, 1, 1, bank, PruningRule::thresholdRule(0));
+    CompiledPlanAttention compiled(plan, bank, PlanCombine::SoftMask);
+    auto q = torch::randn({1, 2, 4, 8}), k = torch::randn({1, 2, 4, 8});
+    QVERIFY(test::errorOf([&] { compiled.forward(q, k, k, 0, 0); }).find("2 heads, the plan is for 1") != std::string::npos);
+    auto q1 = torch::randn({1, 1, 4, 8}), k1 = torch::randn({1, 1, 5, 8});
+    QVERIFY(test::errorOf([&] { compiled.forward(q1, k1, k1, 0, 0); }).find("must be queryOffset") != std::string::npos);
+    QVERIFY(test::errorOf([&] { compiled.forward(q1, k1, k1, 3, 1); }).find("layer 3 out of range") != std::string::npos);
+  }
+};
+
+QTEST_APPLESS_MAIN(TestSparseAttention)
+#include "test_sparse_attention.moc"
