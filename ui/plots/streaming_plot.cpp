@@ -1,0 +1,78 @@
+#include "ui/plots/streaming_plot.h"
+
+#include <QElapsedTimer>
+
+namespace attnx::ui {
+
+StreamingPlot::StreamingPlot(QWidget* parent) : QCustomPlot(parent) {
+  setInteractions(QCP::iRangeDrag | QCP::iRangeZoom | QCP::iSelectLegend);
+  setNoAntialiasingOnDrag(true);
+  setMinimumSize(320, 220);
+  replotTimer_.setSingleShot(true);
+  replotTimer_.setInterval(kReplotDelayMs);
+  connect(&replotTimer_, &QTimer::timeout, this, [this] { replotNow(); });
+  setToolTip(tr("Drag to pan, wheel to zoom (the view then stays put while data arrives); "
+                "double-click to follow the newest data again"));
+}
+
+void StreamingPlot::setLogScale(bool log) {
+  logScale_ = log;
+  if (log) {
+    yAxis->setScaleType(QCPAxis::stLogarithmic);
+    yAxis->setTicker(QSharedPointer<QCPAxisTickerLog>(new QCPAxisTickerLog));
+    yAxis->setNumberFormat(QStringLiteral("eb"));
+    yAxis->setNumberPrecision(0);
+  } else {
+    yAxis->setScaleType(QCPAxis::stLinear);
+    yAxis->setTicker(QSharedPointer<QCPAxisTicker>(new QCPAxisTicker));
+    yAxis->setNumberFormat(QStringLiteral("gb"));
+    yAxis->setNumberPrecision(6);
+  }
+  fitToData();
+  scheduleReplot();
+}
+
+void StreamingPlot::setFollowLatest(bool follow) {
+  follow_ = follow;
+  if (follow) scheduleReplot();
+}
+
+void StreamingPlot::scheduleReplot() {
+  if (!replotTimer_.isActive()) replotTimer_.start();
+}
+
+double StreamingPlot::replotNow() {
+  replotTimer_.stop();
+  QElapsedTimer t;
+  t.start();
+  if (follow_) fitToData();
+  replot(QCustomPlot::rpImmediateRefresh);
+  return t.nsecsElapsed() / 1e6;
+}
+
+void StreamingPlot::fitToData() {
+  bool any = false;
+  for (int i = 0; i < graphCount(); ++i) any |= graph(i)->visible() && !graph(i)->data()->isEmpty();
+  if (!any) return;
+  rescaleAxes(/*onlyVisiblePlottables=*/true);
+  // A little air above and below so curves do not sit on the frame.
+  if (!logScale_) yAxis->scaleRange(1.08, yAxis->range().center());
+}
+
+void StreamingPlot::mousePressEvent(QMouseEvent* event) {
+  follow_ = false;  // the user takes the view: stop jumping to the newest data
+  QCustomPlot::mousePressEvent(event);
+}
+
+void StreamingPlot::wheelEvent(QWheelEvent* event) {
+  follow_ = false;
+  QCustomPlot::wheelEvent(event);
+}
+
+void StreamingPlot::mouseDoubleClickEvent(QMouseEvent* event) {
+  QCustomPlot::mouseDoubleClickEvent(event);
+  follow_ = true;
+  replotNow();
+}
+
+}  // namespace attnx::ui
