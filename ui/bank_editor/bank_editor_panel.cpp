@@ -46,12 +46,18 @@ BankEditorPanel::BankEditorPanel(QWidget* parent) : QWidget(parent), model_(new 
   bar->addAction(tr("Duplicate"), this, &BankEditorPanel::duplicateSelected)->setToolTip(tr("Copy the selected mask"));
   bar->addAction(tr("Remove"), this, &BankEditorPanel::removeSelected)->setToolTip(tr("Remove the selected mask (Undo brings it back)"));
   bar->addSeparator();
-  auto* undo = model_->undoStack()->createUndoAction(this, tr("Undo"));
-  auto* redo = model_->undoStack()->createRedoAction(this, tr("Redo"));
-  bar->addAction(undo);
-  bar->addAction(redo);
+  // Fixed labels (the Edit menu names the step): the toolbar must not grow with a mask's name.
+  auto* stack = model_->undoStack();
+  auto* undo = bar->addAction(tr("Undo"), stack, &QUndoStack::undo);
+  auto* redo = bar->addAction(tr("Redo"), stack, &QUndoStack::redo);
+  undo->setEnabled(false);
+  redo->setEnabled(false);
+  connect(stack, &QUndoStack::canUndoChanged, undo, &QAction::setEnabled);
+  connect(stack, &QUndoStack::canRedoChanged, redo, &QAction::setEnabled);
+  connect(stack, &QUndoStack::undoTextChanged, undo, [undo](const QString& t) { undo->setToolTip(tr("Undo %1 (Ctrl+Z)").arg(t)); });
+  connect(stack, &QUndoStack::redoTextChanged, redo, [redo](const QString& t) { redo->setToolTip(tr("Redo %1 (Ctrl+Shift+Z)").arg(t)); });
   bar->addSeparator();
-  bar->addWidget(new QLabel(tr(" Thumbnails at n = "), bar));
+  bar->addWidget(new QLabel(tr(" n = "), bar));
   previewN_ = new QSpinBox(bar);
   previewN_->setRange(4, 1024);
   previewN_->setValue(model_->previewLength());

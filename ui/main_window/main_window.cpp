@@ -177,7 +177,7 @@ void MainWindow::buildMenus() {
 
 void MainWindow::buildStatusBar() {
   const auto rt = runtimeInfo();
-  deviceLabel_ = new QLabel(tr("%1 · %2 threads").arg(rt.device).arg(rt.threads), this);
+  deviceLabel_ = new QLabel(tr("%1 · threads: %2").arg(rt.device).arg(rt.threads), this);
   deviceLabel_->setToolTip(tr("Compute device and LibTorch threads"));
   activityLabel_ = new QLabel(this);
   memoryLabel_ = new QLabel(this);

@@ -45,7 +45,7 @@ void ModelPanel::showModel(const ModelSummary* s) {
   if (!s) {
     info_->setText(tr("<h3>No model loaded</h3><p>Open a GPT-2 folder with <b>File → Open model…</b> "
                       "(config.json and model.safetensors, as downloaded from the Hugging Face hub).</p>"
-                      "<p>Device: %1 · %2 threads</p>").arg(rt.device).arg(rt.threads));
+                      "<p>Device: %1 · threads: %2</p>").arg(rt.device).arg(rt.threads));
     return;
   }
   info_->setText(tr("<h3>Teacher model</h3><table cellpadding='3'>"
@@ -55,7 +55,7 @@ void ModelPanel::showModel(const ModelSummary* s) {
                     "<tr><td>Width</td><td>%5</td></tr>"
                     "<tr><td>Context</td><td>%6 tokens</td></tr>"
                     "<tr><td>Vocabulary</td><td>%7</td></tr>"
-                    "<tr><td>Device</td><td>%8 · %9 threads</td></tr></table>")
+                    "<tr><td>Device</td><td>%8 · threads: %9</td></tr></table>")
                      .arg(s->folder.toHtmlEscaped())
                      .arg(s->parameters >= 1e6 ? tr("%1 M").arg(s->parameters / 1e6, 0, 'f', 1)
                                                : tr("%1 k").arg(s->parameters / 1e3, 0, 'f', 1))

@@ -12,7 +12,12 @@ CoefficientGrid::CoefficientGrid(QWidget* parent) : QCustomPlot(parent) {
   scale_->setType(QCPAxis::atRight);
   scale_->axis()->setLabel(tr("α"));
   map_->setColorScale(scale_);
-  map_->setGradient(QCPColorGradient::gpThermal);
+  // White for 0 (a pruned mask) to dark blue for the largest α, like the mask pictures.
+  QCPColorGradient gradient;
+  gradient.setColorStopAt(0.0, QColor(255, 255, 255));
+  gradient.setColorStopAt(0.35, QColor(86, 180, 233));
+  gradient.setColorStopAt(1.0, QColor(10, 40, 110));
+  map_->setGradient(gradient);
   map_->setInterpolate(false);
   auto* group = new QCPMarginGroup(this);
   axisRect()->setMarginGroup(QCP::msBottom | QCP::msTop, group);

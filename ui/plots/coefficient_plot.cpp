@@ -117,7 +117,8 @@ void CoefficientPlot::rebuildGraphs() {
   for (int i = 0; i < curves.size() && i < kMaxDrawnCurves; ++i) {
     const int c = curves[i];
     Drawn d{c, addGraph(), addGraph()};
-    QColor color = curveColor(i);
+    // Colour by mask, so a mask keeps its colour whichever heads are shown.
+    QColor color = curveColor(c % qMax(1, shape_.masks()));
     d.smooth->setPen(QPen(color, 1.6));
     d.smooth->setName(curveName(c));
     color.setAlpha(55);
@@ -137,7 +138,7 @@ void CoefficientPlot::rebuildGraphs() {
   markers_->setLayer(QStringLiteral("main"));
   markers_->removeFromLegend();
   markers_->addToLegend();
-  legend->setVisible(!drawn_.isEmpty() && drawn_.size() <= 24);
+  legend->setVisible(!drawn_.isEmpty() && drawn_.size() <= 16);
   refreshCrossingMarkers();
   Q_EMIT drawnCurvesChanged(drawn_.size(), curves.size());
   setFollowLatest(true);

@@ -10,7 +10,7 @@ struct SeriesStyle {
 // Colour-blind-safe (Okabe–Ito) colours, readable on white.
 const SeriesStyle kStyles[LossPlot::SeriesCount] = {
     {"KL (teacher ‖ student)", QColor(0, 114, 178)},
-    {"L1 Σ|α|", QColor(230, 159, 0)},
+    {"Σ|α| (right axis)", QColor(230, 159, 0)},
     {"total loss", QColor(0, 158, 115)},
     {"validation KL", QColor(204, 121, 167)},
 };
@@ -24,13 +24,19 @@ QColor faint(QColor c) {
 
 LossPlot::LossPlot(QWidget* parent) : StreamingPlot(parent) {
   xAxis->setLabel(tr("step"));
-  yAxis->setLabel(tr("loss"));
+  yAxis->setLabel(tr("KL, total loss"));
+  // Σ|α| is on another scale than the KL (tens against tenths): it gets the right-hand axis.
+  yAxis2->setVisible(true);
+  yAxis2->setLabel(tr("Σ|α|"));
+  yAxis2->setTickLabelColor(kStyles[L1].color);
+  yAxis2->setLabelColor(kStyles[L1].color);
   legend->setVisible(true);
   legend->setFont(QFont(font().family(), 8));
   axisRect()->insetLayout()->setInsetAlignment(0, Qt::AlignTop | Qt::AlignRight);
   for (int s = 0; s < SeriesCount; ++s) {
     const auto& style = kStyles[s];
-    raw_[s] = addGraph();
+    QCPAxis* valueAxis = s == L1 ? yAxis2 : yAxis;
+    raw_[s] = addGraph(xAxis, valueAxis);
     if (s == Validation) {
       raw_[s]->setName(tr(style.name));
       raw_[s]->setPen(QPen(style.color, 2));
@@ -40,7 +46,7 @@ LossPlot::LossPlot(QWidget* parent) : StreamingPlot(parent) {
     }
     raw_[s]->setPen(QPen(faint(style.color), 1));
     raw_[s]->removeFromLegend();
-    smooth_[s] = addGraph();
+    smooth_[s] = addGraph(xAxis, valueAxis);
     smooth_[s]->setName(tr(style.name));
     smooth_[s]->setPen(QPen(style.color, 2));
   }

@@ -17,16 +17,18 @@ StreamingPlot::StreamingPlot(QWidget* parent) : QCustomPlot(parent) {
 
 void StreamingPlot::setLogScale(bool log) {
   logScale_ = log;
-  if (log) {
-    yAxis->setScaleType(QCPAxis::stLogarithmic);
-    yAxis->setTicker(QSharedPointer<QCPAxisTickerLog>(new QCPAxisTickerLog));
-    yAxis->setNumberFormat(QStringLiteral("eb"));
-    yAxis->setNumberPrecision(0);
-  } else {
-    yAxis->setScaleType(QCPAxis::stLinear);
-    yAxis->setTicker(QSharedPointer<QCPAxisTicker>(new QCPAxisTicker));
-    yAxis->setNumberFormat(QStringLiteral("gb"));
-    yAxis->setNumberPrecision(6);
+  for (QCPAxis* axis : {yAxis, yAxis2}) {
+    if (log) {
+      axis->setScaleType(QCPAxis::stLogarithmic);
+      axis->setTicker(QSharedPointer<QCPAxisTickerLog>(new QCPAxisTickerLog));
+      axis->setNumberFormat(QStringLiteral("eb"));
+      axis->setNumberPrecision(0);
+    } else {
+      axis->setScaleType(QCPAxis::stLinear);
+      axis->setTicker(QSharedPointer<QCPAxisTicker>(new QCPAxisTicker));
+      axis->setNumberFormat(QStringLiteral("gb"));
+      axis->setNumberPrecision(6);
+    }
   }
   fitToData();
   scheduleReplot();
@@ -56,7 +58,9 @@ void StreamingPlot::fitToData() {
   if (!any) return;
   rescaleAxes(/*onlyVisiblePlottables=*/true);
   // A little air above and below so curves do not sit on the frame.
-  if (!logScale_) yAxis->scaleRange(1.08, yAxis->range().center());
+  if (!logScale_)
+    for (QCPAxis* axis : {yAxis, yAxis2})
+      if (axis->visible()) axis->scaleRange(1.08, axis->range().center());
 }
 
 void StreamingPlot::mousePressEvent(QMouseEvent* event) {

@@ -29,7 +29,11 @@ CoefficientPanel::CoefficientPanel(QWidget* parent) : QWidget(parent) {
   layer_ = combo(tr("layer"), tr("Show the coefficients of one layer or of all"));
   head_ = combo(tr("head"), tr("Show the coefficients of one head or of all"));
   mask_ = combo(tr("mask"), tr("Show the coefficients of one mask or of all"));
-  bar->addWidget(new QLabel(tr("threshold"), this));
+  bar->addStretch();
+  layout->addLayout(bar);
+  // Second row: how the curves are drawn.
+  bar = new QHBoxLayout;
+  bar->addWidget(new QLabel(tr("pruning threshold"), this));
   auto* threshold = new QDoubleSpinBox(this);
   threshold->setDecimals(4);
   threshold->setRange(0, 100);
@@ -42,10 +46,11 @@ CoefficientPanel::CoefficientPanel(QWidget* parent) : QWidget(parent) {
   log->setToolTip(tr("Logarithmic α axis"));
   connect(log, &QCheckBox::toggled, plot_, &CoefficientPlot::setLogScale);
   bar->addWidget(log);
+  bar->addWidget(new QLabel(tr("smoothing"), this));
   auto* smooth = new QSlider(Qt::Horizontal, this);
   smooth->setRange(0, 99);
   smooth->setValue(60);
-  smooth->setMaximumWidth(90);
+  smooth->setMaximumWidth(120);
   smooth->setToolTip(tr("EMA smoothing weight; the raw curve stays faint behind"));
   connect(smooth, &QSlider::valueChanged, this, [this](int v) { plot_->setSmoothing(v / 100.0); });
   bar->addWidget(smooth);
@@ -68,10 +73,10 @@ void CoefficientPanel::setShape(const TrainingShape& shape) {
     for (int i = 0; i < n; ++i) c->addItem(names.isEmpty() ? prefix + QString::number(i) : names[i], i);
     c->setCurrentIndex(qBound(0, keep, c->count() - 1));
   };
-  // Start with layer 0, every head and mask: readable for GPT-2 small (12 heads × K masks would be
-  // too many curves for all layers at once).
+  // Start with layer 0, head 0 and every mask: one readable curve per mask with a legend (all of
+  // GPT-2 small's 12 × 12 × K curves at once would be a blur).
   fill(layer_, shape.layers, QStringLiteral("L"), {}, shape.layers > 1 ? 1 : 0);
-  fill(head_, shape.heads, QStringLiteral("H"), {}, 0);
+  fill(head_, shape.heads, QStringLiteral("H"), {}, shape.heads > 1 ? 1 : 0);
   fill(mask_, shape.masks(), {}, shape.maskNames, 0);
   plot_->setShape(shape);
   applyFilter();
