@@ -1,12 +1,17 @@
 // Smoke test of the main window: every panel is there and can be hidden from the View menu, a
 // panel added by another part lands in View too, a model loads off the GUI thread (and a bad one
-// reports the loader's error), a short run trains, stops, is saved elsewhere and reopened.
+// reports the loader's error), a short run trains, stops, is saved elsewhere and reopened, and closing
+// the window during training asks, stops the run and leaves its checkpoint.
+#include <QApplication>
 #include <QDockWidget>
 #include <QFile>
 #include <QMenu>
+#include <QMessageBox>
+#include <QPushButton>
 #include <QSignalSpy>
 #include <QStandardPaths>
 #include <QTemporaryDir>
+#include <QTimer>
 #include <QTextStream>
 #include <QtTest>
 
@@ -126,6 +131,55 @@ class TestUiMainWindow : public QObject {
     QCOMPARE(other.coefficientPanel()->plot()->curveCount(), 2 * 4 * w.bankEditor()->model()->rowCount());
     QVERIFY(other.bankEditor()->bank() == w.bankEditor()->bank());
     QVERIFY(!other.openRun(tmp_.filePath(QStringLiteral("nothing-here")), true));
+  }
+
+  void closingDuringTrainingAsksStopsAndCheckpoints() {
+    const QString text = tmp_.filePath(QStringLiteral("letters2.txt"));
+    {
+      QFile f(text);
+      QVERIFY(f.open(QIODevice::WriteOnly));
+      QTextStream out(&f);
+      for (int i = 0; i < 3000; ++i) out << QChar(QLatin1Char('a' + (i * 5) % 26)) << '\n';
+    }
+    MainWindow w;
+    w.show();
+    QVERIFY(load(w, QString::fromStdString(test::fixture("gpt2-tiny"))));
+    DistillConfig c = w.trainingPanel()->form()->config();
+    c.dataPath = text.toStdString();
+    c.validationPath.clear();
+    c.steps = 1000000;
+    c.seqLen = 16;
+    c.batchSize = 2;
+    c.checkpointEvery = 0;
+    w.trainingPanel()->form()->setConfig(c);
+    const QString run = tmp_.filePath(QStringLiteral("closing"));
+    w.trainingPanel()->form()->setRunFolder(run);
+    QString error;
+    QVERIFY2(w.trainingPanel()->startTraining(&error), qPrintable(error));
+    QTRY_VERIFY_WITH_TIMEOUT(w.trainingController()->lastStep() >= 2, 20000);
+    QVERIFY(!QFile::exists(run + QStringLiteral("/student.safetensors")));  // no checkpoint yet
+    // First answer Cancel: the window stays and training goes on; then Yes.
+    bool asked = false;
+    auto answer = [&](QMessageBox::StandardButton button) {
+      QTimer::singleShot(100, [&asked, button] {
+        auto* box = qobject_cast<QMessageBox*>(QApplication::activeModalWidget());
+        if (!box) return;
+        asked = true;
+        box->button(button)->click();
+      });
+    };
+    answer(QMessageBox::Cancel);
+    QVERIFY(!w.close());
+    QVERIFY(asked);
+    QVERIFY(w.trainingController()->isRunning());
+    asked = false;
+    answer(QMessageBox::Yes);
+    QVERIFY(w.close());
+    QVERIFY(asked);
+    QVERIFY(!w.trainingController()->isRunning());
+    QVERIFY(QFile::exists(run + QStringLiteral("/student.safetensors")));
+    const auto learned = test::readJsonFile((run + QStringLiteral("/learned_bank.json")).toStdString());
+    QCOMPARE(learned["step"].get<qint64>(), w.trainingController()->lastStep());
   }
 };
 

@@ -55,9 +55,17 @@ double medianReplotMs(StreamingPlot& plot) {
 
 }  // namespace
 
+static int measureTrainingLatency(MainWindow& w, const TourOptions& opts, const QTemporaryDir& tmp);
+static int measureReplots();
+
 int runLatencyBenchmark(MainWindow& w, const TourOptions& o) {
   QTemporaryDir tmp;
   TourOptions opts = o;
+  if (opts.steps > 0 && measureTrainingLatency(w, opts, tmp) != 0) return 1;
+  return measureReplots();
+}
+
+static int measureTrainingLatency(MainWindow& w, const TourOptions& opts, const QTemporaryDir& tmp) {
   // Probe: a 10 ms timer on the GUI thread; how late each tick comes is the event-loop latency.
   constexpr int kProbeMs = 10;
   std::vector<double> lateness;
@@ -111,7 +119,10 @@ int runLatencyBenchmark(MainWindow& w, const TourOptions& o) {
               static_cast<long long>(controller->lastStep()), seconds, lateness.size(), kProbeMs,
               static_cast<long long>(batches), batches / std::max(1e-9, seconds), percentile(lateness, 50),
               percentile(lateness, 99), lateness.empty() ? 0.0 : *std::max_element(lateness.begin(), lateness.end()));
+  return 0;
+}
 
+static int measureReplots() {
   // Replot cost at 100k points per curve, in plots of the window's size class.
   constexpr int kPoints = 100000;
   LossPlot loss;

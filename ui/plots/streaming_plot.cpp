@@ -48,6 +48,13 @@ double StreamingPlot::replotNow() {
   QElapsedTimer t;
   t.start();
   if (follow_) fitToData();
+  // Antialiased curves cost most of a replot once they hold many points (QPainter's raster engine
+  // strokes each segment with coverage); beyond kAntialiasLimit points they are drawn aliased.
+  qint64 points = 0;
+  for (int i = 0; i < graphCount(); ++i)
+    if (graph(i)->visible()) points += graph(i)->data()->size();
+  if (points > kAntialiasLimit) setNotAntialiasedElements(QCP::aePlottables);
+  else setAntialiasedElements(QCP::aePlottables);
   replot(QCustomPlot::rpImmediateRefresh);
   return t.nsecsElapsed() / 1e6;
 }

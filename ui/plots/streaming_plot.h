@@ -12,6 +12,7 @@ class StreamingPlot : public QCustomPlot {
   Q_OBJECT
  public:
   static constexpr int kReplotDelayMs = 40;
+  static constexpr qint64 kAntialiasLimit = 50000;  // visible points, over all curves
 
   explicit StreamingPlot(QWidget* parent = nullptr);
 
