@@ -1,6 +1,11 @@
 #!/usr/bin/env bash
-# Starts the real app under Xvfb and saves a screenshot of each view into a folder, for review
-# and for the README. usage: scripts/screenshots.sh [OUT_DIR (default build/screenshots)] [--model DIR]
+# Starts the real app under Xvfb, drives it through a short distillation (attnx --tour: load a model,
+# build a bank by hand, start, pause, resume, stop, save the run, reopen it, resume to the end) and
+# saves a PNG of the window after each step and of every panel, for review and for the README.
+#
+# usage: scripts/screenshots.sh [OUT_DIR (default build/screenshots)] [attnx options, e.g. --model DIR --steps N]
+# The model: --model DIR, else $ATTNX_DEFAULT_MODEL, else a small GPT-2 made here with attnx-cli pretrain
+# (2 layers, 4 heads, a few steps on one book: enough to have real curves, not a good model).
 set -euo pipefail
 ROOT="$(cd -- "$(dirname -- "${BASH_SOURCE[0]}")/.." && pwd)"
 BUILD="${ATTNX_BUILD_DIR:-$ROOT/build}"
@@ -8,9 +13,25 @@ OUT="${1:-$BUILD/screenshots}"
 shift || true
 mkdir -p "$OUT"
 command -v xvfb-run >/dev/null || { echo "screenshots: xvfb-run is missing (scripts/setup.sh installs it)" >&2; exit 1; }
-shoot() {  # name, then arguments for attnx
-    local name=$1; shift
-    xvfb-run -a -s '-screen 0 1600x1000x24' "$BUILD/app/attnx" --screenshot "$OUT/$name.png" "$@"
-    echo "screenshots: $OUT/$name.png"
-}
-shoot main-window "$@"
+
+args=("$@")
+if [[ " ${args[*]-} " != *" --model "* ]]; then
+    if [[ -n "${ATTNX_DEFAULT_MODEL:-}" && -f "$ATTNX_DEFAULT_MODEL/config.json" ]]; then
+        args+=(--model "$ATTNX_DEFAULT_MODEL")
+    else
+        small="$OUT/small-model"
+        if [[ ! -f "$small/model/config.json" ]]; then
+            echo "screenshots: making a small GPT-2 in $small (attnx-cli pretrain)"
+            "$BUILD/app/attnx-cli" pretrain --data "$ROOT/data/corpus/validation/gutenberg-chesterton-brown.txt" \
+                --out "$small" --layers 2 --heads 4 --width 64 --context 128 --steps 30 --batch-size 4 --seq-len 64 \
+                --validate-every 0 >/dev/null
+        fi
+        args+=(--model "$small/model")
+    fi
+fi
+
+# A fresh settings file, so the layout is the default one.
+export XDG_CONFIG_HOME="$OUT/.config"
+rm -rf "$XDG_CONFIG_HOME"
+xvfb-run -a -s '-screen 0 1600x1000x24' "$BUILD/app/attnx" --tour "$OUT" "${args[@]}"
+ls "$OUT"/*.png

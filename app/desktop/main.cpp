@@ -4,6 +4,7 @@
 #include <QPixmap>
 #include <QTimer>
 
+#include "ui/main_window/guided_tour.h"
 #include "ui/main_window/main_window.h"
 
 int main(int argc, char** argv) {
@@ -17,21 +18,46 @@ int main(int argc, char** argv) {
   parser.addHelpOption();
   parser.addVersionOption();
   QCommandLineOption modelOpt(QStringLiteral("model"), QStringLiteral("GPT-2 folder to open"), QStringLiteral("DIR"));
-  parser.addOption(modelOpt);
   // For the screenshot script and headless checks: render the window to a PNG and quit.
   QCommandLineOption shotOpt(QStringLiteral("screenshot"), QStringLiteral("Save the window as PNG and quit"),
                              QStringLiteral("FILE"));
-  parser.addOption(shotOpt);
+  QCommandLineOption tourOpt(QStringLiteral("tour"),
+                             QStringLiteral("Drive the app through a short distillation, saving screenshots into DIR, and quit"),
+                             QStringLiteral("DIR"));
+  QCommandLineOption benchOpt(QStringLiteral("bench-latency"),
+                              QStringLiteral("Measure GUI event-loop latency during a short distillation and the replot time "
+                                             "of 100k points per curve; print them and quit"));
+  QCommandLineOption stepsOpt(QStringLiteral("steps"), QStringLiteral("Training steps of --tour / --bench-latency"),
+                              QStringLiteral("N"), QStringLiteral("60"));
+  QCommandLineOption seqOpt(QStringLiteral("seq-len"), QStringLiteral("Tokens per window of --tour / --bench-latency"),
+                            QStringLiteral("N"), QStringLiteral("64"));
+  QCommandLineOption dataOpt(QStringLiteral("data"), QStringLiteral("Training text of --tour / --bench-latency"),
+                             QStringLiteral("PATH"));
+  for (const auto* o : {&modelOpt, &shotOpt, &tourOpt, &benchOpt, &stepsOpt, &seqOpt, &dataOpt}) parser.addOption(*o);
   parser.process(app);
 
   attnx::ui::MainWindow window;
   window.show();
-  // The default model is optional until one is installed: open it quietly, report a named one.
   const QString model = parser.value(modelOpt);
+  if (parser.isSet(tourOpt) || parser.isSet(benchOpt)) {
+    attnx::ui::TourOptions options;
+    options.outDir = parser.value(tourOpt);
+    options.model = model;
+    options.data = parser.value(dataOpt);
+    options.steps = parser.value(stepsOpt).toInt();
+    options.seqLen = parser.value(seqOpt).toInt();
+    const bool tour = parser.isSet(tourOpt);
+    QTimer::singleShot(0, &window, [&window, options, tour] {
+      const int code = tour ? attnx::ui::runGuidedTour(window, options) : attnx::ui::runLatencyBenchmark(window, options);
+      QApplication::exit(code);
+    });
+    return QApplication::exec();
+  }
+  // The default model is optional until one is installed: open it quietly, report a named one.
   window.openModel(model, /*quiet=*/model.isEmpty());
   if (parser.isSet(shotOpt)) {
     const QString file = parser.value(shotOpt);
-    QTimer::singleShot(500, &window, [&window, file] {
+    QTimer::singleShot(1500, &window, [&window, file] {
       const bool ok = window.grab().save(file, "PNG");
       QApplication::exit(ok ? 0 : 1);
     });

@@ -2,55 +2,252 @@
 
 #include <QAction>
 #include <QApplication>
+#include <QCloseEvent>
+#include <QDir>
+#include <QDockWidget>
+#include <QEventLoop>
+#include <QFile>
 #include <QFileDialog>
+#include <QFileInfo>
 #include <QLabel>
 #include <QMenuBar>
 #include <QMessageBox>
+#include <QSettings>
 #include <QStatusBar>
-#include <QVBoxLayout>
+#include <QThread>
+#include <QTimer>
+#include <QUndoStack>
 
+#include "core/bench/memory_probe.h"
+#include "ui/bank_editor/bank_editor_panel.h"
+#include "ui/bank_editor/combined_mask_view.h"
+#include "ui/bank_editor/mask_bank_model.h"
 #include "ui/bridge/model_session.h"
+#include "ui/bridge/runtime_info.h"
+#include "ui/bridge/training_controller.h"
+#include "ui/main_window/model_panel.h"
+#include "ui/main_window/recent_files.h"
+#include "ui/plots/coefficient_grid.h"
+#include "ui/plots/coefficient_plot.h"
+#include "ui/plots/loss_plot.h"
+#include "ui/training/coefficient_panel.h"
+#include "ui/training/loss_panel.h"
+#include "ui/training/run_reader.h"
+#include "ui/training/training_form.h"
+#include "ui/training/training_panel.h"
 
 namespace attnx::ui {
+namespace {
 
-MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent), session_(std::make_unique<ModelSession>()) {
+QString megabytes(int64_t bytes) { return QStringLiteral("%1 MB").arg(bytes / (1024.0 * 1024.0), 0, 'f', 0); }
+
+}  // namespace
+
+MainWindow::MainWindow(QWidget* parent)
+    : QMainWindow(parent), session_(std::make_shared<ModelSession>()), controller_(new TrainingController(this)) {
   setWindowTitle(QStringLiteral("attnx"));
-  resize(1200, 800);
+  setObjectName(QStringLiteral("MainWindow"));
+  resize(1560, 960);
+  setDockNestingEnabled(true);
+  setDockOptions(QMainWindow::AnimatedDocks | QMainWindow::AllowTabbedDocks | QMainWindow::AllowNestedDocks);
 
+  modelPanel_ = new ModelPanel(this);
+  bankEditor_ = new BankEditorPanel(this);
+  trainingPanel_ = new TrainingPanel(controller_, this);
+  lossPanel_ = new LossPanel(this);
+  coefficientPanel_ = new CoefficientPanel(this);
+  grid_ = new CoefficientGrid(this);
+
+  buildMenus();
+  auto* bankDock = addPanel(bankEditor_, tr("Mask bank"), QStringLiteral("MaskBankDock"), Qt::LeftDockWidgetArea);
+  auto* modelDock = addPanel(modelPanel_, tr("Model"), QStringLiteral("ModelDock"), Qt::LeftDockWidgetArea);
+  auto* trainingDock = addPanel(trainingPanel_, tr("Training"), QStringLiteral("TrainingDock"), Qt::LeftDockWidgetArea);
+  auto* lossDock = addPanel(lossPanel_, tr("Loss curves"), QStringLiteral("LossDock"), Qt::RightDockWidgetArea);
+  auto* coeffDock = addPanel(coefficientPanel_, tr("Coefficients"), QStringLiteral("CoefficientsDock"), Qt::RightDockWidgetArea);
+  auto* gridDock = addPanel(grid_, tr("Coefficient grid"), QStringLiteral("CoefficientGridDock"), Qt::RightDockWidgetArea);
+  // Default layout: bank editor and training side by side on the left (Model tabbed with the
+  // bank), the three live views stacked on the right.
+  splitDockWidget(bankDock, trainingDock, Qt::Horizontal);
+  tabifyDockWidget(bankDock, modelDock);
+  bankDock->raise();
+  splitDockWidget(lossDock, coeffDock, Qt::Vertical);
+  splitDockWidget(coeffDock, gridDock, Qt::Vertical);
+  resizeDocks({bankDock, trainingDock, lossDock}, {600, 380, 580}, Qt::Horizontal);
+  resizeDocks({lossDock, coeffDock, gridDock}, {340, 380, 200}, Qt::Vertical);
+  defaultState_ = saveState();
+  buildStatusBar();
+
+  trainingPanel_->setSources([this] { return bankEditor_->bank(); }, [this] { return modelFolder(); });
+  connect(controller_, &TrainingController::started, this, &MainWindow::onTrainingStarted);
+  connect(controller_, &TrainingController::metrics, this, [this](const TrainingSamples& samples) {
+    lossPanel_->plot()->addSamples(samples);
+    coefficientPanel_->plot()->addSamples(samples);
+    if (!samples.isEmpty()) {
+      grid_->setAlpha(samples.back().alpha);
+      bankEditor_->combinedView()->setCoefficients(samples.back().alpha);
+    }
+    refreshStatus();
+  });
+  connect(controller_, &TrainingController::finished, this, [this](bool, qint64) {
+    const QString dir = trainingPanel_->runDir();
+    if (!dir.isEmpty()) {
+      recentRuns_->add(dir);
+      try {  // the finished run becomes the opened one, so it can be resumed or saved elsewhere
+        openedRun_ = std::make_unique<RunRecord>(readRunFolder(dir));
+      } catch (const std::exception&) {
+      }
+    }
+    refreshStatus();
+  });
+  connect(controller_, &TrainingController::pausedChanged, this, &MainWindow::refreshStatus);
+  connect(bankEditor_, &BankEditorPanel::bankFileChanged, this, [this](const QString& p) { recentBanks_->add(p); });
+  connect(bankEditor_, &BankEditorPanel::modifiedChanged, this, [this](bool m) { setWindowModified(m); });
+  connect(modelPanel_, &ModelPanel::openRequested, this, &MainWindow::chooseModelFolder);
+  setWindowTitle(QStringLiteral("attnx — [*]mask bank"));
+
+  QSettings settings;
+  restoreGeometry(settings.value(QStringLiteral("window/geometry")).toByteArray());
+  restoreState(settings.value(QStringLiteral("window/state")).toByteArray());
+}
+
+MainWindow::~MainWindow() {
+  if (modelLoader_) modelLoader_->wait();  // it holds only its own session; let it finish
+}
+
+QDockWidget* MainWindow::addPanel(QWidget* panel, const QString& title, const QString& objectName, Qt::DockWidgetArea area) {
+  auto* dock = new QDockWidget(title, this);
+  dock->setObjectName(objectName);
+  dock->setWidget(panel);
+  dock->setFeatures(QDockWidget::DockWidgetClosable | QDockWidget::DockWidgetMovable | QDockWidget::DockWidgetFloatable);
+  addDockWidget(area, dock);
+  viewMenu_->addAction(dock->toggleViewAction());
+  return dock;
+}
+
+void MainWindow::buildMenus() {
   auto* file = menuBar()->addMenu(tr("&File"));
   auto* open = file->addAction(tr("&Open model…"), this, &MainWindow::chooseModelFolder);
   open->setShortcut(QKeySequence::Open);
   open->setToolTip(tr("Open a Hugging Face GPT-2 folder (config.json + model.safetensors)"));
+  recentModels_ = new RecentFiles(QStringLiteral("recent/models"), file->addMenu(tr("Recent &models")),
+                                  [this](const QString& p) { openModel(p); }, this);
   file->addSeparator();
-  auto* quit = file->addAction(tr("&Quit"), qApp, &QApplication::closeAllWindows);
-  quit->setShortcut(QKeySequence::Quit);
-  menuBar()->addMenu(tr("&Help"))->addAction(tr("&About attnx"), this, &MainWindow::showAbout);
+  file->addAction(tr("&New mask bank"), QKeySequence::New, this, [this] { bankEditor_->newBank(); });
+  file->addAction(tr("Open mask &bank…"), QKeySequence(Qt::CTRL | Qt::Key_B), this, [this] { bankEditor_->openBankDialog(); });
+  file->addAction(tr("&Save mask bank"), QKeySequence::Save, this, [this] { bankEditor_->saveBank(); });
+  file->addAction(tr("Save mask bank &as…"), QKeySequence(Qt::CTRL | Qt::SHIFT | Qt::Key_S), this,
+                  [this] { bankEditor_->saveBankAsDialog(); });
+  recentBanks_ = new RecentFiles(QStringLiteral("recent/banks"), file->addMenu(tr("Recent ba&nks")), [this](const QString& p) {
+    if (bankEditor_->maybeSave()) bankEditor_->openBank(p);
+  }, this);
+  file->addSeparator();
+  file->addAction(tr("Open &run…"), QKeySequence(Qt::CTRL | Qt::SHIFT | Qt::Key_O), this, &MainWindow::chooseRunFolder);
+  recentRuns_ = new RecentFiles(QStringLiteral("recent/runs"), file->addMenu(tr("Recent r&uns")),
+                                [this](const QString& p) { openRun(p); }, this);
+  file->addAction(tr("Save run a&s…"), this, &MainWindow::chooseSaveRunFolder)
+      ->setToolTip(tr("Copy the current run folder (settings, metrics, learned bank, checkpoint) elsewhere"));
+  file->addSeparator();
+  file->addAction(tr("&Quit"), QKeySequence::Quit, this, &QWidget::close);
 
-  auto* central = new QWidget(this);
-  auto* layout = new QVBoxLayout(central);
-  modelInfo_ = new QLabel(central);
-  modelInfo_->setTextFormat(Qt::RichText);
-  modelInfo_->setAlignment(Qt::AlignTop | Qt::AlignLeft);
-  modelInfo_->setTextInteractionFlags(Qt::TextSelectableByMouse);
-  layout->addWidget(modelInfo_);
-  setCentralWidget(central);
-  refreshModelPanel();
+  auto* edit = menuBar()->addMenu(tr("&Edit"));
+  auto* undo = bankEditor_->model()->undoStack()->createUndoAction(this, tr("&Undo"));
+  undo->setShortcut(QKeySequence(Qt::CTRL | Qt::Key_Z));
+  auto* redo = bankEditor_->model()->undoStack()->createRedoAction(this, tr("&Redo"));
+  redo->setShortcuts({QKeySequence(Qt::CTRL | Qt::SHIFT | Qt::Key_Z), QKeySequence(Qt::CTRL | Qt::Key_Y)});
+  edit->addAction(undo);
+  edit->addAction(redo);
+  edit->addSeparator();
+  edit->addAction(tr("&Duplicate mask"), QKeySequence(Qt::CTRL | Qt::Key_D), bankEditor_, &BankEditorPanel::duplicateSelected);
+  edit->addAction(tr("Re&move mask"), QKeySequence::Delete, bankEditor_, &BankEditorPanel::removeSelected);
+
+  auto* run = menuBar()->addMenu(tr("&Run"));
+  run->addAction(trainingPanel_->startAction());
+  run->addAction(trainingPanel_->pauseAction());
+  run->addAction(trainingPanel_->stopAction());
+  run->addSeparator();
+  run->addAction(tr("Resume opened r&un"), QKeySequence(Qt::CTRL | Qt::Key_R), this, &MainWindow::resumeOpenedRun)
+      ->setToolTip(tr("Continue the run opened with File → Open run… from its checkpoint"));
+
+  viewMenu_ = menuBar()->addMenu(tr("&View"));
+  viewMenu_->addAction(tr("&Reset layout"), this, [this] { restoreState(defaultState_); });
+  viewMenu_->addSeparator();
+
+  menuBar()->addMenu(tr("&Help"))->addAction(tr("&About attnx"), this, &MainWindow::showAbout);
 }
 
-MainWindow::~MainWindow() = default;
+void MainWindow::buildStatusBar() {
+  const auto rt = runtimeInfo();
+  deviceLabel_ = new QLabel(tr("%1 · threads: %2").arg(rt.device).arg(rt.threads), this);
+  deviceLabel_->setToolTip(tr("Compute device and LibTorch threads"));
+  activityLabel_ = new QLabel(this);
+  memoryLabel_ = new QLabel(this);
+  memoryLabel_->setToolTip(tr("Resident memory of attnx now (peak since start)"));
+  statusBar()->addPermanentWidget(activityLabel_);
+  statusBar()->addPermanentWidget(memoryLabel_);
+  statusBar()->addPermanentWidget(deviceLabel_);
+  auto* timer = new QTimer(this);
+  connect(timer, &QTimer::timeout, this, &MainWindow::refreshStatus);
+  timer->start(1000);
+  refreshStatus();
+}
+
+void MainWindow::refreshStatus() {
+  QString activity = tr("Idle");
+  if (modelLoading_) activity = tr("Loading model…");
+  else if (controller_->isRunning())
+    activity = controller_->isPaused() ? tr("Training paused at step %1").arg(controller_->lastStep())
+                                       : tr("Training: step %1 / %2").arg(controller_->lastStep()).arg(controller_->shape().totalSteps);
+  activityLabel_->setText(activity);
+  const auto mem = residentMemory();
+  memoryLabel_->setText(mem.currentBytes > 0 ? tr("memory %1 (peak %2)").arg(megabytes(mem.currentBytes), megabytes(mem.peakBytes))
+                                             : QString());
+}
+
+QString MainWindow::modelFolder() const { return session_->isLoaded() ? session_->summary().folder : QString(); }
 
 bool MainWindow::openModel(const QString& folder, bool quiet) {
+  if (modelLoading_) return false;
+  modelLoading_ = true;
+  modelPanel_->showLoading(folder);
   statusBar()->showMessage(tr("Loading model…"));
-  const QString error = session_->load(folder);
-  refreshModelPanel();
-  if (!error.isEmpty()) {
-    statusBar()->showMessage(tr("No model loaded"));
-    if (!quiet)
-      QMessageBox::warning(this, tr("Could not open the model"),
-                           error + tr("\n\nChoose a GPT-2 folder with File → Open model…"));
-    return false;
-  }
-  statusBar()->showMessage(tr("Model loaded: %1").arg(session_->summary().folder));
+  refreshStatus();
+  // Loading GPT-2 small takes about a second: a fresh session loads on its own thread and replaces
+  // the current one only when it succeeded.
+  auto fresh = std::make_shared<ModelSession>();
+  auto error = std::make_shared<QString>();
+  modelLoader_ = QThread::create([fresh, error, folder] { *error = fresh->load(folder); });
+  connect(modelLoader_, &QThread::finished, this, [this, fresh, error, quiet, folder] {
+    modelLoader_->deleteLater();
+    modelLoader_ = nullptr;
+    modelLoading_ = false;
+    if (error->isEmpty()) {
+      session_ = fresh;
+      const auto s = session_->summary();
+      modelPanel_->showModel(&s);
+      bankEditor_->combinedView()->setModelShape(s.layers, s.heads);
+      recentModels_->add(s.folder);
+      statusBar()->showMessage(tr("Model loaded: %1").arg(s.folder), 5000);
+    } else {
+      if (session_->isLoaded()) {
+        const auto s = session_->summary();
+        modelPanel_->showModel(&s);
+      } else {
+        modelPanel_->showError(*error);
+      }
+      statusBar()->showMessage(tr("Could not open the model"), 5000);
+      if (!quiet) {
+        auto* box = new QMessageBox(QMessageBox::Warning, tr("Could not open the model"),
+                                    *error + tr("\n\nChoose a GPT-2 folder (config.json + model.safetensors, e.g. gpt2 "
+                                                "from the Hugging Face hub) with File → Open model…"),
+                                    QMessageBox::Ok, this);
+        box->setAttribute(Qt::WA_DeleteOnClose);
+        box->open();
+      }
+    }
+    refreshStatus();
+    Q_EMIT modelLoaded(error->isEmpty(), *error);
+  });
+  modelLoader_->start();
   return true;
 }
 
@@ -60,30 +257,141 @@ void MainWindow::chooseModelFolder() {
   if (!dir.isEmpty()) openModel(dir);
 }
 
-void MainWindow::refreshModelPanel() {
-  if (!session_->isLoaded()) {
-    modelInfo_->setText(tr("<h2>No model loaded</h2><p>Open a GPT-2 folder with <b>File → Open model…</b> "
-                           "(config.json and model.safetensors, as downloaded from the Hugging Face hub).</p>"));
-    return;
+void MainWindow::onTrainingStarted(const TrainingShape& shape) {
+  // A resumed run continues the curves already shown (opened from the same folder); anything else
+  // starts from empty plots.
+  const bool continuing = shape.startStep > 0 && coefficientPanel_->plot()->pointCount() > 0 &&
+                          coefficientPanel_->plot()->shape().runDir == shape.runDir;
+  if (!continuing) {
+    lossPanel_->plot()->clear();
+    coefficientPanel_->setShape(shape);
+    grid_->setShape(shape);
   }
-  const auto s = session_->summary();
-  modelInfo_->setText(tr("<h2>Teacher model</h2><table cellpadding='4'>"
-                         "<tr><td>Folder</td><td>%1</td></tr>"
-                         "<tr><td>Parameters</td><td>%2</td></tr>"
-                         "<tr><td>Layers × heads</td><td>%3 × %4</td></tr>"
-                         "<tr><td>Width</td><td>%5</td></tr>"
-                         "<tr><td>Context</td><td>%6 tokens</td></tr>"
-                         "<tr><td>Vocabulary</td><td>%7</td></tr></table>")
-                          .arg(s.folder.toHtmlEscaped())
-                          .arg(s.parameters >= 1e6 ? tr("%1 M").arg(s.parameters / 1e6, 0, 'f', 1)
-                                                 : tr("%1 k").arg(s.parameters / 1e3, 0, 'f', 1))
-                          .arg(s.layers).arg(s.heads).arg(s.width).arg(s.context).arg(s.vocab));
+  bankEditor_->combinedView()->setModelShape(shape.layers, shape.heads);
+  recentRuns_->add(shape.runDir);
+  refreshStatus();
+}
+
+void MainWindow::showRunCurves(const RunRecord& run) {
+  lossPanel_->plot()->clear();
+  coefficientPanel_->setShape(run.shape);
+  grid_->setShape(run.shape);
+  lossPanel_->plot()->addSamples(run.samples);
+  coefficientPanel_->plot()->addSamples(run.samples);
+  if (!run.samples.isEmpty()) grid_->setAlpha(run.samples.back().alpha);
+}
+
+bool MainWindow::openRun(const QString& dir, bool quiet) {
+  if (controller_->isRunning()) {
+    if (!quiet) QMessageBox::information(this, tr("Training is running"), tr("Stop the current run (Shift+F5) before opening another."));
+    return false;
+  }
+  try {
+    auto run = std::make_unique<RunRecord>(readRunFolder(dir));
+    if (!bankEditor_->maybeSave()) return false;
+    showRunCurves(*run);
+    trainingPanel_->form()->setConfig(run->config);
+    trainingPanel_->form()->setRunFolder(run->dir);
+    bankEditor_->model()->setBank(run->bank);
+    bankEditor_->selectRow(0);
+    bankEditor_->combinedView()->setModelShape(run->shape.layers, run->shape.heads);
+    if (!run->samples.isEmpty()) bankEditor_->combinedView()->setCoefficients(run->samples.back().alpha);
+    recentRuns_->add(run->dir);
+    statusBar()->showMessage(tr("Run %1: %2 steps%3").arg(run->dir).arg(run->samples.size())
+                                 .arg(run->hasCheckpoint ? tr(", resumable (Ctrl+R)") : QString()), 8000);
+    openedRun_ = std::move(run);
+    return true;
+  } catch (const std::exception& e) {
+    if (!quiet)
+      QMessageBox::warning(this, tr("Could not open the run"),
+                           tr("%1\n\nA run folder holds run.json and metrics.csv, written by a distillation "
+                              "(here or attnx-cli distill --out).").arg(QString::fromStdString(e.what())));
+    return false;
+  }
+}
+
+bool MainWindow::resumeOpenedRun() {
+  if (!openedRun_) {
+    QMessageBox::information(this, tr("No run opened"), tr("Open a run folder first (File → Open run…, Ctrl+Shift+O)."));
+    return false;
+  }
+  return trainingPanel_->resumeRun(*openedRun_);
+}
+
+QString MainWindow::currentRunDir() const {
+  if (controller_->isRunning() || !trainingPanel_->runDir().isEmpty()) return trainingPanel_->runDir();
+  return openedRun_ ? openedRun_->dir : QString();
+}
+
+bool MainWindow::saveRunAs(const QString& dir, QString* error) {
+  auto fail = [&](const QString& text) {
+    if (error) *error = text;
+    else QMessageBox::warning(this, tr("Could not save the run"), text);
+    return false;
+  };
+  if (controller_->isRunning()) return fail(tr("Stop the run (Shift+F5) before saving a copy: the checkpoint is written on stop."));
+  const QString from = currentRunDir();
+  if (from.isEmpty()) return fail(tr("There is no run to save: start one (F5) or open one (Ctrl+Shift+O)."));
+  if (QFileInfo(dir).absoluteFilePath() == QFileInfo(from).absoluteFilePath()) return true;
+  if (!QDir().mkpath(dir)) return fail(tr("Cannot create %1.").arg(dir));
+  for (const char* name : {"run.json", "metrics.csv", "learned_bank.json", "student.safetensors", "bank.json"}) {
+    const QString src = QDir(from).filePath(QString::fromLatin1(name)), dst = QDir(dir).filePath(QString::fromLatin1(name));
+    if (!QFile::exists(src)) continue;
+    // Copy to a temporary name and rename, so a failed copy never leaves a half-written file.
+    const QString tmp = dst + QStringLiteral(".tmp-copy");
+    QFile::remove(tmp);
+    if (!QFile::copy(src, tmp)) return fail(tr("Cannot copy %1 to %2.").arg(src, dir));
+    QFile::remove(dst);
+    if (!QFile::rename(tmp, dst)) return fail(tr("Cannot write %1.").arg(dst));
+  }
+  recentRuns_->add(dir);
+  statusBar()->showMessage(tr("Run saved in %1").arg(dir), 5000);
+  return true;
+}
+
+void MainWindow::chooseRunFolder() {
+  const QString dir = QFileDialog::getExistingDirectory(this, tr("Open a run folder (run.json, metrics.csv, …)"),
+                                                        TrainingForm::defaultRunsDir());
+  if (!dir.isEmpty()) openRun(dir);
+}
+
+void MainWindow::chooseSaveRunFolder() {
+  const QString dir = QFileDialog::getExistingDirectory(this, tr("Save the run into a folder"));
+  if (!dir.isEmpty()) saveRunAs(dir);
 }
 
 void MainWindow::showAbout() {
   QMessageBox::about(this, tr("About attnx"),
                      tr("<b>attnx %1</b><p>An attention explorer for GPT-2-family models: learnable mixtures of "
-                        "candidate attention masks, distilled from GPT-2.</p>").arg(QStringLiteral(ATTNX_VERSION)));
+                        "candidate attention masks, distilled from GPT-2.</p><p>Qt %2 · QCustomPlot · LibTorch</p>")
+                         .arg(QStringLiteral(ATTNX_VERSION), QString::fromLatin1(qVersion())));
+}
+
+void MainWindow::closeEvent(QCloseEvent* event) {
+  if (controller_->isRunning()) {
+    const auto answer = QMessageBox::question(
+        this, tr("Training is running"),
+        tr("Stop the run after the current step, write its checkpoint and quit? It can be resumed later "
+           "(File → Open run…, then Run → Resume)."),
+        QMessageBox::Yes | QMessageBox::Cancel, QMessageBox::Yes);
+    if (answer != QMessageBox::Yes) {
+      event->ignore();
+      return;
+    }
+    QEventLoop wait;
+    connect(controller_, &TrainingController::finished, &wait, &QEventLoop::quit);
+    controller_->stop();
+    statusBar()->showMessage(tr("Stopping the run and writing its checkpoint…"));
+    if (controller_->isRunning()) wait.exec();
+  }
+  if (!bankEditor_->maybeSave()) {
+    event->ignore();
+    return;
+  }
+  QSettings settings;
+  settings.setValue(QStringLiteral("window/geometry"), saveGeometry());
+  settings.setValue(QStringLiteral("window/state"), saveState());
+  event->accept();
 }
 
 }  // namespace attnx::ui

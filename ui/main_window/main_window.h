@@ -1,15 +1,31 @@
-// The attnx main window. For now: the loaded teacher model and File → Open model…; the mask bank
-// editor, training, attention and completion views arrive as dock panels.
+// The attnx main window: dock panels (Model, Mask bank, Training, Loss curves, Coefficients,
+// Coefficient grid, and the analysis views other parts add with addPanel), menus with shortcuts,
+// recent files, a status bar, and the remembered layout. Training runs through TrainingController.
 #pragma once
 
 #include <QMainWindow>
+#include <QString>
 #include <memory>
+#include <optional>
 
+class QDockWidget;
 class QLabel;
+class QMenu;
+class QThread;
 
 namespace attnx::ui {
 
+class BankEditorPanel;
+class CoefficientGrid;
+class CoefficientPanel;
+class LossPanel;
+class ModelPanel;
 class ModelSession;
+class RecentFiles;
+class TrainingController;
+class TrainingPanel;
+struct RunRecord;
+struct TrainingShape;
 
 class MainWindow : public QMainWindow {
   Q_OBJECT
@@ -17,17 +33,66 @@ class MainWindow : public QMainWindow {
   explicit MainWindow(QWidget* parent = nullptr);
   ~MainWindow() override;
 
-  // Loads a model folder (empty: the default model); errors go to a dialog unless `quiet`.
-  bool openModel(const QString& folder, bool quiet = false);
+  // Adds `panel` as a dock (named objectName, so its place is remembered) and a toggle in View.
+  QDockWidget* addPanel(QWidget* panel, const QString& title, const QString& objectName,
+                        Qt::DockWidgetArea area = Qt::RightDockWidgetArea);
 
- private Q_SLOTS:
-  void chooseModelFolder();
-  void showAbout();
+  // Loads a model folder (empty: the default model) on a worker thread; modelLoaded() follows.
+  // Errors go to a dialog unless `quiet`. Returns false if a load is already going on.
+  bool openModel(const QString& folder, bool quiet = false);
+  bool isModelLoading() const { return modelLoading_; }
+  ModelSession* modelSession() const { return session_.get(); }
+  QString modelFolder() const;
+
+  // Opens a run folder: its curves, settings and learned bank. Errors: a dialog unless quiet.
+  bool openRun(const QString& dir, bool quiet = false);
+  // Continues the opened run from its checkpoint.
+  bool resumeOpenedRun();
+  // Copies the current run folder's files to `dir` (not while training).
+  bool saveRunAs(const QString& dir, QString* error = nullptr);
+  QString currentRunDir() const;
+
+  BankEditorPanel* bankEditor() const { return bankEditor_; }
+  TrainingPanel* trainingPanel() const { return trainingPanel_; }
+  TrainingController* trainingController() const { return controller_; }
+  LossPanel* lossPanel() const { return lossPanel_; }
+  CoefficientPanel* coefficientPanel() const { return coefficientPanel_; }
+  CoefficientGrid* coefficientGrid() const { return grid_; }
+  ModelPanel* modelPanel() const { return modelPanel_; }
+  QMenu* viewMenu() const { return viewMenu_; }
+
+ Q_SIGNALS:
+  void modelLoaded(bool ok, const QString& error);
+
+ protected:
+  void closeEvent(QCloseEvent* event) override;
 
  private:
-  void refreshModelPanel();
-  std::unique_ptr<ModelSession> session_;
-  QLabel* modelInfo_ = nullptr;
+  void buildMenus();
+  void buildStatusBar();
+  void chooseModelFolder();
+  void chooseRunFolder();
+  void chooseSaveRunFolder();
+  void showAbout();
+  void refreshStatus();
+  void onTrainingStarted(const TrainingShape& shape);
+  void showRunCurves(const RunRecord& run);
+
+  std::shared_ptr<ModelSession> session_;
+  QThread* modelLoader_ = nullptr;
+  bool modelLoading_ = false;
+  TrainingController* controller_ = nullptr;
+  ModelPanel* modelPanel_ = nullptr;
+  BankEditorPanel* bankEditor_ = nullptr;
+  TrainingPanel* trainingPanel_ = nullptr;
+  LossPanel* lossPanel_ = nullptr;
+  CoefficientPanel* coefficientPanel_ = nullptr;
+  CoefficientGrid* grid_ = nullptr;
+  QMenu* viewMenu_ = nullptr;
+  RecentFiles *recentModels_ = nullptr, *recentBanks_ = nullptr, *recentRuns_ = nullptr;
+  QLabel *deviceLabel_ = nullptr, *activityLabel_ = nullptr, *memoryLabel_ = nullptr;
+  std::unique_ptr<RunRecord> openedRun_;
+  QByteArray defaultState_;
 };
 
 }  // namespace attnx::ui

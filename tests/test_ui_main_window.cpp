@@ -1,0 +1,187 @@
+// Smoke test of the main window: every panel is there and can be hidden from the View menu, a
+// panel added by another part lands in View too, a model loads off the GUI thread (and a bad one
+// reports the loader's error), a short run trains, stops, is saved elsewhere and reopened, and closing
+// the window during training asks, stops the run and leaves its checkpoint.
+#include <QApplication>
+#include <QDockWidget>
+#include <QFile>
+#include <QMenu>
+#include <QMessageBox>
+#include <QPushButton>
+#include <QSignalSpy>
+#include <QStandardPaths>
+#include <QTemporaryDir>
+#include <QTimer>
+#include <QTextStream>
+#include <QtTest>
+
+#include "support/test_support.h"
+#include "ui/bank_editor/bank_editor_panel.h"
+#include "ui/bank_editor/combined_mask_view.h"
+#include "ui/bank_editor/mask_bank_model.h"
+#include "ui/bridge/model_session.h"
+#include "ui/bridge/training_controller.h"
+#include "ui/main_window/main_window.h"
+#include "ui/main_window/model_panel.h"
+#include "ui/plots/coefficient_plot.h"
+#include "ui/plots/loss_plot.h"
+#include "ui/training/coefficient_panel.h"
+#include "ui/training/loss_panel.h"
+#include "ui/training/training_form.h"
+#include "ui/training/training_panel.h"
+
+using namespace attnx;
+using namespace attnx::ui;
+
+class TestUiMainWindow : public QObject {
+  Q_OBJECT
+  QTemporaryDir tmp_;
+
+  static bool load(MainWindow& w, const QString& folder, QString* error = nullptr) {
+    QSignalSpy loaded(&w, &MainWindow::modelLoaded);
+    w.openModel(folder, /*quiet=*/true);
+    if (!loaded.wait(30000)) return false;
+    if (error) *error = loaded.at(0).at(1).toString();
+    return loaded.at(0).at(0).toBool();
+  }
+
+ private Q_SLOTS:
+  void initTestCase() {
+    QStandardPaths::setTestModeEnabled(true);  // settings and default run folders away from the user's
+    QCoreApplication::setOrganizationName(QStringLiteral("attnx-test"));
+    QCoreApplication::setApplicationName(QStringLiteral("attnx-test"));
+  }
+
+  void everyPanelIsThereAndToggles() {
+    MainWindow w;
+    w.show();
+    const QStringList expected = {QStringLiteral("Model"), QStringLiteral("Mask bank"), QStringLiteral("Training"),
+                                  QStringLiteral("Loss curves"), QStringLiteral("Coefficients"),
+                                  QStringLiteral("Coefficient grid")};
+    const auto docks = w.findChildren<QDockWidget*>();
+    QStringList titles;
+    for (auto* d : docks) titles << d->windowTitle();
+    for (const auto& t : expected) QVERIFY2(titles.contains(t), qPrintable(t));
+    for (auto* d : docks) {
+      QVERIFY2(d->widget() && !d->objectName().isEmpty(), qPrintable(d->windowTitle()));
+      QVERIFY(w.viewMenu()->actions().contains(d->toggleViewAction()));
+      d->toggleViewAction()->trigger();
+      QVERIFY(d->isHidden());
+      d->toggleViewAction()->trigger();
+      QVERIFY(!d->isHidden());
+    }
+    // One line adds an analysis view.
+    auto* extra = w.addPanel(new QWidget, QStringLiteral("Attention"), QStringLiteral("AttentionDock"));
+    QVERIFY(w.viewMenu()->actions().contains(extra->toggleViewAction()));
+    QVERIFY(w.bankEditor()->model()->rowCount() > 0);
+    QVERIFY(w.bankEditor()->combinedView()->summaryText().contains(QStringLiteral("Density")));
+  }
+
+  void modelLoadsAndABadFolderReportsTheLoadersError() {
+    MainWindow w;
+    QVERIFY(load(w, QString::fromStdString(test::fixture("gpt2-tiny"))));
+    QVERIFY(w.modelSession()->isLoaded());
+    QVERIFY2(w.modelPanel()->text().contains(QStringLiteral("2 × 4")), qPrintable(w.modelPanel()->text()));
+    QString error;
+    QVERIFY(!load(w, tmp_.filePath(QStringLiteral("not-a-model")), &error));
+    QVERIFY2(error.contains(QStringLiteral("not-a-model")), qPrintable(error));
+    QVERIFY(w.modelSession()->isLoaded());  // the previous model stays
+  }
+
+  void trainStopSaveAndReopenARun() {
+    const QString text = tmp_.filePath(QStringLiteral("letters.txt"));
+    {
+      QFile f(text);
+      QVERIFY(f.open(QIODevice::WriteOnly));
+      QTextStream out(&f);
+      for (int i = 0; i < 3000; ++i) out << QChar(QLatin1Char('a' + (i * 11) % 26)) << '\n';
+    }
+    MainWindow w;
+    w.show();
+    QVERIFY(load(w, QString::fromStdString(test::fixture("gpt2-tiny"))));
+    DistillConfig c = w.trainingPanel()->form()->config();
+    c.dataPath = text.toStdString();
+    c.validationPath = text.toStdString();
+    c.validationWindows = 2;
+    c.validateEvery = 2;
+    c.steps = 1000000;
+    c.seqLen = 16;
+    c.batchSize = 2;
+    w.trainingPanel()->form()->setConfig(c);
+    const QString run = tmp_.filePath(QStringLiteral("run"));
+    w.trainingPanel()->form()->setRunFolder(run);
+    QString error;
+    QVERIFY2(w.trainingPanel()->startTraining(&error), qPrintable(error));
+    auto* controller = w.trainingController();
+    QTRY_VERIFY_WITH_TIMEOUT(controller->lastStep() >= 4, 20000);
+    QTRY_VERIFY_WITH_TIMEOUT(w.lossPanel()->plot()->pointCount(LossPlot::Kl) >= 4, 5000);
+    QVERIFY(w.coefficientPanel()->plot()->pointCount() >= 4);
+    QVERIFY(!w.saveRunAs(tmp_.filePath(QStringLiteral("copy")), &error));  // not while training
+    controller->stop();
+    QTRY_VERIFY_WITH_TIMEOUT(!controller->isRunning(), 20000);
+    const qint64 steps = controller->lastStep();
+    QVERIFY(QFile::exists(run + QStringLiteral("/bank.json")));  // the bank that trained, for run.json
+
+    const QString copy = tmp_.filePath(QStringLiteral("copy"));
+    QVERIFY2(w.saveRunAs(copy, &error), qPrintable(error));
+    MainWindow other;
+    QVERIFY(other.openRun(copy, /*quiet=*/true));
+    QCOMPARE(other.lossPanel()->plot()->pointCount(LossPlot::Kl), int(steps));
+    QCOMPARE(other.coefficientPanel()->plot()->pointCount(), int(steps));
+    QCOMPARE(other.coefficientPanel()->plot()->curveCount(), 2 * 4 * w.bankEditor()->model()->rowCount());
+    QVERIFY(other.bankEditor()->bank() == w.bankEditor()->bank());
+    QVERIFY(!other.openRun(tmp_.filePath(QStringLiteral("nothing-here")), true));
+  }
+
+  void closingDuringTrainingAsksStopsAndCheckpoints() {
+    const QString text = tmp_.filePath(QStringLiteral("letters2.txt"));
+    {
+      QFile f(text);
+      QVERIFY(f.open(QIODevice::WriteOnly));
+      QTextStream out(&f);
+      for (int i = 0; i < 3000; ++i) out << QChar(QLatin1Char('a' + (i * 5) % 26)) << '\n';
+    }
+    MainWindow w;
+    w.show();
+    QVERIFY(load(w, QString::fromStdString(test::fixture("gpt2-tiny"))));
+    DistillConfig c = w.trainingPanel()->form()->config();
+    c.dataPath = text.toStdString();
+    c.validationPath.clear();
+    c.steps = 1000000;
+    c.seqLen = 16;
+    c.batchSize = 2;
+    c.checkpointEvery = 0;
+    w.trainingPanel()->form()->setConfig(c);
+    const QString run = tmp_.filePath(QStringLiteral("closing"));
+    w.trainingPanel()->form()->setRunFolder(run);
+    QString error;
+    QVERIFY2(w.trainingPanel()->startTraining(&error), qPrintable(error));
+    QTRY_VERIFY_WITH_TIMEOUT(w.trainingController()->lastStep() >= 2, 20000);
+    QVERIFY(!QFile::exists(run + QStringLiteral("/student.safetensors")));  // no checkpoint yet
+    // First answer Cancel: the window stays and training goes on; then Yes.
+    bool asked = false;
+    auto answer = [&](QMessageBox::StandardButton button) {
+      QTimer::singleShot(100, [&asked, button] {
+        auto* box = qobject_cast<QMessageBox*>(QApplication::activeModalWidget());
+        if (!box) return;
+        asked = true;
+        box->button(button)->click();
+      });
+    };
+    answer(QMessageBox::Cancel);
+    QVERIFY(!w.close());
+    QVERIFY(asked);
+    QVERIFY(w.trainingController()->isRunning());
+    asked = false;
+    answer(QMessageBox::Yes);
+    QVERIFY(w.close());
+    QVERIFY(asked);
+    QVERIFY(!w.trainingController()->isRunning());
+    QVERIFY(QFile::exists(run + QStringLiteral("/student.safetensors")));
+    const auto learned = test::readJsonFile((run + QStringLiteral("/learned_bank.json")).toStdString());
+    QCOMPARE(learned["step"].get<qint64>(), w.trainingController()->lastStep());
+  }
+};
+
+QTEST_MAIN(TestUiMainWindow)
+#include "test_ui_main_window.moc"

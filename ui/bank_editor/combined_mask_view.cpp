@@ -1,0 +1,112 @@
+#include "ui/bank_editor/combined_mask_view.h"
+
+#include <QGridLayout>
+#include <QHBoxLayout>
+#include <QLabel>
+#include <QPixmap>
+#include <QSpinBox>
+
+#include "ui/bank_editor/mask_image.h"
+
+namespace attnx::ui {
+
+CombinedMaskView::CombinedMaskView(QWidget* parent) : QWidget(parent) {
+  auto* grid = new QGridLayout(this);
+  auto* controls = new QHBoxLayout;
+  auto addSpin = [&](const QString& label, int lo, int hi, int value, const QString& tip) {
+    auto* l = new QLabel(label, this);
+    auto* s = new QSpinBox(this);
+    s->setRange(lo, hi);
+    s->setValue(value);
+    s->setToolTip(tip);
+    l->setBuddy(s);
+    controls->addWidget(l);
+    controls->addWidget(s);
+    connect(s, &QSpinBox::valueChanged, this, &CombinedMaskView::refresh);
+    return s;
+  };
+  layer_ = addSpin(tr("Layer"), 0, 0, 0, tr("Layer whose coefficients combine the masks"));
+  head_ = addSpin(tr("Head"), 0, 0, 0, tr("Head whose coefficients combine the masks"));
+  n_ = addSpin(tr("n"), 2, 1024, 128, tr("Sequence length at which the combined mask is drawn"));
+  block_ = addSpin(tr("Block"), 1, 512, 16, tr("Block size of the block-sparse layout"));
+  controls->addStretch();
+  grid->addLayout(controls, 0, 0, 1, 2);
+  image_ = new QLabel(this);
+  image_->setToolTip(tr("W = Σ α_k m_k: darker means a larger weight; white pairs are not attended"));
+  layout_ = new QLabel(this);
+  layout_->setToolTip(tr("Block layout: dark tiles are full (every pair attended), light ones partial, white ones skipped"));
+  grid->addWidget(image_, 1, 0, Qt::AlignTop | Qt::AlignLeft);
+  grid->addWidget(layout_, 1, 1, Qt::AlignTop | Qt::AlignLeft);
+  summary_ = new QLabel(this);
+  summary_->setWordWrap(true);
+  grid->addWidget(summary_, 2, 0, 1, 2);
+  grid->setColumnStretch(2, 1);
+  grid->setRowStretch(3, 1);
+  coalesce_.setSingleShot(true);
+  coalesce_.setInterval(200);
+  connect(&coalesce_, &QTimer::timeout, this, &CombinedMaskView::refresh);
+}
+
+void CombinedMaskView::setBank(const MaskBank& bank) {
+  bank_ = bank;
+  refresh();
+}
+
+void CombinedMaskView::setModelShape(int layers, int heads) {
+  layers_ = qMax(1, layers);
+  heads_ = qMax(1, heads);
+  layer_->setMaximum(layers_ - 1);
+  head_->setMaximum(heads_ - 1);
+  refresh();
+}
+
+void CombinedMaskView::setCoefficients(const QVector<float>& alpha, double uniform) {
+  alpha_ = alpha;
+  uniform_ = uniform;
+  if (!coalesce_.isActive()) coalesce_.start();
+}
+
+void CombinedMaskView::setLength(int n) { n_->setValue(n); }
+
+QString CombinedMaskView::summaryText() const { return summary_->text(); }
+
+void CombinedMaskView::refresh() {
+  const int K = static_cast<int>(bank_.masks.size());
+  if (K == 0) {
+    image_->clear();
+    layout_->clear();
+    summary_->setText(tr("The bank is empty: add a mask."));
+    return;
+  }
+  std::vector<double> coefficients(K, uniform_);
+  const bool trained = alpha_.size() == layers_ * heads_ * K;
+  if (trained)
+    for (int k = 0; k < K; ++k) coefficients[k] = alpha_[(layer_->value() * heads_ + head_->value()) * K + k];
+  try {
+    const auto combined = bank_.combined(coefficients, n_->value());
+    density_ = combined.density;
+    const int side = 256;
+    image_->setPixmap(QPixmap::fromImage(combinedImage(combined).scaled(side, side, Qt::IgnoreAspectRatio, Qt::FastTransformation)));
+    const auto layout = blockLayoutOf(combined, block_->value());
+    const int cell = qMax(1, side / qMax(1, layout.blocks));
+    layout_->setPixmap(QPixmap::fromImage(blockLayoutImage(layout, cell)));
+    QStringList terms;
+    for (int k = 0; k < K; ++k)
+      terms << QStringLiteral("%1·%2").arg(coefficients[k], 0, 'g', 3).arg(QString::fromStdString(bank_.masks[k].name));
+    summary_->setText(tr("<b>Density %1%</b> of causal pairs at n = %2 (%3 pairs) — blocks of %4: %5 full, %6 partial, "
+                         "%7 skipped<br>W = %8%9")
+                          .arg(100.0 * combined.density, 0, 'f', 1)
+                          .arg(n_->value())
+                          .arg(combined.attendedPairs)
+                          .arg(block_->value())
+                          .arg(layout.full)
+                          .arg(layout.partial)
+                          .arg(layout.empty)
+                          .arg(terms.join(QStringLiteral(" + ")).toHtmlEscaped())
+                          .arg(trained ? QString() : tr(" (initial coefficients: no training yet)")));
+  } catch (const std::exception& e) {
+    summary_->setText(QString::fromStdString(e.what()).toHtmlEscaped());
+  }
+}
+
+}  // namespace attnx::ui

@@ -1,0 +1,183 @@
+#include "ui/bridge/training_controller.h"
+
+#include <QDir>
+#include <QThread>
+#include <algorithm>
+#include <filesystem>
+#include <vector>
+
+#include <torch/torch.h>
+
+#include "core/data/token_corpus.h"
+#include "core/data/window_sampler.h"
+#include "core/io/bpe_tokenizer.h"
+#include "core/io/gpt2_checkpoint.h"
+#include "core/io/model_locator.h"
+#include "core/train/distill_trainer.h"
+
+namespace attnx::ui {
+
+struct TrainingController::Mailbox {
+  std::mutex mutex;
+  TrainingSamples pending;
+  bool notified = false;  // a wake-up is already on its way to the GUI thread
+};
+
+void TrainingController::ThreadDeleter::operator()(QThread* t) const {
+  t->quit();
+  t->wait();
+  delete t;
+}
+
+namespace {
+
+TrainingSample sampleOf(const StepMetrics& m) {
+  TrainingSample s;
+  s.step = m.step;
+  s.loss = m.loss;
+  s.kl = m.kl;
+  s.l1 = m.l1;
+  s.hidden = m.hidden;
+  s.learningRate = m.learningRate;
+  s.gradNorm = m.gradNorm;
+  s.tokensPerSecond = m.tokensPerSecond;
+  s.elapsedSeconds = m.elapsedSeconds;
+  s.validationKl = m.validationKl;
+  s.alpha = QVector<float>(m.alpha.begin(), m.alpha.end());
+  return s;
+}
+
+// A corpus tokenized with GPT-2's tokenizer can hold ids beyond a small model's vocabulary.
+void checkIdsFit(const TokenCorpus& corpus, int64_t vocab, const std::string& path) {
+  if (corpus.ids().empty()) return;
+  const int32_t maxId = *std::max_element(corpus.ids().begin(), corpus.ids().end());
+  if (maxId >= vocab)
+    throw std::runtime_error(path + ": the text has token id " + std::to_string(maxId) + " but the teacher's vocabulary has " +
+                             std::to_string(vocab) + " tokens. Use a model with GPT-2's vocabulary or text it can encode.");
+}
+
+}  // namespace
+
+TrainingController::TrainingController(QObject* parent) : QObject(parent), mailbox_(std::make_shared<Mailbox>()) {
+  registerTrainingTypes();
+  flushTimer_.setSingleShot(true);
+  flushTimer_.setInterval(kMetricsIntervalMs);
+  connect(&flushTimer_, &QTimer::timeout, this, &TrainingController::flushMetrics);
+}
+
+TrainingController::~TrainingController() {
+  stop();
+  thread_.reset();  // quits and waits; the trainer has checkpointed by then
+}
+
+bool TrainingController::start(const DistillConfig& config, const MaskBank& bank, const QString& runDir, bool resume) {
+  if (thread_) return false;
+  stop_ = false;
+  pause_ = false;
+  lastStep_ = 0;
+  {
+    std::lock_guard<std::mutex> lock(mailbox_->mutex);
+    mailbox_->pending.clear();
+    mailbox_->notified = false;
+  }
+  const std::string dir = runDir.toStdString();
+  // Everything the worker needs is copied into the lambda; it talks back only through queued calls.
+  auto work = [this, config, bank, dir, resume] {
+    bool stopped = false;
+    qint64 step = 0;
+    QString error;
+    auto say = [this](const QString& text) {
+      QMetaObject::invokeMethod(this, [this, text] { Q_EMIT message(text); }, Qt::QueuedConnection);
+    };
+    try {
+      const std::string teacherDir = resolveModelDir(config.teacherDir.empty() ? std::nullopt
+                                                                                : std::optional<std::string>(config.teacherDir));
+      say(tr("Loading the teacher from %1…").arg(QString::fromStdString(teacherDir)));
+      Gpt2 teacher = loadGpt2(teacherDir);
+      const auto tok = BpeTokenizer::fromFolder(tokenizerDirFor(teacherDir));
+      say(tr("Tokenizing %1…").arg(QString::fromStdString(config.dataPath)));
+      const auto cache = (std::filesystem::temp_directory_path() / "attnx-token-cache").string();
+      auto corpus = std::make_shared<TokenCorpus>(TokenCorpus::load(config.dataPath, tok, cache));
+      const int64_t vocab = teacher->config().vocabSize;
+      checkIdsFit(*corpus, vocab, config.dataPath);
+      auto sampler = std::make_shared<WindowSampler>(*corpus, config.seqLen, config.seed);
+      std::vector<std::vector<int64_t>> validation;
+      if (!config.validationPath.empty()) {
+        const auto held = TokenCorpus::load(config.validationPath, tok, cache);
+        checkIdsFit(held, vocab, config.validationPath);
+        validation = WindowSampler(held, config.seqLen, config.seed).evalWindows(config.seqLen, config.validationWindows);
+      }
+      const int64_t batchSize = config.batchSize;
+      BatchSource batches = [corpus, sampler, batchSize](int64_t s) { return sampler->batch(batchSize, s); };
+      DistillTrainer trainer(config, teacher, bank, batches, validation, dir);
+      const int64_t from = resume ? trainer.resumeIfPossible() : 0;
+      if (resume) say(tr("Resuming after step %1").arg(from));
+
+      TrainingShape shape;
+      shape.layers = static_cast<int>(teacher->config().numLayers);
+      shape.heads = static_cast<int>(teacher->config().numHeads);
+      for (const auto& m : bank.masks) shape.maskNames << QString::fromStdString(m.name);
+      shape.totalSteps = config.steps;
+      shape.startStep = from;
+      shape.runDir = QString::fromStdString(dir);
+      QMetaObject::invokeMethod(this, [this, shape] { shape_ = shape; Q_EMIT started(shape); }, Qt::QueuedConnection);
+
+      DistillCallbacks callbacks;
+      callbacks.onStep = [this](const StepMetrics& m) { post(sampleOf(m)); };
+      callbacks.onMessage = [say](const std::string& m) { say(QString::fromStdString(m)); };
+      trainer.run(callbacks, &stop_, &pause_);
+      stopped = stop_.load() && trainer.step() < config.steps;
+      step = trainer.step();
+    } catch (const TrainingStopped& e) {
+      error = QString::fromStdString(e.what());
+    } catch (const std::exception& e) {
+      error = QString::fromStdString(e.what());
+    }
+    QMetaObject::invokeMethod(this, [this, stopped, step, error] { onWorkerDone(stopped, step, error); },
+                              Qt::QueuedConnection);
+  };
+  thread_.reset(QThread::create(work));
+  thread_->setObjectName(QStringLiteral("attnx-training"));
+  thread_->start();
+  return true;
+}
+
+void TrainingController::setPaused(bool paused) {
+  if (pause_.exchange(paused) != paused) Q_EMIT pausedChanged(paused);
+}
+
+void TrainingController::stop() {
+  stop_ = true;
+  setPaused(false);
+}
+
+void TrainingController::post(const TrainingSample& sample) {
+  std::lock_guard<std::mutex> lock(mailbox_->mutex);
+  mailbox_->pending.push_back(sample);
+  if (mailbox_->notified) return;  // the GUI will take this one with the others
+  mailbox_->notified = true;
+  QMetaObject::invokeMethod(this, [this] { if (!flushTimer_.isActive()) flushTimer_.start(); }, Qt::QueuedConnection);
+}
+
+void TrainingController::flushMetrics() {
+  TrainingSamples batch;
+  {
+    std::lock_guard<std::mutex> lock(mailbox_->mutex);
+    batch.swap(mailbox_->pending);
+    mailbox_->notified = false;
+  }
+  if (batch.isEmpty()) return;
+  lastStep_ = batch.back().step;
+  Q_EMIT metrics(batch);
+}
+
+void TrainingController::onWorkerDone(bool stopped, qint64 step, const QString& error) {
+  flushTimer_.stop();
+  flushMetrics();  // every step reaches the GUI before finished()
+  thread_.reset();
+  if (step > 0) lastStep_ = step;
+  if (!error.isEmpty()) Q_EMIT failed(error);
+  Q_EMIT finished(stopped, lastStep_);
+}
+
+}  // namespace attnx::ui

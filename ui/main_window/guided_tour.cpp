@@ -1,0 +1,157 @@
+#include "ui/main_window/guided_tour.h"
+
+#include <QApplication>
+#include <QDir>
+#include <QDockWidget>
+#include <QElapsedTimer>
+#include <QEventLoop>
+#include <QFileInfo>
+#include <QTimer>
+#include <cstdio>
+
+#include "ui/bank_editor/bank_editor_panel.h"
+#include "ui/bank_editor/mask_bank_model.h"
+#include "ui/bank_editor/mask_spec_editor.h"
+#include "ui/bridge/training_controller.h"
+#include "ui/main_window/main_window.h"
+#include "ui/training/training_form.h"
+#include "ui/training/training_panel.h"
+
+namespace attnx::ui {
+
+bool waitUntil(const std::function<bool()>& done, int timeoutMs) {
+  QElapsedTimer t;
+  t.start();
+  while (!done() && t.elapsed() < timeoutMs) {
+    QEventLoop loop;
+    QTimer::singleShot(20, &loop, &QEventLoop::quit);
+    loop.exec();
+  }
+  return done();
+}
+
+namespace {
+
+QString fetchedData(const QString& relative) {
+  const QByteArray env = qgetenv("ATTNX_DATA_DIR");
+  const QString dir = env.isEmpty() ? QStringLiteral(ATTNX_SOURCE_DATA) : QString::fromLocal8Bit(env);
+  return dir + QLatin1Char('/') + relative;
+}
+
+bool say(bool ok, const char* what) {
+  std::fprintf(stderr, "tour: %s%s\n", what, ok ? "" : " — FAILED");
+  return ok;
+}
+
+// The settings of a short run on a small model.
+void fillForm(MainWindow& w, const TourOptions& o, const QString& runDir) {
+  DistillConfig c = w.trainingPanel()->form()->config();
+  c.dataPath = (o.data.isEmpty() ? fetchedData(QStringLiteral("corpus/validation/gutenberg-chesterton-brown.txt")) : o.data).toStdString();
+  c.validationPath =
+      (o.validation.isEmpty() ? fetchedData(QStringLiteral("corpus/test/sotu-1830-andrew-jackson.txt")) : o.validation).toStdString();
+  c.steps = o.steps;
+  c.seqLen = o.seqLen;
+  c.batchSize = 4;
+  c.learningRate = 0.1;
+  c.lambdaL1 = 0.02;
+  c.warmupSteps = 5;
+  c.validateEvery = qMax(1, o.steps / 6);
+  c.validationWindows = 4;
+  c.checkpointEvery = qMax(1, o.steps / 3);
+  w.trainingPanel()->form()->setConfig(c);
+  w.trainingPanel()->form()->setRunFolder(runDir);
+}
+
+bool loadModel(MainWindow& w, const QString& model) {
+  bool done = false, ok = false;
+  auto c = QObject::connect(&w, &MainWindow::modelLoaded, [&](bool success, const QString& error) {
+    done = true;
+    ok = success;
+    if (!success) std::fprintf(stderr, "tour: model: %s\n", qPrintable(error));
+  });
+  w.openModel(model, /*quiet=*/true);
+  waitUntil([&] { return done; }, 120000);
+  QObject::disconnect(c);
+  return ok;
+}
+
+}  // namespace
+
+int runGuidedTour(MainWindow& w, const TourOptions& o) {
+  QDir().mkpath(o.outDir);
+  const QDir out(o.outDir);
+  auto shot = [&](QWidget* widget, const QString& name) {
+    QApplication::processEvents();
+    const QString file = out.filePath(name + QStringLiteral(".png"));
+    const bool ok = widget->grab().save(file, "PNG");
+    std::fprintf(stderr, "tour: screenshot %s%s\n", qPrintable(file), ok ? "" : " — FAILED");
+  };
+  auto* controller = w.trainingController();
+
+  if (!say(loadModel(w, o.model), "load the model")) return 1;
+  shot(&w, QStringLiteral("01-model-loaded"));
+
+  // Build a bank by hand, as a user would in the editor.
+  auto* bank = w.bankEditor();
+  auto* model = bank->model();
+  model->setBank(BankEditorPanel::starterBank());
+  model->removeMask(0);  // no full causal mask: the student must make do with cheap ones
+  bank->addMask(MaskFamily::Strided);
+  bank->addMask(MaskFamily::Painted);
+  MaskSpec painted = model->mask(model->rowCount() - 1);
+  for (int i = 0; i < painted.gridSize; ++i) painted.grid[size_t(i) * painted.gridSize] = 1;  // first column: a sink block
+  painted.name = "painted-sink-diagonal";
+  model->setMask(model->rowCount() - 1, painted);
+  MaskSpec window = model->mask(0);
+  window.w = 16;
+  window.name = "window-16";
+  model->setMask(0, window);
+  bank->selectRow(model->rowCount() - 1);
+  if (!say(bank->saveBankAs(out.filePath(QStringLiteral("tour-bank.json"))), "build and save a bank")) return 1;
+  shot(&w, QStringLiteral("02-bank-built"));
+
+  const QString runDir = out.filePath(QStringLiteral("run"));
+  QDir(runDir).removeRecursively();
+  fillForm(w, o, runDir);
+  QString error;
+  if (!say(w.trainingPanel()->startTraining(&error), "start training")) {
+    std::fprintf(stderr, "tour: %s\n", qPrintable(error));
+    return 1;
+  }
+  bool failed = false;
+  QObject::connect(controller, &TrainingController::failed, [&](const QString& text) {
+    failed = true;
+    std::fprintf(stderr, "tour: training failed: %s\n", qPrintable(text));
+  });
+  if (!say(waitUntil([&] { return failed || controller->lastStep() >= o.steps / 3; }, 300000) && !failed, "train a third"))
+    return 1;
+  controller->setPaused(true);
+  waitUntil([] { return false; }, 600);
+  const qint64 pausedAt = controller->lastStep();
+  waitUntil([] { return false; }, 600);
+  say(controller->lastStep() == pausedAt, "pause (no step while paused)");
+  shot(&w, QStringLiteral("03-paused"));
+  controller->setPaused(false);
+  if (!say(waitUntil([&] { return failed || controller->lastStep() >= 2 * o.steps / 3; }, 300000) && !failed, "resume"))
+    return 1;
+  controller->stop();
+  if (!say(waitUntil([&] { return !controller->isRunning(); }, 120000), "stop")) return 1;
+  shot(&w, QStringLiteral("04-stopped"));
+
+  const QString saved = out.filePath(QStringLiteral("run-saved"));
+  QDir(saved).removeRecursively();
+  if (!say(w.saveRunAs(saved, &error), "save the run elsewhere")) return 1;
+  if (!say(w.openRun(saved, /*quiet=*/true), "reopen the saved run")) return 1;
+  shot(&w, QStringLiteral("05-run-reopened"));
+  if (!say(w.resumeOpenedRun(), "resume the reopened run")) return 1;
+  if (!say(waitUntil([&] { return !controller->isRunning(); }, 300000) && !failed, "train to the end")) return 1;
+  shot(&w, QStringLiteral("06-finished"));
+
+  for (auto* dock : w.findChildren<QDockWidget*>()) {
+    dock->raise();
+    shot(dock, QStringLiteral("panel-") + dock->objectName());
+  }
+  return 0;
+}
+
+}  // namespace attnx::ui

@@ -1,0 +1,34 @@
+// Scripted sessions of the real app, for the screenshot script and the latency benchmark: they
+// perform a user's steps through the same public API the menus use.
+#pragma once
+
+#include <QString>
+#include <functional>
+
+namespace attnx::ui {
+
+class MainWindow;
+
+struct TourOptions {
+  QString outDir;     // screenshots, bank and run folders go here
+  QString model;      // "" = the default model
+  QString data;       // training text ("" = a Gutenberg book of the fetched data)
+  QString validation; // held-out text ("" = a book of data/corpus/test)
+  int steps = 60;
+  int seqLen = 64;
+};
+
+// load model → build a bank by hand → start → pause → resume → stop → save the run → reopen it →
+// resume to the end; a PNG of the window after each step and of every panel at the end.
+// Returns 0 on success, else prints what failed and returns 1.
+int runGuidedTour(MainWindow& window, const TourOptions& options);
+
+// Trains `steps` steps while a 10 ms QTimer probe on the GUI thread measures how late it fires;
+// prints p50 / p99 / max event-loop latency, then the replot time of the plots at 100k points per
+// curve. Returns 0 on success.
+int runLatencyBenchmark(MainWindow& window, const TourOptions& options);
+
+// Waits (running the event loop) until `done` or `timeoutMs`; returns done().
+bool waitUntil(const std::function<bool()>& done, int timeoutMs);
+
+}  // namespace attnx::ui

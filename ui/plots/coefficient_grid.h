@@ -1,0 +1,33 @@
+// The current coefficients as a heat grid: one row per layer, one column per (head, mask), heads
+// grouped left to right with their masks side by side. Replots are coalesced like the curves'.
+#pragma once
+
+#include <QVector>
+#include "ui/plots/qcp.h"
+
+#include "ui/bridge/training_types.h"
+
+namespace attnx::ui {
+
+class CoefficientGrid : public QCustomPlot {
+  Q_OBJECT
+ public:
+  explicit CoefficientGrid(QWidget* parent = nullptr);
+
+  void setShape(const TrainingShape& shape);
+  // (L, H, K) row-major, as in TrainingSample::alpha; the newest wins.
+  void setAlpha(const QVector<float>& alpha);
+  void setLogColours(bool log);
+  // The value drawn in cell (layer, head, mask), for tests.
+  double cell(int layer, int head, int mask) const;
+
+ private:
+  void rebuild();
+  TrainingShape shape_;
+  QVector<float> alpha_;
+  QCPColorMap* map_ = nullptr;
+  QCPColorScale* scale_ = nullptr;
+  QTimer replotTimer_;
+};
+
+}  // namespace attnx::ui

@@ -1,0 +1,176 @@
+#include "ui/plots/coefficient_plot.h"
+
+#include "ui/plots/ema_smoother.h"
+
+namespace attnx::ui {
+namespace {
+
+// Okabe–Ito plus two darker tones: distinct for colour-blind readers, readable on white.
+QColor curveColor(int i) {
+  static const QColor palette[] = {QColor(0, 114, 178),  QColor(213, 94, 0),   QColor(0, 158, 115),
+                                   QColor(204, 121, 167), QColor(230, 159, 0), QColor(86, 180, 233),
+                                   QColor(90, 90, 90),    QColor(120, 60, 160), QColor(160, 120, 40)};
+  return palette[i % (sizeof palette / sizeof palette[0])];
+}
+
+}  // namespace
+
+CoefficientPlot::CoefficientPlot(QWidget* parent) : StreamingPlot(parent) {
+  xAxis->setLabel(tr("step"));
+  yAxis->setLabel(tr("coefficient α"));
+  legend->setVisible(true);
+  legend->setFont(QFont(font().family(), 8));
+  axisRect()->insetLayout()->setInsetAlignment(0, Qt::AlignTop | Qt::AlignRight);
+  thresholdLine_ = new QCPItemStraightLine(this);
+  thresholdLine_->setPen(QPen(QColor(200, 0, 0, 160), 1, Qt::DashLine));
+  thresholdLine_->setSelectable(false);
+  markers_ = addGraph();
+  markers_->setName(tr("crosses the pruning threshold"));
+  markers_->setLineStyle(QCPGraph::lsNone);
+  markers_->setScatterStyle(QCPScatterStyle(QCPScatterStyle::ssDiamond, QColor(200, 0, 0), QColor(200, 0, 0), 8));
+  setThreshold(threshold_);
+}
+
+QString CoefficientPlot::curveName(int curve) const {
+  const int K = shape_.masks(), H = shape_.heads;
+  const int mask = curve % K, head = (curve / K) % H, layer = curve / (K * H);
+  return QStringLiteral("L%1 H%2 %3").arg(layer).arg(head).arg(shape_.maskNames.value(mask));
+}
+
+void CoefficientPlot::setShape(const TrainingShape& shape) {
+  shape_ = shape;
+  steps_.clear();
+  values_ = QVector<QVector<double>>(shape.alphaCount());
+  crossings_ = QVector<QVector<Crossing>>(shape.alphaCount());
+  layer_ = qMin(layer_, shape.layers - 1);
+  head_ = qMin(head_, shape.heads - 1);
+  mask_ = qMin(mask_, shape.masks() - 1);
+  setFollowLatest(true);
+  rebuildGraphs();
+}
+
+void CoefficientPlot::clear() { setShape(shape_); }
+
+QVector<int> CoefficientPlot::filteredCurves() const {
+  QVector<int> curves;
+  for (int l = 0; l < shape_.layers; ++l)
+    for (int h = 0; h < shape_.heads; ++h)
+      for (int k = 0; k < shape_.masks(); ++k)
+        if ((layer_ == kAll || layer_ == l) && (head_ == kAll || head_ == h) && (mask_ == kAll || mask_ == k))
+          curves.push_back(shape_.alphaIndex(l, h, k));
+  return curves;
+}
+
+void CoefficientPlot::addSamples(const TrainingSamples& samples) {
+  const int first = pointCount();
+  for (const auto& m : samples) {
+    if (m.alpha.size() != curveCount()) continue;  // a sample of another run shape: not ours
+    steps_.push_back(static_cast<double>(m.step));
+    for (int c = 0; c < curveCount(); ++c) values_[c].push_back(m.alpha[c]);
+  }
+  if (pointCount() == first) return;
+  for (int c = 0; c < curveCount(); ++c) appendCrossings(c, first);
+  // Append the new points to the drawn curves only; the others are kept in values_.
+  const QVector<double> keys(steps_.begin() + first, steps_.end());
+  for (auto& d : drawn_) {
+    QVector<double> raw(values_[d.curve].begin() + first, values_[d.curve].end());
+    // The EMA state is the smoothed graph's last value: continue from it.
+    QVector<double> smooth;
+    smooth.reserve(raw.size());
+    double prev = d.smooth->data()->isEmpty() ? raw.front() : (d.smooth->data()->constEnd() - 1)->value;
+    for (double x : raw) smooth.push_back(prev = smoothing_ * prev + (1 - smoothing_) * x);
+    d.raw->addData(keys, raw, true);
+    d.smooth->addData(keys, smooth, true);
+  }
+  refreshCrossingMarkers();
+  scheduleReplot();
+}
+
+void CoefficientPlot::setFilter(int layer, int head, int mask) {
+  layer_ = layer;
+  head_ = head;
+  mask_ = mask;
+  rebuildGraphs();
+}
+
+void CoefficientPlot::setThreshold(double threshold) {
+  threshold_ = threshold;
+  thresholdLine_->point1->setCoords(0, threshold);
+  thresholdLine_->point2->setCoords(1, threshold);
+  recomputeCrossings();
+  refreshCrossingMarkers();
+  scheduleReplot();
+}
+
+void CoefficientPlot::setSmoothing(double weight) {
+  smoothing_ = qBound(0.0, weight, 0.999);
+  rebuildGraphs();
+}
+
+void CoefficientPlot::rebuildGraphs() {
+  for (auto& d : drawn_) {
+    removeGraph(d.raw);
+    removeGraph(d.smooth);
+  }
+  drawn_.clear();
+  const auto curves = filteredCurves();
+  for (int i = 0; i < curves.size() && i < kMaxDrawnCurves; ++i) {
+    const int c = curves[i];
+    Drawn d{c, addGraph(), addGraph()};
+    // Colour by mask, so a mask keeps its colour whichever heads are shown.
+    QColor color = curveColor(c % qMax(1, shape_.masks()));
+    d.smooth->setPen(QPen(color, 1.6));
+    d.smooth->setName(curveName(c));
+    color.setAlpha(55);
+    d.raw->setPen(QPen(color, 1));
+    d.raw->removeFromLegend();
+    d.raw->setVisible(smoothing_ > 0);
+    // The smoothed values start from the first raw value (a plain EMA; α starts at its initial value).
+    QVector<double> smooth;
+    smooth.reserve(pointCount());
+    double prev = pointCount() ? values_[c].front() : 0;
+    for (double x : values_[c]) smooth.push_back(prev = smoothing_ * prev + (1 - smoothing_) * x);
+    d.raw->setData(steps_, values_[c], true);
+    d.smooth->setData(steps_, smooth, true);
+    drawn_.push_back(d);
+  }
+  // Keep the markers above the curves and last in the legend.
+  markers_->setLayer(QStringLiteral("main"));
+  markers_->removeFromLegend();
+  markers_->addToLegend();
+  legend->setVisible(!drawn_.isEmpty() && drawn_.size() <= 16);
+  refreshCrossingMarkers();
+  Q_EMIT drawnCurvesChanged(drawn_.size(), curves.size());
+  setFollowLatest(true);
+  scheduleReplot();
+}
+
+void CoefficientPlot::appendCrossings(int curve, int fromPoint) {
+  const auto& v = values_[curve];
+  for (int p = qMax(1, fromPoint); p < v.size(); ++p) {
+    const bool before = v[p - 1] >= threshold_, after = v[p] >= threshold_;
+    if (before == after) continue;
+    // Where the straight segment between the two samples meets the threshold.
+    const double t = (threshold_ - v[p - 1]) / (v[p] - v[p - 1]);
+    crossings_[curve].push_back({steps_[p - 1] + t * (steps_[p] - steps_[p - 1]), after});
+  }
+}
+
+void CoefficientPlot::recomputeCrossings() {
+  for (int c = 0; c < curveCount(); ++c) {
+    crossings_[c].clear();
+    appendCrossings(c, 1);
+  }
+}
+
+void CoefficientPlot::refreshCrossingMarkers() {
+  QVector<double> keys, values;
+  for (const auto& d : drawn_)
+    for (const auto& x : crossings_[d.curve]) {
+      keys.push_back(x.step);
+      values.push_back(threshold_);
+    }
+  markers_->setData(keys, values);  // unsorted input: QCustomPlot sorts it
+}
+
+}  // namespace attnx::ui
