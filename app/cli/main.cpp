@@ -5,6 +5,12 @@
 
 #include "app/cli/commands.h"
 
+#ifdef ATTNX_CLI_FIGURES
+namespace attnx::cli {
+Runner addFiguresCommand(CLI::App& app, GlobalOptions& g);  // cmd_figures.cpp: only in builds with the Qt UI
+}
+#endif
+
 int main(int argc, char** argv) {
   using namespace attnx::cli;
   CLI::App app{"attnx-cli: explore and distil sparse attention for GPT-2-family models, headless"};
@@ -30,6 +36,9 @@ int main(int argc, char** argv) {
   add(addDistillCommand);
   add(addEvalCommand);
   add(addPretrainCommand);
+#ifdef ATTNX_CLI_FIGURES
+  add(addFiguresCommand);
+#endif
 
   try {
     app.parse(argc, argv);
