@@ -88,6 +88,7 @@ AttentionView::AttentionView(QWidget* parent) : QWidget(parent) {
   gridScroll->setWidget(grid_);
   gridScroll->setWidgetResizable(true);
   gridScroll->setMinimumWidth(200);
+  gridScroll_ = gridScroll;
   teacherPlot_ = new HeatmapPlot(this);
   studentPlot_ = new HeatmapPlot(this);
   diffPlot_ = new HeatmapPlot(this);
@@ -260,6 +261,8 @@ void AttentionView::refreshOverview() {
     captions << QString::number(data_.maps->headKl[i], 'f', 3);
   }
   grid_->setHeads(data_.maps->layers, data_.maps->heads, std::move(images), captions);
+  // Room for every head of a row (up to 12 heads); more scroll sideways.
+  gridScroll_->setMinimumWidth(std::min(grid_->sizeHint().width() + 24, 12 * (HeadGrid::kThumbnail + 4) + 40));
   grid_->setSelected(layerSpin_->value(), headSpin_->value());
 }
 

@@ -86,6 +86,7 @@ class AttentionView : public QWidget {
   QSpinBox *layerSpin_, *headSpin_;
   QLabel *status_, *klLabel_;
   HeadGrid* grid_;
+  QWidget* gridScroll_;
   HeatmapPlot *teacherPlot_, *studentPlot_, *diffPlot_;
   QThreadPool pool_;
   std::atomic<quint64> latest_{0};

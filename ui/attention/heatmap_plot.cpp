@@ -32,6 +32,9 @@ HeatmapPlot::HeatmapPlot(QWidget* parent) : QCustomPlot(parent) {
   yAxis->setLabel(QStringLiteral("query token"));
   yAxis->setRangeReversed(true);  // query 0 at the top, as attention maps are read
   xAxis->setTickLabelRotation(60);
+  // Grid lines would run across the cells (and the empty upper triangle): heatmaps go without.
+  xAxis->grid()->setVisible(false);
+  yAxis->grid()->setVisible(false);
   map_ = new QCPColorMap(xAxis, yAxis);
   map_->setInterpolate(false);
   map_->setTightBoundary(false);

@@ -43,10 +43,17 @@ void paintFigure(QWidget* figure, QPainter* painter, const ExportOptions& o, boo
     qcp->setMode(QCPPainter::pmNoCaching);
     plot->toPainter(qcp, logical.width(), logical.height());
   } else {
-    // A widget draws itself at its own size: scale that to the logical size.
-    const QSize own = figure->size().isEmpty() ? figure->sizeHint() : figure->size();
-    painter->scale(double(logical.width()) / std::max(1, own.width()), double(logical.height()) / std::max(1, own.height()));
+    // A widget draws itself at its own size: lay it out at its preferred size (a scrolled widget shows
+    // only part of itself on screen), scale that uniformly into the figure and centre it.
+    const QSize old = figure->size();
+    const QSize own = figure->sizeHint().isValid() ? figure->sizeHint().expandedTo(QSize(1, 1)) : old;
+    figure->resize(own);
+    const double s = std::min(double(logical.width()) / own.width(), double(logical.height()) / own.height());
+    painter->fillRect(QRect(QPoint(0, 0), logical), Qt::white);
+    painter->translate((logical.width() - own.width() * s) / 2, (logical.height() - own.height() * s) / 2);
+    painter->scale(s, s);
     figure->render(painter, QPoint(), QRegion(), QWidget::DrawChildren);
+    figure->resize(old);
   }
   painter->restore();
 }

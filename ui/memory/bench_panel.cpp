@@ -146,6 +146,11 @@ void BenchPanel::readStderr() {
 
 void BenchPanel::onFinished(int exitCode, QProcess::ExitStatus status) {
   stdout_ += process_.readAllStandardOutput();
+  readStderr();  // progress lines still in the pipe
+  if (!stderrBuffer_.isEmpty()) {
+    stderrBuffer_ += QLatin1Char('\n');
+    readStderr();
+  }
   run_->setEnabled(true);
   cancel_->setEnabled(false);
   bar_->setRange(0, 1);
@@ -197,8 +202,11 @@ void BenchPanel::showReport(const BenchReport& report) {
     p->yAxis->scaleRange(1.5, p->yAxis->range().center());
     p->replot();
   }
-  setStatus(tr("%1 results for %2 (%3 threads)%4.").arg(report.rows.size()).arg(plans.join(QStringLiteral(", ")))
-                .arg(report.threads).arg(skipped ? tr(", %1 skipped").arg(skipped) : QString()));
+  QStringList machine;
+  for (auto it = report.machine.begin(); it != report.machine.end(); ++it) machine << it.value().toVariant().toString();
+  setStatus(tr("%1 results for %2; %3 thread(s)%4; machine: %5.").arg(report.rows.size()).arg(plans.join(QStringLiteral(", ")))
+                .arg(report.threads).arg(skipped ? tr(", %1 skipped").arg(skipped) : QString())
+                .arg(machine.isEmpty() ? tr("not given") : machine.join(QStringLiteral(", "))));
 }
 
 void BenchPanel::registerFigures(FigureRegistry& registry) {

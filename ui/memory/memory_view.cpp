@@ -37,7 +37,7 @@ MemoryView::MemoryView(QWidget* parent) : QWidget(parent) {
   table_->setVerticalHeaderLabels({tr("dense"), tr("soft student"), tr("pruned student")});
   table_->horizontalHeader()->setSectionResizeMode(QHeaderView::Stretch);
   table_->setEditTriggers(QAbstractItemView::NoEditTriggers);
-  table_->setMaximumHeight(130);
+  table_->setFixedHeight(table_->horizontalHeader()->sizeHint().height() + 3 * table_->verticalHeader()->defaultSectionSize() + 4);
   table_->setToolTip(tr("Analytic cost of attention for one sequence of n tokens, all layers and heads (4d FLOPs per attended pair)"));
   costPlot_ = new QCustomPlot(this);
   costPlot_->plotLayout()->insertRow(0);
