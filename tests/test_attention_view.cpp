@@ -187,7 +187,7 @@ class TestAttentionView : public QObject {
     plot.setVisibleRange(QCPRange(99.5, 119.5), QCPRange(199.5, 219.5));
     QCOMPARE(plot.displayedCells(), QSize(20, 20));
     for (int r = 0; r < 20; ++r)
-      for (int c = 0; c < 20; ++c) QCOMPARE(plot.cells()->cell(c, r), static_cast<double>((*m)[(200 + r) * n + 100 + c]));
+      for (int c = 0; c < 20; ++c) QCOMPARE(plot.cellValue(c, r), static_cast<double>((*m)[(200 + r) * n + 100 + c]));
   }
 };
 

@@ -36,7 +36,8 @@ class HeatmapPlot : public QCustomPlot {
   int size() const { return n_; }
   // Cells in the colour map now (after pooling): for tests and the timing note.
   QSize displayedCells() const;
-  const QCPColorMapData* cells() const { return map_->data(); }
+  // The value of displayed cell (column, row) after pooling, for tests.
+  double cellValue(int column, int row) const { return map_->data()->cell(column, row); }
 
   // Most cells per axis drawn; more are pooled. A heatmap widget is a few hundred pixels wide, so
   // more cells than this could not be seen anyway.
