@@ -47,6 +47,8 @@ HeatmapPlot::HeatmapPlot(QWidget* parent) : QCustomPlot(parent) {
   auto* group = new QCPMarginGroup(this);
   axisRect()->setMarginGroup(QCP::msBottom | QCP::msTop, group);
   scale_->setMarginGroup(QCP::msBottom | QCP::msTop, group);
+  // How many token labels fit depends on the axis length: recount after every layout (resizes included).
+  connect(this, &QCustomPlot::afterLayout, this, [this] { rebuildTickLabels(); });
   connect(xAxis, qOverload<const QCPRange&>(&QCPAxis::rangeChanged), this, [this] { onRangeChanged(); });
   connect(yAxis, qOverload<const QCPRange&>(&QCPAxis::rangeChanged), this, [this] { onRangeChanged(); });
   clearMatrix(tr("No attention map yet"));
@@ -174,7 +176,10 @@ void HeatmapPlot::rebuildTickLabels() {
     const int first = std::max(0, static_cast<int>(std::ceil(axis->range().lower)));
     const int last = std::min(n_ - 1, static_cast<int>(std::floor(axis->range().upper)));
     const int visible = std::max(1, last - first + 1);
-    const int step = std::max(1, (visible + kMaxLabels - 1) / kMaxLabels);
+    // One label per 16 px of axis at most (rotated labels are one text line high), never more than kMaxLabels.
+    const int pixels = axis == xAxis ? axisRect()->width() : axisRect()->height();
+    const int maxLabels = std::clamp(pixels / 16, 2, kMaxLabels);
+    const int step = std::max(1, (visible + maxLabels - 1) / maxLabels);
     QSharedPointer<QCPAxisTickerText> ticker(new QCPAxisTickerText);
     for (int i = first - first % step; i <= last; i += step) {
       if (i < first) continue;
