@@ -6,6 +6,12 @@
 #include "app/cli/commands.h"
 #include "core/io/model_locator.h"
 
+#ifdef ATTNX_CLI_FIGURES
+namespace attnx::cli {
+Runner addFiguresCommand(CLI::App& app, GlobalOptions& g);  // cmd_figures.cpp: only in builds with the Qt UI
+}
+#endif
+
 int main(int argc, char** argv) {
   using namespace attnx::cli;
   CLI::App app{"attnx-cli: explore and distil sparse attention for GPT-2-family models, headless"};
@@ -49,6 +55,9 @@ int main(int argc, char** argv) {
   add(addPretrainCommand);
   add(addConvertCommand);
   add(addHeadsCommand);
+#ifdef ATTNX_CLI_FIGURES
+  add(addFiguresCommand);
+#endif
 
   try {
     app.parse(argc, argv);

@@ -1,0 +1,195 @@
+// The Attention view on a small distillation run made by attnx-cli (offscreen): maps, per-head KL
+// against a naive loop over the maps, empty / too-long prompts, latest-wins requests, pooled
+// display and exact cells on zoom, and the 1024-token display path (timed, printed, not asserted).
+#include <QSignalSpy>
+#include <QTemporaryDir>
+#include <QtTest>
+#include <cmath>
+#include <random>
+
+#include "tests/support/tiny_run.h"
+#include "ui/attention/attention_view.h"
+#include "ui/attention/head_grid.h"
+#include "ui/attention/heatmap_plot.h"
+#include "ui/attention/heatmap_sampling.h"
+#include "ui/bridge/analysis_session.h"
+
+using namespace attnx::ui;
+
+class TestAttentionView : public QObject {
+  Q_OBJECT
+  QTemporaryDir tmp_;
+  std::shared_ptr<AnalysisSession> session_;
+
+ private Q_SLOTS:
+  void initTestCase() {
+    const QString problem = attnx::test::makeTinyRun(tmp_.path());
+    QVERIFY2(problem.isEmpty(), qPrintable(problem));
+    session_ = std::make_shared<AnalysisSession>();
+    const QString error = session_->loadRun(tmp_.path() + QStringLiteral("/run"));
+    QVERIFY2(error.isEmpty(), qPrintable(error));
+    QCOMPARE(session_->summary().layers, 2);
+    QCOMPARE(session_->summary().heads, 4);
+    QCOMPARE(session_->summary().context, 64);
+  }
+
+  void loadRunReportsAMissingRun() {
+    AnalysisSession s;
+    const QString error = s.loadRun(tmp_.path() + QStringLiteral("/no-such-run"));
+    QVERIFY2(error.contains(QStringLiteral("cannot open")), qPrintable(error));
+    QVERIFY(!s.isLoaded());
+  }
+
+  // Pooling: hand-computed cases, the value of largest magnitude per block.
+  void poolingKeepsTheExtremeOfEachBlock() {
+    const std::vector<float> m = {1, 2, 3, 4,  //
+                                  5, 6, 7, 8,  //
+                                  -9, 0, 0, 0,  //
+                                  0, 0, 0, 0.5f};
+    QCOMPARE(poolExtreme(m.data(), 4, 0, 4, 0, 4, 2, 2), (std::vector<float>{6, 8, -9, 0.5f}));
+    // 3 rows into 2 cells: rows {0}, {1, 2}; columns 1..3 into 2 cells: {1}, {2, 3}.
+    QCOMPARE(poolExtreme(m.data(), 4, 0, 3, 1, 4, 2, 2), (std::vector<float>{2, 4, 6, 8}));
+    // More cells than source: one cell per source element.
+    QCOMPARE(poolExtreme(m.data(), 4, 2, 3, 0, 2, 5, 5), (std::vector<float>{-9, 0}));
+  }
+
+  void mapsAndPerHeadKl() {
+    AttentionView view;
+    view.resize(1400, 800);
+    view.setSession(session_);
+    view.setPrompt(QStringLiteral("Father Brown looked at the garden, and the garden looked back."));
+    QSignalSpy shown(&view, &AttentionView::mapsShown);
+    view.requestMaps();
+    QTRY_COMPARE_WITH_TIMEOUT(shown.count(), 1, 60000);
+    const auto maps = view.maps();
+    QVERIFY(maps);
+    QCOMPARE(maps->layers, 2);
+    QCOMPARE(maps->heads, 4);
+    QCOMPARE(maps->n, static_cast<int>(session_->encode(QStringLiteral("Father Brown looked at the garden, and the garden looked back.")).ids.size()));
+    const int n = maps->n;
+    for (int l = 0; l < 2; ++l)
+      for (int h = 0; h < 4; ++h) {
+        const float* t = maps->teacherHead(l, h);
+        const float* s = maps->studentHead(l, h);
+        double kl = 0;
+        for (int i = 0; i < n; ++i) {
+          double rowT = 0, rowS = 0, rowKl = 0;
+          for (int j = 0; j < n; ++j) {
+            if (j > i) {  // causal: nothing above the diagonal
+              QCOMPARE(t[i * n + j], 0.0f);
+              QCOMPARE(s[i * n + j], 0.0f);
+            }
+            rowT += t[i * n + j];
+            rowS += s[i * n + j];
+            if (t[i * n + j] > 0)
+              rowKl += t[i * n + j] * (std::log(std::max<double>(t[i * n + j], 1e-10)) - std::log(std::max<double>(s[i * n + j], 1e-10)));
+          }
+          QVERIFY(std::fabs(rowT - 1) < 1e-4);
+          QVERIFY(std::fabs(rowS - 1) < 1e-4);
+          kl += rowKl / n;
+        }
+        QVERIFY2(std::fabs(kl - maps->headKl[l * 4 + h]) < 1e-4 * std::max(1.0, kl),
+                 qPrintable(QStringLiteral("L%1 H%2: %3 vs %4").arg(l).arg(h).arg(kl).arg(maps->headKl[l * 4 + h])));
+      }
+    // The large plots show the selected head exactly; the difference is teacher - student.
+    view.selectHead(1, 2);
+    const float* t = maps->teacherHead(1, 2);
+    const float* s = maps->studentHead(1, 2);
+    QCOMPARE(view.teacherPlot()->valueAt(n - 1, 0), static_cast<double>(t[(n - 1) * n]));
+    QCOMPARE(view.studentPlot()->valueAt(n - 1, 3), static_cast<double>(s[(n - 1) * n + 3]));
+    QCOMPARE(view.differencePlot()->valueAt(5, 2), static_cast<double>(t[5 * n + 2] - s[5 * n + 2]));
+    QCOMPARE(view.overview()->layers(), 2);
+    QCOMPARE(view.overview()->heads(), 4);
+    view.setLogScale(true);
+    QVERIFY(view.teacherPlot()->logScale());
+    QVERIFY(!view.grab().isNull());
+  }
+
+  void emptyPromptSaysSo() {
+    AttentionView view;
+    view.setSession(session_);
+    view.setPrompt(QStringLiteral("   \n"));
+    QSignalSpy failed(&view, &AttentionView::failed);
+    view.requestMaps();
+    QCOMPARE(failed.count(), 1);
+    QVERIFY2(view.statusText().contains(QStringLiteral("empty")), qPrintable(view.statusText()));
+    QVERIFY(!view.maps());
+  }
+
+  void tooLongPromptIsCutToTheContext() {
+    AttentionView view;
+    view.setSession(session_);
+    QString longText;
+    for (int i = 0; i < 40; ++i) longText += QStringLiteral("the garden wall ");
+    const int tokens = static_cast<int>(session_->encode(longText).originalTokens);
+    QVERIFY(tokens > 64);
+    view.setPrompt(longText);
+    QSignalSpy shown(&view, &AttentionView::mapsShown);
+    view.requestMaps();
+    QTRY_COMPARE_WITH_TIMEOUT(shown.count(), 1, 60000);
+    QCOMPARE(view.maps()->n, 64);
+    QVERIFY(view.maps()->prompt.truncated());
+    QVERIFY2(view.statusText().contains(QStringLiteral("showing the first 64")), qPrintable(view.statusText()));
+    QVERIFY(view.statusText().contains(QString::number(tokens)));
+  }
+
+  // Two requests in a row: only the second one's maps are shown.
+  void latestRequestWins() {
+    AttentionView view;
+    view.setSession(session_);
+    QSignalSpy shown(&view, &AttentionView::mapsShown);
+    view.setPrompt(QStringLiteral("A first prompt that should be superseded by the next one"));
+    view.requestMaps();
+    view.setPrompt(QStringLiteral("Second."));
+    view.requestMaps();
+    QTRY_VERIFY_WITH_TIMEOUT(!view.isBusy(), 60000);
+    QTest::qWait(200);  // a stale result, if any were delivered, would arrive now
+    QCOMPARE(shown.count(), 1);
+    QCOMPARE(view.maps()->prompt.ids, session_->encode(QStringLiteral("Second.")).ids);
+  }
+
+  void pruningAStudentChangesItsMaps() {
+    const QString prompt = QStringLiteral("The little priest sat down by the fire and said nothing for a while.");
+    const auto soft = AttentionView::prepare(*session_, prompt, StudentKind::Soft, nullptr);
+    const auto pruned = AttentionView::prepare(*session_, prompt, StudentKind::Pruned, nullptr);
+    QCOMPARE(soft.maps->teacher, pruned.maps->teacher);  // the same teacher
+    QVERIFY(soft.maps->studentMaps != pruned.maps->studentMaps);
+    // Cancelled before it starts: no result.
+    std::atomic<bool> cancelled{true};
+    QVERIFY(!AttentionView::prepare(*session_, prompt, StudentKind::Soft, &cancelled).maps);
+  }
+
+  // 1024 tokens on the display path: pooled to at most kMaxCellsPerAxis cells per axis, exact cells
+  // once zoomed in. The time of setMatrix (pool + colour + replot) is printed for the report.
+  void largeMapsArePooledAndExactOnZoom() {
+    const int n = 1024;
+    auto m = std::make_shared<std::vector<float>>(static_cast<size_t>(n) * n, 0.0f);
+    std::mt19937 rng(3);
+    std::uniform_real_distribution<float> u(0, 1);
+    for (int i = 0; i < n; ++i)
+      for (int j = 0; j <= i; ++j) (*m)[static_cast<size_t>(i) * n + j] = u(rng);
+    QStringList tokens;
+    for (int i = 0; i < n; ++i) tokens << QStringLiteral("t%1").arg(i);
+    HeatmapPlot plot;
+    plot.resize(500, 450);
+    plot.show();
+    QElapsedTimer timer;
+    double best = 1e9;
+    for (int rep = 0; rep < 3; ++rep) {
+      timer.start();
+      plot.setMatrix(m, n, tokens, false);
+      best = std::min(best, timer.nsecsElapsed() / 1e6);
+    }
+    qInfo("heatmap display path, 1024 tokens: %.1f ms (best of 3, pool + colour + replot)", best);
+    QCOMPARE(plot.displayedCells(), QSize(HeatmapPlot::kMaxCellsPerAxis, HeatmapPlot::kMaxCellsPerAxis));
+    QCOMPARE(plot.valueAt(700, 3), static_cast<double>((*m)[700 * n + 3]));
+    // Zoom to keys 100..119 and queries 200..219: 20 x 20 cells holding the exact weights.
+    plot.setVisibleRange(QCPRange(99.5, 119.5), QCPRange(199.5, 219.5));
+    QCOMPARE(plot.displayedCells(), QSize(20, 20));
+    for (int r = 0; r < 20; ++r)
+      for (int c = 0; c < 20; ++c) QCOMPARE(plot.cellValue(c, r), static_cast<double>((*m)[(200 + r) * n + 100 + c]));
+  }
+};
+
+QTEST_MAIN(TestAttentionView)
+#include "test_attention_view.moc"

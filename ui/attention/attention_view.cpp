@@ -1,0 +1,315 @@
+#include "ui/attention/attention_view.h"
+
+#include <QComboBox>
+#include <QFormLayout>
+#include <QHBoxLayout>
+#include <QLabel>
+#include <QPlainTextEdit>
+#include <QPushButton>
+#include <QScrollArea>
+#include <QSpinBox>
+#include <QSplitter>
+#include <QVBoxLayout>
+#include <algorithm>
+#include <cmath>
+#include <numeric>
+
+#include "ui/attention/attention_colors.h"
+#include "ui/attention/head_grid.h"
+#include "ui/attention/heatmap_plot.h"
+#include "ui/attention/heatmap_sampling.h"
+#include "ui/export/figure_registry.h"
+
+namespace attnx::ui {
+
+namespace {
+constexpr int kThumbSide = 48;  // pooled cells per thumbnail side (drawn at HeadGrid::kThumbnail px)
+
+QImage colourise(const std::vector<float>& cells, int side, bool isSigned) {
+  QImage img(side, side, QImage::Format_ARGB32);
+  float maxAbs = 0;
+  for (float v : cells) maxAbs = std::max(maxAbs, std::fabs(v));
+  if (maxAbs <= 0) maxAbs = 1;
+  const QCPColorGradient g = isSigned ? differenceGradient() : weightGradient();
+  const QCPRange range = isSigned ? QCPRange(-maxAbs, maxAbs) : QCPRange(0, maxAbs);
+  std::vector<double> row(static_cast<size_t>(side));
+  for (int r = 0; r < side; ++r) {
+    for (int c = 0; c < side; ++c) row[static_cast<size_t>(c)] = cells[static_cast<size_t>(r) * side + c];
+    auto* line = reinterpret_cast<QRgb*>(img.scanLine(r));
+    QCPColorGradient(g).colorize(row.data(), range, line, side);
+  }
+  return img;
+}
+}  // namespace
+
+AttentionView::AttentionView(QWidget* parent) : QWidget(parent) {
+  pool_.setMaxThreadCount(1);  // one request computes at a time; newer ones supersede queued ones
+
+  prompt_ = new QPlainTextEdit(this);
+  prompt_->setPlaceholderText(tr("Type a prompt, then press Show (Ctrl+Return)"));
+  prompt_->setToolTip(tr("The text whose attention is shown; longer than the model's context, it is cut to the context"));
+  prompt_->setMaximumHeight(70);
+  showButton_ = new QPushButton(tr("Show attention"), this);
+  showButton_->setShortcut(QKeySequence(Qt::CTRL | Qt::Key_Return));
+  showButton_->setToolTip(tr("Compute teacher and student attention for the prompt (Ctrl+Return)"));
+  studentCombo_ = new QComboBox(this);
+  studentCombo_->addItems({tr("Soft student (all masks)"), tr("Pruned plan")});
+  studentCombo_->setToolTip(tr("Which student to compare with GPT-2"));
+  layerSpin_ = new QSpinBox(this);
+  layerSpin_->setToolTip(tr("Layer shown in the large heatmaps"));
+  headSpin_ = new QSpinBox(this);
+  headSpin_->setToolTip(tr("Head shown in the large heatmaps"));
+  scaleCombo_ = new QComboBox(this);
+  scaleCombo_->addItems({tr("Linear"), tr("Log")});
+  scaleCombo_->setToolTip(tr("Colour scale of the weights (the difference map is always linear)"));
+  gridCombo_ = new QComboBox(this);
+  gridCombo_->addItems({tr("Teacher"), tr("Student"), tr("Difference")});
+  gridCombo_->setToolTip(tr("What the overview thumbnails show (each scaled to its own maximum)"));
+  status_ = new QLabel(this);
+  status_->setWordWrap(true);
+  klLabel_ = new QLabel(this);
+
+  auto* controls = new QHBoxLayout;
+  controls->addWidget(new QLabel(tr("Student"), this));
+  controls->addWidget(studentCombo_);
+  controls->addWidget(new QLabel(tr("Layer"), this));
+  controls->addWidget(layerSpin_);
+  controls->addWidget(new QLabel(tr("Head"), this));
+  controls->addWidget(headSpin_);
+  controls->addWidget(new QLabel(tr("Scale"), this));
+  controls->addWidget(scaleCombo_);
+  controls->addWidget(new QLabel(tr("Overview"), this));
+  controls->addWidget(gridCombo_);
+  controls->addStretch(1);
+  controls->addWidget(showButton_);
+
+  grid_ = new HeadGrid(this);
+  auto* gridScroll = new QScrollArea(this);
+  gridScroll->setWidget(grid_);
+  gridScroll->setWidgetResizable(true);
+  gridScroll->setMinimumWidth(200);
+  gridScroll_ = gridScroll;
+  teacherPlot_ = new HeatmapPlot(this);
+  studentPlot_ = new HeatmapPlot(this);
+  diffPlot_ = new HeatmapPlot(this);
+  auto* plots = new QSplitter(Qt::Horizontal, this);
+  plots->addWidget(gridScroll);
+  plots->addWidget(teacherPlot_);
+  plots->addWidget(studentPlot_);
+  plots->addWidget(diffPlot_);
+  plots->setStretchFactor(0, 0);
+  for (int i = 1; i < 4; ++i) plots->setStretchFactor(i, 1);
+
+  auto* layout = new QVBoxLayout(this);
+  layout->addWidget(prompt_);
+  layout->addLayout(controls);
+  layout->addWidget(status_);
+  layout->addWidget(plots, 1);
+  layout->addWidget(klLabel_);
+
+  connect(showButton_, &QPushButton::clicked, this, &AttentionView::requestMaps);
+  connect(studentCombo_, qOverload<int>(&QComboBox::currentIndexChanged), this, [this] {
+    if (data_.maps) requestMaps();
+  });
+  connect(layerSpin_, qOverload<int>(&QSpinBox::valueChanged), this, [this](int l) { selectHead(l, headSpin_->value()); });
+  connect(headSpin_, qOverload<int>(&QSpinBox::valueChanged), this, [this](int h) { selectHead(layerSpin_->value(), h); });
+  connect(scaleCombo_, qOverload<int>(&QComboBox::currentIndexChanged), this, [this](int i) { setLogScale(i == 1); });
+  connect(gridCombo_, qOverload<int>(&QComboBox::currentIndexChanged), this, [this] { refreshOverview(); });
+  connect(grid_, &HeadGrid::headClicked, this, &AttentionView::selectHead);
+  // Zoom and pan one heatmap, the others follow.
+  for (HeatmapPlot* p : {teacherPlot_, studentPlot_, diffPlot_})
+    connect(p, &HeatmapPlot::visibleRangeChanged, this, [this, p](const QCPRange& keys, const QCPRange& queries) {
+      if (syncing_) return;
+      syncing_ = true;
+      for (HeatmapPlot* other : {teacherPlot_, studentPlot_, diffPlot_})
+        if (other != p) other->setVisibleRange(keys, queries);
+      syncing_ = false;
+    });
+  setStatus(tr("Open a run, type a prompt and press Show attention."));
+}
+
+AttentionView::~AttentionView() {
+  if (cancelCurrent_) cancelCurrent_->store(true);
+  pool_.clear();
+  pool_.waitForDone();
+}
+
+void AttentionView::setSession(std::shared_ptr<AnalysisSession> session) {
+  session_ = std::move(session);
+  if (!session_ || !session_->isLoaded()) return;
+  const auto s = session_->summary();
+  layerSpin_->setRange(0, s.layers - 1);
+  headSpin_->setRange(0, s.heads - 1);
+  studentCombo_->setItemText(1, tr("Pruned: %1").arg(s.prunedDescription));
+  setStatus(tr("Run %1 (teacher %2, %3 layers x %4 heads, context %5 tokens).")
+                .arg(s.runDir, s.teacherDir).arg(s.layers).arg(s.heads).arg(s.context));
+}
+
+void AttentionView::setPrompt(const QString& prompt) { prompt_->setPlainText(prompt); }
+void AttentionView::setStudentKind(StudentKind kind) { studentCombo_->setCurrentIndex(kind == StudentKind::Soft ? 0 : 1); }
+
+QString AttentionView::statusText() const { return status_->text(); }
+
+void AttentionView::setStatus(const QString& text, bool error) {
+  status_->setText(text);
+  status_->setStyleSheet(error ? QStringLiteral("color: #b00020;") : QString());
+}
+
+void AttentionView::setBusy(bool busy) {
+  if (busy_ == busy) return;
+  busy_ = busy;
+  Q_EMIT busyChanged(busy);
+}
+
+AttentionViewData AttentionView::prepare(const AnalysisSession& session, const QString& prompt, StudentKind student,
+                                         const std::atomic<bool>* cancelled) {
+  AttentionViewData d;
+  auto maps = session.attentionMaps(prompt, student, cancelled);
+  if (!maps) return d;
+  d.side = std::min(kThumbSide, maps->n);
+  for (int l = 0; l < maps->layers; ++l)
+    for (int h = 0; h < maps->heads; ++h) {
+      if (cancelled && cancelled->load()) return {};
+      const float* t = maps->teacherHead(l, h);
+      const float* s = maps->studentHead(l, h);
+      d.thumbnails[0].push_back(poolExtreme(t, maps->n, 0, maps->n, 0, maps->n, d.side, d.side));
+      d.thumbnails[1].push_back(poolExtreme(s, maps->n, 0, maps->n, 0, maps->n, d.side, d.side));
+      const auto diff = difference(t, s, maps->n);
+      d.thumbnails[2].push_back(poolExtreme(diff.data(), maps->n, 0, maps->n, 0, maps->n, d.side, d.side));
+    }
+  d.maps = std::move(maps);
+  return d;
+}
+
+void AttentionView::requestMaps() {
+  if (!session_ || !session_->isLoaded()) {
+    setStatus(tr("No run is open: open a run folder made by attnx-cli distill first."), true);
+    return;
+  }
+  const QString prompt = prompt_->toPlainText();
+  if (prompt.trimmed().isEmpty()) {
+    setStatus(tr("The prompt is empty: type some text to see its attention."), true);
+    Q_EMIT failed(status_->text());
+    return;
+  }
+  // Latest wins: the request in flight is told to stop, queued ones never start.
+  if (cancelCurrent_) cancelCurrent_->store(true);
+  pool_.clear();
+  auto cancel = std::make_shared<std::atomic<bool>>(false);
+  cancelCurrent_ = cancel;
+  const quint64 id = ++latest_;
+  const StudentKind kind = studentCombo_->currentIndex() == 0 ? StudentKind::Soft : StudentKind::Pruned;
+  setBusy(true);
+  setStatus(tr("Computing attention\u2026"));
+  auto session = session_;
+  pool_.start([this, session, prompt, kind, cancel, id] {
+    if (cancel->load()) return;
+    try {
+      auto data = prepare(*session, prompt, kind, cancel.get());
+      if (!data.maps) return;
+      QMetaObject::invokeMethod(this, [this, id, data = std::move(data)]() mutable { applyResult(id, std::move(data)); },
+                                Qt::QueuedConnection);
+    } catch (const std::exception& e) {
+      const QString message = QString::fromStdString(e.what());
+      QMetaObject::invokeMethod(this, [this, id, message] { applyError(id, message); }, Qt::QueuedConnection);
+    }
+  });
+}
+
+void AttentionView::applyError(quint64 id, const QString& message) {
+  if (id != latest_) return;
+  setBusy(false);
+  setStatus(message, true);
+  Q_EMIT failed(message);
+}
+
+void AttentionView::applyResult(quint64 id, AttentionViewData data) {
+  if (id != latest_) return;  // a newer request superseded this one
+  setBusy(false);
+  showData(data);
+}
+
+void AttentionView::showData(const AttentionViewData& data) {
+  if (!data.maps) return;
+  data_ = data;
+  const auto& m = *data_.maps;
+  const QSignalBlocker b(studentCombo_);
+  studentCombo_->setCurrentIndex(m.student == StudentKind::Soft ? 0 : 1);
+  layerSpin_->setRange(0, m.layers - 1);
+  headSpin_->setRange(0, m.heads - 1);
+  QString text = tr("%n token(s).", nullptr, m.n);
+  if (m.prompt.truncated())
+    text = tr("The prompt has %1 tokens but the model's context is %2: showing the first %2.")
+               .arg(m.prompt.originalTokens).arg(m.n);
+  const double meanKl = std::accumulate(m.headKl.begin(), m.headKl.end(), 0.0) / std::max<size_t>(1, m.headKl.size());
+  setStatus(text + tr(" Mean attention KL(teacher \u2016 student) over heads: %1 nats.").arg(meanKl, 0, 'f', 4));
+  refreshOverview();
+  selectHead(std::min(layerSpin_->value(), m.layers - 1), std::min(headSpin_->value(), m.heads - 1));
+  Q_EMIT mapsShown();
+}
+
+void AttentionView::refreshOverview() {
+  if (!data_.maps) {
+    grid_->clear();
+    return;
+  }
+  const int which = gridCombo_->currentIndex();
+  std::vector<QImage> images;
+  QStringList captions;
+  for (size_t i = 0; i < data_.thumbnails[which].size(); ++i) {
+    images.push_back(colourise(data_.thumbnails[which][i], data_.side, which == 2));
+    captions << QString::number(data_.maps->headKl[i], 'f', 3);
+  }
+  grid_->setHeads(data_.maps->layers, data_.maps->heads, std::move(images), captions);
+  // Room for every head of a row (up to 12 heads); more scroll sideways.
+  gridScroll_->setMinimumWidth(std::min(grid_->sizeHint().width() + 24, 12 * (HeadGrid::kThumbnail + 4) + 40));
+  grid_->setSelected(layerSpin_->value(), headSpin_->value());
+}
+
+void AttentionView::selectHead(int layer, int head) {
+  {
+    const QSignalBlocker bl(layerSpin_), bh(headSpin_);
+    layerSpin_->setValue(layer);
+    headSpin_->setValue(head);
+  }
+  grid_->setSelected(layer, head);
+  if (!data_.maps) return;
+  QElapsedTimer timer;
+  timer.start();
+  const auto& m = *data_.maps;
+  const size_t nn = static_cast<size_t>(m.n) * m.n;
+  const float* t = m.teacherHead(layer, head);
+  const float* s = m.studentHead(layer, head);
+  auto teacher = std::make_shared<const std::vector<float>>(t, t + nn);
+  auto student = std::make_shared<const std::vector<float>>(s, s + nn);
+  auto diff = std::make_shared<const std::vector<float>>(difference(t, s, m.n));
+  const QString where = tr("layer %1, head %2").arg(layer).arg(head);
+  const QString studentName = m.student == StudentKind::Soft ? tr("Soft student") : tr("Pruned student");
+  teacherPlot_->setMatrix(teacher, m.n, m.prompt.tokenLabels, false);
+  teacherPlot_->setTitle(tr("GPT-2 teacher, %1").arg(where));
+  studentPlot_->setMatrix(student, m.n, m.prompt.tokenLabels, false);
+  studentPlot_->setTitle(tr("%1, %2").arg(studentName, where));
+  diffPlot_->setMatrix(diff, m.n, m.prompt.tokenLabels, true);
+  diffPlot_->setTitle(tr("Teacher \u2212 student, %1").arg(where));
+  lastDisplayMs_ = timer.nsecsElapsed() / 1e6;
+  klLabel_->setText(tr("KL(teacher \u2016 student) of %1, mean over queries: %2 nats   \u2014   display %3 ms for %4 tokens")
+                        .arg(where).arg(m.headKl[static_cast<size_t>(layer) * m.heads + head], 0, 'f', 4)
+                        .arg(lastDisplayMs_, 0, 'f', 1).arg(m.n));
+}
+
+void AttentionView::setLogScale(bool log) {
+  {
+    const QSignalBlocker b(scaleCombo_);
+    scaleCombo_->setCurrentIndex(log ? 1 : 0);
+  }
+  for (HeatmapPlot* p : {teacherPlot_, studentPlot_, diffPlot_}) p->setLogScale(log);
+}
+
+void AttentionView::registerFigures(FigureRegistry& registry) {
+  registry.add(QStringLiteral("attention-teacher"), tr("Teacher attention"), tr("GPT-2 attention weights of the selected layer and head"), teacherPlot_);
+  registry.add(QStringLiteral("attention-student"), tr("Student attention"), tr("The student's attention weights of the selected layer and head"), studentPlot_);
+  registry.add(QStringLiteral("attention-difference"), tr("Attention difference"), tr("Teacher minus student weights of the selected layer and head"), diffPlot_);
+  registry.add(QStringLiteral("attention-overview"), tr("Attention overview"), tr("Every layer and head, captioned with its attention KL"), grid_);
+}
+
+}  // namespace attnx::ui

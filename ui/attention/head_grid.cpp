@@ -1,0 +1,107 @@
+#include "ui/attention/head_grid.h"
+
+#include <QHelpEvent>
+#include <QMouseEvent>
+#include <QPainter>
+#include <QToolTip>
+
+namespace attnx::ui {
+
+namespace {
+constexpr int kMargin = 4, kCaption = 14, kHeader = 16;
+}
+
+HeadGrid::HeadGrid(QWidget* parent) : QWidget(parent) {
+  setToolTip(tr("Every head of every layer; click one to show it large"));
+  setSizePolicy(QSizePolicy::Preferred, QSizePolicy::Preferred);
+}
+
+void HeadGrid::setHeads(int layers, int heads, std::vector<QImage> thumbnails, QStringList captions) {
+  layers_ = layers;
+  heads_ = heads;
+  thumbnails_ = std::move(thumbnails);
+  captions_ = std::move(captions);
+  updateGeometry();
+  update();
+}
+
+void HeadGrid::clear() { setHeads(0, 0, {}, {}); }
+
+void HeadGrid::setSelected(int layer, int head) {
+  selLayer_ = layer;
+  selHead_ = head;
+  update();
+}
+
+QSize HeadGrid::sizeHint() const {
+  const int h = std::max(heads_, 1), l = std::max(layers_, 1);
+  return QSize(kHeader + h * (kThumbnail + kMargin) + kMargin, kHeader + l * (kThumbnail + kCaption + kMargin) + kMargin);
+}
+
+QRect HeadGrid::cellRect(int layer, int head) const {
+  return QRect(kHeader + kMargin + head * (kThumbnail + kMargin), kHeader + kMargin + layer * (kThumbnail + kCaption + kMargin),
+               kThumbnail, kThumbnail);
+}
+
+bool HeadGrid::headAt(const QPoint& p, int* layer, int* head) const {
+  for (int l = 0; l < layers_; ++l)
+    for (int h = 0; h < heads_; ++h)
+      if (cellRect(l, h).adjusted(0, 0, 0, kCaption).contains(p)) {
+        *layer = l;
+        *head = h;
+        return true;
+      }
+  return false;
+}
+
+void HeadGrid::paintEvent(QPaintEvent*) {
+  QPainter p(this);
+  p.fillRect(rect(), palette().window());
+  if (layers_ == 0) {
+    p.drawText(rect(), Qt::AlignCenter | Qt::TextWordWrap, tr("The overview of every head appears here."));
+    return;
+  }
+  QFont small = font();
+  small.setPointSizeF(std::max(6.0, small.pointSizeF() - 2));
+  p.setFont(small);
+  for (int h = 0; h < heads_; ++h)
+    p.drawText(QRect(cellRect(0, h).left(), 0, kThumbnail, kHeader), Qt::AlignCenter, tr("H%1").arg(h));
+  for (int l = 0; l < layers_; ++l) {
+    p.drawText(QRect(0, cellRect(l, 0).top(), kHeader, kThumbnail), Qt::AlignCenter, tr("L%1").arg(l));
+    for (int h = 0; h < heads_; ++h) {
+      const QRect r = cellRect(l, h);
+      const size_t i = static_cast<size_t>(l) * heads_ + h;
+      if (i < thumbnails_.size()) p.drawImage(r, thumbnails_[i]);
+      if (l == selLayer_ && h == selHead_) {
+        p.setPen(QPen(palette().highlight(), 3));
+        p.drawRect(r.adjusted(-1, -1, 1, 1));
+        p.setPen(palette().color(QPalette::WindowText));
+      }
+      if (i < static_cast<size_t>(captions_.size()))
+        p.drawText(QRect(r.left() - 2, r.bottom() + 1, kThumbnail + 4, kCaption), Qt::AlignCenter, captions_[static_cast<int>(i)]);
+    }
+  }
+}
+
+void HeadGrid::mousePressEvent(QMouseEvent* event) {
+  int l = 0, h = 0;
+  if (headAt(event->pos(), &l, &h)) {
+    setSelected(l, h);
+    Q_EMIT headClicked(l, h);
+  }
+}
+
+bool HeadGrid::event(QEvent* e) {
+  if (e->type() == QEvent::ToolTip) {
+    auto* he = static_cast<QHelpEvent*>(e);
+    int l = 0, h = 0;
+    if (headAt(he->pos(), &l, &h)) {
+      const int i = l * heads_ + h;
+      QToolTip::showText(he->globalPos(), tr("layer %1, head %2: KL %3 nats").arg(l).arg(h).arg(i < captions_.size() ? captions_[i] : QString()), this);
+      return true;
+    }
+  }
+  return QWidget::event(e);
+}
+
+}  // namespace attnx::ui

@@ -1,0 +1,43 @@
+// The layer x head overview: one small thumbnail per head (teacher, student or their difference),
+// each captioned with its KL; a click selects that head in the large heatmaps.
+#pragma once
+
+#include <QImage>
+#include <QWidget>
+#include <vector>
+
+namespace attnx::ui {
+
+class HeadGrid : public QWidget {
+  Q_OBJECT
+ public:
+  explicit HeadGrid(QWidget* parent = nullptr);
+
+  // thumbnails: layers * heads images, layer-major; captions likewise.
+  void setHeads(int layers, int heads, std::vector<QImage> thumbnails, QStringList captions);
+  void clear();
+  void setSelected(int layer, int head);
+  int layers() const { return layers_; }
+  int heads() const { return heads_; }
+  QSize sizeHint() const override;
+
+  static constexpr int kThumbnail = 56;  // pixels per thumbnail side
+
+ Q_SIGNALS:
+  void headClicked(int layer, int head);
+
+ protected:
+  void paintEvent(QPaintEvent*) override;
+  void mousePressEvent(QMouseEvent* event) override;
+  bool event(QEvent* event) override;  // tooltips
+
+ private:
+  QRect cellRect(int layer, int head) const;
+  bool headAt(const QPoint& p, int* layer, int* head) const;
+
+  int layers_ = 0, heads_ = 0, selLayer_ = 0, selHead_ = 0;
+  std::vector<QImage> thumbnails_;
+  QStringList captions_;
+};
+
+}  // namespace attnx::ui

@@ -1,0 +1,220 @@
+#include "ui/attention/heatmap_plot.h"
+
+#include <QToolTip>
+#include <algorithm>
+#include <cmath>
+#include <limits>
+
+#include "ui/attention/attention_colors.h"
+#include "ui/attention/heatmap_sampling.h"
+
+namespace attnx::ui {
+
+namespace {
+// Token labels per axis at most: more overlap and become unreadable.
+constexpr int kMaxLabels = 24;
+
+QString shortLabel(const QString& token) {
+  QString t = token;
+  t.replace(QLatin1Char(' '), QStringLiteral("\u00B7"));  // a visible space: "·the"
+  return t.size() > 12 ? t.left(11) + QStringLiteral("\u2026") : t;
+}
+}  // namespace
+
+HeatmapPlot::HeatmapPlot(QWidget* parent) : QCustomPlot(parent) {
+  setMinimumSize(260, 240);
+  setInteractions(QCP::iRangeDrag | QCP::iRangeZoom);
+  setNoAntialiasingOnDrag(true);
+  plotLayout()->insertRow(0);
+  title_ = new QCPTextElement(this, QString(), QFont(font().family(), 10, QFont::Bold));
+  plotLayout()->addElement(0, 0, title_);
+  xAxis->setLabel(QStringLiteral("key token"));
+  yAxis->setLabel(QStringLiteral("query token"));
+  yAxis->setRangeReversed(true);  // query 0 at the top, as attention maps are read
+  xAxis->setTickLabelRotation(60);
+  // Grid lines would run across the cells (and the empty upper triangle): heatmaps go without.
+  xAxis->grid()->setVisible(false);
+  yAxis->grid()->setVisible(false);
+  map_ = new QCPColorMap(xAxis, yAxis);
+  map_->setInterpolate(false);
+  map_->setTightBoundary(false);
+  scale_ = new QCPColorScale(this);
+  plotLayout()->addElement(1, 1, scale_);
+  scale_->setType(QCPAxis::atRight);
+  scale_->axis()->setLabel(QStringLiteral("weight"));
+  map_->setColorScale(scale_);
+  map_->setGradient(weightGradient());
+  auto* group = new QCPMarginGroup(this);
+  axisRect()->setMarginGroup(QCP::msBottom | QCP::msTop, group);
+  scale_->setMarginGroup(QCP::msBottom | QCP::msTop, group);
+  // How many token labels fit depends on the axis length: recount after every layout (resizes included).
+  connect(this, &QCustomPlot::afterLayout, this, [this] { rebuildTickLabels(); });
+  connect(xAxis, qOverload<const QCPRange&>(&QCPAxis::rangeChanged), this, [this] { onRangeChanged(); });
+  connect(yAxis, qOverload<const QCPRange&>(&QCPAxis::rangeChanged), this, [this] { onRangeChanged(); });
+  clearMatrix(tr("No attention map yet"));
+}
+
+void HeatmapPlot::setTitle(const QString& title) {
+  title_->setText(title);
+  replot(QCustomPlot::rpQueuedReplot);
+}
+
+void HeatmapPlot::clearMatrix(const QString& message) {
+  values_.reset();
+  tokens_.clear();
+  n_ = 0;
+  map_->data()->clear();
+  title_->setText(message);
+  replot(QCustomPlot::rpQueuedReplot);
+}
+
+void HeatmapPlot::setMatrix(std::shared_ptr<const std::vector<float>> values, int n, const QStringList& tokens, bool isSigned) {
+  values_ = std::move(values);
+  n_ = n;
+  tokens_ = tokens;
+  signed_ = isSigned;
+  maxAbs_ = 0;
+  for (float v : *values_) maxAbs_ = std::max(maxAbs_, std::fabs(v));
+  if (maxAbs_ <= 0) maxAbs_ = 1;
+  map_->setGradient(signed_ ? differenceGradient() : weightGradient());
+  scale_->axis()->setLabel(signed_ ? tr("teacher \u2212 student") : tr("weight"));
+  settingRange_ = true;
+  xAxis->setRange(-0.5, n - 0.5);
+  yAxis->setRange(-0.5, n - 0.5);
+  settingRange_ = false;
+  setLogScale(log_);  // sets the data range and pools the cells
+  rebuildTickLabels();
+  replot();
+}
+
+void HeatmapPlot::setLogScale(bool log) {
+  log_ = log;
+  const bool useLog = log_ && !signed_;  // a signed difference has no log scale
+  scale_->setDataScaleType(useLog ? QCPAxis::stLogarithmic : QCPAxis::stLinear);
+  if (useLog) {
+    scale_->axis()->setTicker(QSharedPointer<QCPAxisTickerLog>(new QCPAxisTickerLog));
+    map_->setDataRange(QCPRange(kLogFloor, std::max<double>(maxAbs_, kLogFloor * 10)));
+  } else {
+    scale_->axis()->setTicker(QSharedPointer<QCPAxisTicker>(new QCPAxisTicker));
+    map_->setDataRange(signed_ ? QCPRange(-maxAbs_, maxAbs_) : QCPRange(0, maxAbs_));
+  }
+  if (values_) rebuildCells();
+  replot(QCustomPlot::rpQueuedReplot);
+}
+
+void HeatmapPlot::setVisibleRange(const QCPRange& keys, const QCPRange& queries) {
+  settingRange_ = true;
+  xAxis->setRange(keys);
+  yAxis->setRange(queries);
+  clampRanges();
+  settingRange_ = false;
+  rebuildCells();
+  rebuildTickLabels();
+  replot(QCustomPlot::rpQueuedReplot);
+}
+
+void HeatmapPlot::clampRanges() {
+  if (n_ <= 0) return;
+  const QCPRange full(-0.5, n_ - 0.5);
+  for (QCPAxis* axis : {xAxis, yAxis}) {
+    QCPRange r = axis->range();
+    if (r.size() > full.size()) r = full;
+    if (r.lower < full.lower) r = QCPRange(full.lower, full.lower + r.size());
+    if (r.upper > full.upper) r = QCPRange(full.upper - r.size(), full.upper);
+    if (r.size() < 1.0) r = QCPRange(r.center() - 0.5, r.center() + 0.5);  // never less than one cell
+    axis->setRange(r);
+  }
+}
+
+void HeatmapPlot::onRangeChanged() {
+  if (settingRange_ || !values_) return;
+  settingRange_ = true;
+  clampRanges();
+  settingRange_ = false;
+  rebuildCells();
+  rebuildTickLabels();
+  Q_EMIT visibleRangeChanged(xAxis->range(), yAxis->range());
+}
+
+void HeatmapPlot::rebuildCells() {
+  if (!values_ || n_ <= 0) return;
+  // The whole cells overlapping the visible range.
+  const int c0 = std::clamp(static_cast<int>(std::floor(xAxis->range().lower + 0.5)), 0, n_ - 1);
+  const int c1 = std::clamp(static_cast<int>(std::ceil(xAxis->range().upper + 0.5)), c0 + 1, n_);
+  const int r0 = std::clamp(static_cast<int>(std::floor(yAxis->range().lower + 0.5)), 0, n_ - 1);
+  const int r1 = std::clamp(static_cast<int>(std::ceil(yAxis->range().upper + 0.5)), r0 + 1, n_);
+  const int outCols = std::min(c1 - c0, kMaxCellsPerAxis), outRows = std::min(r1 - r0, kMaxCellsPerAxis);
+  const auto cells = poolExtreme(values_->data(), n_, r0, r1, c0, c1, outRows, outCols);
+  const bool useLog = log_ && !signed_;
+  // Cell b of an axis covers source indices [begin + b*w, begin + (b+1)*w) with w = span / cells: its
+  // centre in token coordinates is begin - 0.5 + (b + 0.5) * w.
+  const double wc = double(c1 - c0) / outCols, wr = double(r1 - r0) / outRows;
+  auto* data = new QCPColorMapData(outCols, outRows,
+                                   QCPRange(c0 - 0.5 + 0.5 * wc, c0 - 0.5 + (outCols - 0.5) * wc),
+                                   QCPRange(r0 - 0.5 + 0.5 * wr, r0 - 0.5 + (outRows - 0.5) * wr));
+  for (int r = 0; r < outRows; ++r)
+    for (int c = 0; c < outCols; ++c) {
+      double v = cells[static_cast<size_t>(r) * outCols + c];
+      if (useLog) v = std::max(v, kLogFloor);
+      data->setCell(c, r, v);
+    }
+  // Above the diagonal nothing is attended: leave those cells transparent rather than dark.
+  if (!signed_) {
+    for (int r = 0; r < outRows; ++r)
+      for (int c = 0; c < outCols; ++c) {
+        const int firstKeyOfCell = c0 + static_cast<int>(static_cast<long long>(c) * (c1 - c0) / outCols);
+        const int lastQueryOfCell = r0 + static_cast<int>(static_cast<long long>(r + 1) * (r1 - r0) / outRows) - 1;
+        if (firstKeyOfCell > lastQueryOfCell) data->setAlpha(c, r, 0);
+      }
+  }
+  map_->setData(data, /*copy=*/false);
+}
+
+void HeatmapPlot::rebuildTickLabels() {
+  if (n_ <= 0) return;
+  for (QCPAxis* axis : {xAxis, yAxis}) {
+    const int first = std::max(0, static_cast<int>(std::ceil(axis->range().lower)));
+    const int last = std::min(n_ - 1, static_cast<int>(std::floor(axis->range().upper)));
+    const int visible = std::max(1, last - first + 1);
+    // One label per 16 px of axis at most (rotated labels are one text line high), never more than kMaxLabels.
+    const int pixels = axis == xAxis ? axisRect()->width() : axisRect()->height();
+    const int maxLabels = std::clamp(pixels / 16, 2, kMaxLabels);
+    const int step = std::max(1, (visible + maxLabels - 1) / maxLabels);
+    QSharedPointer<QCPAxisTickerText> ticker(new QCPAxisTickerText);
+    for (int i = first - first % step; i <= last; i += step) {
+      if (i < first) continue;
+      const QString token = i < tokens_.size() ? shortLabel(tokens_[i]) : QString();
+      // Thinned labels carry their index so the reader knows which token of many it is.
+      ticker->addTick(i, step > 1 ? QStringLiteral("%1 %2").arg(i).arg(token) : token);
+    }
+    axis->setTicker(ticker);
+  }
+}
+
+double HeatmapPlot::valueAt(int query, int key) const {
+  if (!values_ || query < 0 || key < 0 || query >= n_ || key >= n_) return std::numeric_limits<double>::quiet_NaN();
+  return (*values_)[static_cast<size_t>(query) * n_ + key];
+}
+
+QSize HeatmapPlot::displayedCells() const { return QSize(map_->data()->keySize(), map_->data()->valueSize()); }
+
+void HeatmapPlot::mouseMoveEvent(QMouseEvent* event) {
+  QCustomPlot::mouseMoveEvent(event);
+  if (!values_ || !axisRect()->rect().contains(event->pos())) {
+    QToolTip::hideText();
+    return;
+  }
+  const int key = static_cast<int>(std::lround(xAxis->pixelToCoord(event->pos().x())));
+  const int query = static_cast<int>(std::lround(yAxis->pixelToCoord(event->pos().y())));
+  const double v = valueAt(query, key);
+  if (std::isnan(v)) return;
+  const auto label = [this](int i) { return i < tokens_.size() ? tokens_[i].toHtmlEscaped() : QString(); };
+  QToolTip::showText(event->globalPosition().toPoint(),
+                     tr("<b>query</b> %1 \u201C%2\u201D<br><b>key</b> %3 \u201C%4\u201D<br><b>%5</b> %6")
+                         .arg(query).arg(label(query)).arg(key).arg(label(key))
+                         .arg(signed_ ? tr("teacher \u2212 student") : tr("weight"))
+                         .arg(v, 0, 'g', 5),
+                     this);
+}
+
+}  // namespace attnx::ui

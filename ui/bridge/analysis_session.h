@@ -1,0 +1,129 @@
+// The views' handle on a distillation run: the teacher GPT-2, the run's student (soft, with every
+// learned coefficient, or pruned to a plan) and the tokenizer. Qt-facing, LibTorch inside (pimpl),
+// so widgets never include torch. Every compute method is synchronous and thread-safe for
+// concurrent callers (forward passes only read the weights): the views call them on worker threads.
+#pragma once
+
+#include <QString>
+#include <QStringList>
+#include <atomic>
+#include <functional>
+#include <memory>
+#include <vector>
+
+namespace attnx::ui {
+
+// Which student the attention maps and completions use.
+enum class StudentKind {
+  Soft,    // every mask of the learned bank with its learned coefficient
+  Pruned,  // the run's plan.json, or (without one) the top-2 masks of each head
+};
+
+struct RunSummary {
+  QString runDir, teacherDir, bankName;
+  QStringList maskNames;
+  QString combine;           // "soft-mask" | "branch-mixture"
+  QString prunedDescription; // "plan.json (top-1)" or "top-2 per head (no plan.json)"
+  int layers = 0, heads = 0, headDim = 0, context = 0, vocab = 0, trainedSeqLen = 0;
+  qint64 steps = 0;          // optimiser steps recorded in the run (0 when unknown)
+  qint64 teacherParameterBytes = 0, studentExtraBytes = 0;
+};
+
+// A prompt as the model sees it.
+struct EncodedPrompt {
+  std::vector<int> ids;       // at most the context length
+  QStringList tokenLabels;    // one printable label per id
+  int originalTokens = 0;     // before truncation
+  bool truncated() const { return originalTokens > static_cast<int>(ids.size()); }
+};
+
+// Attention maps of every layer and head for one prompt, teacher and student. Immutable once made.
+struct AttentionMapSet {
+  EncodedPrompt prompt;
+  StudentKind student = StudentKind::Soft;
+  int layers = 0, heads = 0, n = 0;
+  std::vector<float> teacher, studentMaps;  // (L, H, n, n) row-major each: query row, key column
+  std::vector<double> headKl;               // (L, H): mean over queries of KL(teacher row || student row), nats
+  const float* teacherHead(int layer, int head) const { return teacher.data() + offset(layer, head); }
+  const float* studentHead(int layer, int head) const { return studentMaps.data() + offset(layer, head); }
+  size_t offset(int layer, int head) const {
+    return (static_cast<size_t>(layer) * heads + head) * static_cast<size_t>(n) * n;
+  }
+};
+
+struct SamplingSettings {
+  bool greedy = false;
+  double temperature = 1.0;
+  int topK = 40;
+  double topP = 1.0;
+  quint64 seed = 1;
+  int maxNewTokens = 32;
+};
+
+struct TopCandidate {
+  QString label;
+  double probability = 0;
+};
+
+// The next-token distributions of teacher and student at one position of a completion.
+struct TokenComparison {
+  double kl = 0;                      // KL(teacher || student), nats
+  std::vector<TopCandidate> teacherTop, studentTop;  // five each, most likely first
+};
+
+// Peak memory of one forward pass, measured around it.
+struct ForwardMemory {
+  qint64 rssBeforeBytes = 0, rssPeakBytes = 0;  // process resident set before and at the peak
+  double milliseconds = 0;
+  int n = 0;
+};
+
+class AnalysisSession {
+ public:
+  AnalysisSession();
+  ~AnalysisSession();
+  AnalysisSession(const AnalysisSession&) = delete;
+  AnalysisSession& operator=(const AnalysisSession&) = delete;
+
+  // Loads run.json, learned_bank.json, plan.json (optional) of a run folder made by attnx-cli
+  // distill, and its teacher (teacherOverride when not empty). Returns "" on success, else a
+  // message for the user; a failed load leaves the session empty.
+  QString loadRun(const QString& runDir, const QString& teacherOverride = {});
+  bool isLoaded() const;
+  RunSummary summary() const;
+
+  // Tokenizes; keeps the first `context` tokens. Throws std::invalid_argument for an empty prompt.
+  EncodedPrompt encode(const QString& prompt) const;
+  QString tokenLabel(int id) const;   // printable: newlines and tabs shown as symbols
+  QString decode(const std::vector<int>& ids) const;
+
+  // Attention maps for a prompt. `cancelled` is polled between layers and models; a cancelled
+  // request returns nullptr. Throws std::invalid_argument for an empty prompt.
+  std::shared_ptr<const AttentionMapSet> attentionMaps(const QString& prompt, StudentKind student,
+                                                       const std::atomic<bool>* cancelled = nullptr) const;
+
+  // Generates a continuation of `prompt` with the teacher (student == nullptr) or a student;
+  // onToken(id) is called for every new token and may return false to stop.
+  std::vector<int> generate(const std::vector<int>& prompt, const StudentKind* student, const SamplingSettings& s,
+                            const std::function<bool(int)>& onToken) const;
+
+  // For each new token t of `completion`: the teacher's and the student's next-token distributions
+  // given prompt + completion[0..t-1] compared (KL and top-5).
+  std::vector<TokenComparison> compare(const std::vector<int>& prompt, const std::vector<int>& completion,
+                                       StudentKind student) const;
+
+  // Resident memory around one forward pass of n tokens (teacher or student). Serialised: two
+  // measurements at once would see each other's memory.
+  ForwardMemory measureForward(const StudentKind* student, int n) const;
+
+  // Analytic attention cost at length n (core/eval/attention_plan.h): dense and the student.
+  struct AnalyticCost { double denseFlops = 0, denseBytes = 0, softFlops = 0, softBytes = 0,
+                        prunedFlops = 0, prunedBytes = 0, softDensity = 0, prunedDensity = 0; };
+  AnalyticCost analyticCost(int n) const;
+
+ private:
+  struct State;
+  std::unique_ptr<State> s_;
+};
+
+}  // namespace attnx::ui

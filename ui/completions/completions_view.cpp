@@ -1,0 +1,297 @@
+#include "ui/completions/completions_view.h"
+
+#include <QCheckBox>
+#include <QComboBox>
+#include <QDoubleSpinBox>
+#include <QFormLayout>
+#include <QGridLayout>
+#include <QHBoxLayout>
+#include <QLabel>
+#include <QPlainTextEdit>
+#include <QPushButton>
+#include <QScrollArea>
+#include <QSpinBox>
+#include <QVBoxLayout>
+
+#include "ui/completions/token_text_view.h"
+
+namespace attnx::ui {
+
+CompletionsView::CompletionsView(QWidget* parent) : QWidget(parent) {
+  pool_.setMaxThreadCount(1);
+  prompt_ = new QPlainTextEdit(this);
+  prompt_->setPlaceholderText(tr("Prompt for both models"));
+  prompt_->setToolTip(tr("The same prompt is continued by the teacher and by the student"));
+  prompt_->setMaximumHeight(60);
+  samples_ = new QSpinBox(this);
+  samples_->setRange(1, 16);
+  samples_->setValue(3);
+  samples_->setToolTip(tr("Samples per prompt: sample k uses seed + k"));
+  maxTokens_ = new QSpinBox(this);
+  maxTokens_->setRange(1, 1024);
+  maxTokens_->setValue(32);
+  maxTokens_->setToolTip(tr("New tokens per completion (fewer when the context is full)"));
+  seed_ = new QSpinBox(this);
+  seed_->setRange(0, 1 << 30);
+  seed_->setValue(1);
+  seed_->setToolTip(tr("Seed of the first sample; teacher and student share it"));
+  temperature_ = new QDoubleSpinBox(this);
+  temperature_->setRange(0.05, 5.0);
+  temperature_->setSingleStep(0.1);
+  temperature_->setValue(1.0);
+  temperature_->setToolTip(tr("Sampling temperature"));
+  topK_ = new QSpinBox(this);
+  topK_->setRange(0, 100000);
+  topK_->setValue(40);
+  topK_->setToolTip(tr("Keep the k most likely tokens (0: all)"));
+  topP_ = new QDoubleSpinBox(this);
+  topP_->setRange(0.01, 1.0);
+  topP_->setSingleStep(0.05);
+  topP_->setValue(1.0);
+  topP_->setToolTip(tr("Nucleus sampling mass"));
+  greedy_ = new QCheckBox(tr("Greedy"), this);
+  greedy_->setToolTip(tr("Always take the most likely token (samples are then identical)"));
+  studentCombo_ = new QComboBox(this);
+  studentCombo_->addItems({tr("Soft student"), tr("Pruned student")});
+  studentCombo_->setToolTip(tr("Which student continues the prompt"));
+  generate_ = new QPushButton(tr("Generate"), this);
+  generate_->setShortcut(QKeySequence(Qt::CTRL | Qt::Key_Return));
+  generate_->setToolTip(tr("Generate teacher and student completions (Ctrl+Return)"));
+  stop_ = new QPushButton(tr("Stop"), this);
+  stop_->setEnabled(false);
+  stop_->setShortcut(QKeySequence(Qt::Key_Escape));
+  stop_->setToolTip(tr("Stop generating (Esc)"));
+  status_ = new QLabel(this);
+  status_->setWordWrap(true);
+
+  auto* controls = new QHBoxLayout;
+  auto addPair = [&](const QString& label, QWidget* w) {
+    controls->addWidget(new QLabel(label, this));
+    controls->addWidget(w);
+  };
+  addPair(tr("Samples"), samples_);
+  addPair(tr("Tokens"), maxTokens_);
+  addPair(tr("Seed"), seed_);
+  addPair(tr("Temperature"), temperature_);
+  addPair(tr("Top-k"), topK_);
+  addPair(tr("Top-p"), topP_);
+  controls->addWidget(greedy_);
+  controls->addWidget(studentCombo_);
+  controls->addStretch(1);
+  controls->addWidget(generate_);
+  controls->addWidget(stop_);
+
+  gridHost_ = new QWidget(this);
+  grid_ = new QGridLayout(gridHost_);
+  grid_->addWidget(new QLabel(tr("<b>GPT-2 teacher</b>"), gridHost_), 0, 1);
+  grid_->addWidget(new QLabel(tr("<b>Student</b>"), gridHost_), 0, 2);
+  grid_->setColumnStretch(1, 1);
+  grid_->setColumnStretch(2, 1);
+  auto* scroll = new QScrollArea(this);
+  scroll->setWidget(gridHost_);
+  scroll->setWidgetResizable(true);
+
+  auto* layout = new QVBoxLayout(this);
+  layout->addWidget(prompt_);
+  layout->addLayout(controls);
+  layout->addWidget(status_);
+  layout->addWidget(scroll, 1);
+
+  connect(generate_, &QPushButton::clicked, this, &CompletionsView::start);
+  connect(stop_, &QPushButton::clicked, this, &CompletionsView::cancel);
+  setStatus(tr("Highlighted tokens differ between teacher and student (the first difference in bold); hover a token for its KL and top-5."));
+}
+
+CompletionsView::~CompletionsView() {
+  if (cancel_) cancel_->store(true);
+  pool_.clear();
+  pool_.waitForDone();
+}
+
+void CompletionsView::setSession(std::shared_ptr<AnalysisSession> session) {
+  cancel();
+  session_ = std::move(session);
+  if (session_ && session_->isLoaded())
+    studentCombo_->setItemText(1, tr("Pruned: %1").arg(session_->summary().prunedDescription));
+}
+
+void CompletionsView::setPrompt(const QString& prompt) { prompt_->setPlainText(prompt); }
+void CompletionsView::setSamples(int samples) { samples_->setValue(samples); }
+void CompletionsView::setMaxNewTokens(int tokens) { maxTokens_->setValue(tokens); }
+void CompletionsView::setStudentKind(StudentKind kind) { studentCombo_->setCurrentIndex(kind == StudentKind::Soft ? 0 : 1); }
+void CompletionsView::setSampling(const SamplingSettings& s) {
+  greedy_->setChecked(s.greedy);
+  temperature_->setValue(s.temperature);
+  topK_->setValue(s.topK);
+  topP_->setValue(s.topP);
+  seed_->setValue(static_cast<int>(s.seed));
+  maxTokens_->setValue(s.maxNewTokens);
+}
+QString CompletionsView::statusText() const { return status_->text(); }
+
+void CompletionsView::setStatus(const QString& text, bool error) {
+  status_->setText(text);
+  status_->setStyleSheet(error ? QStringLiteral("color: #b00020;") : QString());
+}
+
+void CompletionsView::setRunning(bool running) {
+  running_ = running;
+  generate_->setEnabled(!running);
+  stop_->setEnabled(running);
+}
+
+const std::vector<int>& CompletionsView::tokens(int sample, bool student) const {
+  const auto& r = rows_.at(static_cast<size_t>(sample));
+  return student ? r.studentIds : r.teacherIds;
+}
+
+void CompletionsView::clearRows() {
+  for (auto& r : rows_) {
+    delete r.teacher;
+    delete r.student;
+    delete r.label;
+  }
+  rows_.clear();
+}
+
+void CompletionsView::cancel() {
+  if (cancel_) cancel_->store(true);
+}
+
+void CompletionsView::start() {
+  if (!session_ || !session_->isLoaded()) {
+    setStatus(tr("No run is open: open a run folder made by attnx-cli distill first."), true);
+    Q_EMIT failed(status_->text());
+    return;
+  }
+  EncodedPrompt encoded;
+  try {
+    encoded = session_->encode(prompt_->toPlainText());
+  } catch (const std::exception& e) {
+    setStatus(QString::fromStdString(e.what()), true);
+    Q_EMIT failed(status_->text());
+    return;
+  }
+  cancel();
+  pool_.clear();
+  const int context = session_->summary().context;
+  const int maxNew = maxTokens_->value();
+  std::vector<int> prompt = encoded.ids;
+  QString note;
+  // Both the prompt and the new tokens must fit the context: keep the prompt's end, which is what
+  // the next token depends on most.
+  const int room = std::max(1, context - maxNew);
+  if (static_cast<int>(prompt.size()) > room || encoded.truncated()) {
+    if (static_cast<int>(prompt.size()) > room) prompt.erase(prompt.begin(), prompt.end() - room);
+    note = tr("The prompt (%1 tokens) and %2 new tokens exceed the context of %3: using its last %4 tokens. ")
+               .arg(encoded.originalTokens).arg(maxNew).arg(context).arg(prompt.size());
+  }
+  SamplingSettings s;
+  s.greedy = greedy_->isChecked();
+  s.temperature = temperature_->value();
+  s.topK = topK_->value();
+  s.topP = topP_->value();
+  s.seed = static_cast<quint64>(seed_->value());
+  s.maxNewTokens = maxNew;
+  const StudentKind kind = studentCombo_->currentIndex() == 0 ? StudentKind::Soft : StudentKind::Pruned;
+  const int samples = samples_->value();
+
+  clearRows();
+  const QString promptText = session_->decode(prompt);
+  for (int i = 0; i < samples; ++i) {
+    Row r;
+    r.label = new QLabel(tr("Sample %1\nseed %2").arg(i + 1).arg(s.seed + static_cast<quint64>(i)), gridHost_);
+    r.teacher = new TokenTextView(gridHost_);
+    r.student = new TokenTextView(gridHost_);
+    r.teacher->setPrompt(promptText);
+    r.student->setPrompt(promptText);
+    grid_->addWidget(r.label, i + 1, 0, Qt::AlignTop);
+    grid_->addWidget(r.teacher, i + 1, 1);
+    grid_->addWidget(r.student, i + 1, 2);
+    rows_.push_back(r);
+  }
+  auto cancelFlag = std::make_shared<std::atomic<bool>>(false);
+  cancel_ = cancelFlag;
+  const quint64 run = ++run_;
+  setRunning(true);
+  setStatus(note + tr("Generating %n sample(s)\u2026", nullptr, samples));
+  auto session = session_;
+  pool_.start([this, session, prompt, s, kind, samples, cancelFlag, run] {
+    try {
+      for (int i = 0; i < samples && !cancelFlag->load(); ++i) {
+        SamplingSettings si = s;
+        si.seed = s.seed + static_cast<quint64>(i);
+        std::vector<int> produced[2];
+        for (int side = 0; side < 2 && !cancelFlag->load(); ++side) {
+          const bool student = side == 1;
+          produced[side] = session->generate(prompt, student ? &kind : nullptr, si, [&](int token) {
+            QMetaObject::invokeMethod(this, [this, run, i, student, token] { addToken(run, i, student, token); }, Qt::QueuedConnection);
+            return !cancelFlag->load();
+          });
+        }
+        if (cancelFlag->load()) break;
+        auto teacherCmp = session->compare(prompt, produced[0], kind);
+        auto studentCmp = session->compare(prompt, produced[1], kind);
+        QMetaObject::invokeMethod(this, [this, run, i, a = std::move(teacherCmp), b = std::move(studentCmp)]() mutable {
+          finishSample(run, i, std::move(a), std::move(b));
+        }, Qt::QueuedConnection);
+      }
+      const bool cancelled = cancelFlag->load();
+      QMetaObject::invokeMethod(this, [this, run, cancelled] {
+        if (run != run_) return;
+        setRunning(false);
+        setStatus(cancelled ? tr("Stopped.") : tr("Done: highlighted tokens differ between teacher and student; hover a token for its KL and top-5."));
+        Q_EMIT finished(cancelled);
+      }, Qt::QueuedConnection);
+    } catch (const std::exception& e) {
+      const QString message = QString::fromStdString(e.what());
+      QMetaObject::invokeMethod(this, [this, run, message] {
+        if (run != run_) return;
+        setRunning(false);
+        setStatus(message, true);
+        Q_EMIT failed(message);
+      }, Qt::QueuedConnection);
+    }
+  });
+}
+
+void CompletionsView::addToken(quint64 run, int sample, bool student, int token) {
+  if (run != run_ || sample >= static_cast<int>(rows_.size())) return;
+  auto& r = rows_[static_cast<size_t>(sample)];
+  (student ? r.studentIds : r.teacherIds).push_back(token);
+  refreshRow(sample);
+  Q_EMIT tokenAdded(sample, student);
+}
+
+void CompletionsView::refreshRow(int sample) {
+  auto& r = rows_[static_cast<size_t>(sample)];
+  const size_t common = std::min(r.teacherIds.size(), r.studentIds.size());
+  auto labels = [this](const std::vector<int>& ids) {
+    QStringList l;
+    for (int id : ids) l << session_->tokenLabel(id);
+    return l;
+  };
+  int first = -1;
+  std::vector<bool> diverged(std::max(r.teacherIds.size(), r.studentIds.size()), false);
+  for (size_t i = 0; i < common; ++i)
+    if (r.teacherIds[i] != r.studentIds[i]) {
+      diverged[i] = true;
+      if (first < 0) first = static_cast<int>(i);
+    }
+  std::vector<bool> teacherDiv(diverged.begin(), diverged.begin() + static_cast<long>(r.teacherIds.size()));
+  std::vector<bool> studentDiv(diverged.begin(), diverged.begin() + static_cast<long>(r.studentIds.size()));
+  r.teacher->setTokens(labels(r.teacherIds), teacherDiv, first);
+  r.student->setTokens(labels(r.studentIds), studentDiv, first);
+}
+
+void CompletionsView::finishSample(quint64 run, int sample, std::vector<TokenComparison> teacherCmp,
+                                   std::vector<TokenComparison> studentCmp) {
+  if (run != run_ || sample >= static_cast<int>(rows_.size())) return;
+  auto& r = rows_[static_cast<size_t>(sample)];
+  refreshRow(sample);
+  r.teacher->setComparisons(std::move(teacherCmp));
+  r.student->setComparisons(std::move(studentCmp));
+  Q_EMIT sampleFinished(sample);
+}
+
+}  // namespace attnx::ui

@@ -1,0 +1,184 @@
+#include "ui/memory/memory_view.h"
+
+#include <QGridLayout>
+#include <QGroupBox>
+#include <QHBoxLayout>
+#include <QHeaderView>
+#include <QLabel>
+#include <QPushButton>
+#include <QSpinBox>
+#include <QTableWidget>
+#include <QVBoxLayout>
+#include "ui/plot/qcustomplot.h"
+
+#include "core/bench/memory_probe.h"
+#include "ui/export/figure_registry.h"
+#include "ui/memory/bench_panel.h"
+#include "ui/memory/memory_gauge.h"
+
+namespace attnx::ui {
+
+MemoryView::MemoryView(QWidget* parent) : QWidget(parent) {
+  pool_.setMaxThreadCount(1);
+  processGauge_ = new MemoryGauge(tr("This process (resident set)"), this);
+  teacherGauge_ = new MemoryGauge(tr("Teacher: weights, peak of one forward"), this);
+  studentGauge_ = new MemoryGauge(tr("Student: weights + coefficients, peak of one forward"), this);
+  length_ = new QSpinBox(this);
+  length_->setRange(1, 1 << 20);
+  length_->setValue(512);
+  length_->setToolTip(tr("Sequence length n of the cost table and of the measured forward passes"));
+  measure_ = new QPushButton(tr("Measure forward memory"), this);
+  measure_->setToolTip(tr("Run one teacher and one student forward of n tokens and record the resident-set peak"));
+  note_ = new QLabel(tr("Peaks are the process's resident-set high-water mark (VmHWM) around one forward pass; "
+                        "LibTorch 1.13 CPU offers no allocator statistics, and no CUDA device is used."), this);
+  note_->setWordWrap(true);
+  table_ = new QTableWidget(3, 4, this);
+  table_->setHorizontalHeaderLabels({tr("density"), tr("attention GFLOP"), tr("attention MiB"), tr("vs dense")});
+  table_->setVerticalHeaderLabels({tr("dense"), tr("soft student"), tr("pruned student")});
+  table_->horizontalHeader()->setSectionResizeMode(QHeaderView::Stretch);
+  table_->setEditTriggers(QAbstractItemView::NoEditTriggers);
+  table_->setFixedHeight(table_->horizontalHeader()->sizeHint().height() + 3 * table_->verticalHeader()->defaultSectionSize() + 4);
+  table_->setToolTip(tr("Analytic cost of attention for one sequence of n tokens, all layers and heads (4d FLOPs per attended pair)"));
+  costPlot_ = new QCustomPlot(this);
+  costPlot_->plotLayout()->insertRow(0);
+  costPlot_->plotLayout()->addElement(0, 0, new QCPTextElement(costPlot_, tr("Analytic attention FLOPs against n"),
+                                                               QFont(font().family(), 10, QFont::Bold)));
+  costPlot_->xAxis->setLabel(tr("sequence length n (tokens)"));
+  costPlot_->yAxis->setLabel(tr("attention FLOPs per sequence"));
+  for (QCPAxis* a : {costPlot_->xAxis, costPlot_->yAxis}) {
+    a->setScaleType(QCPAxis::stLogarithmic);
+    a->setTicker(QSharedPointer<QCPAxisTickerLog>(new QCPAxisTickerLog));
+  }
+  costPlot_->legend->setVisible(true);
+  costPlot_->axisRect()->insetLayout()->setInsetAlignment(0, Qt::AlignTop | Qt::AlignLeft);
+  costPlot_->setInteractions(QCP::iRangeDrag | QCP::iRangeZoom);
+  costPlot_->setMinimumSize(300, 220);
+  bench_ = new BenchPanel(this);
+
+  auto* gauges = new QGroupBox(tr("Memory"), this);
+  auto* g = new QVBoxLayout(gauges);
+  g->addWidget(processGauge_);
+  g->addWidget(teacherGauge_);
+  g->addWidget(studentGauge_);
+  auto* row = new QHBoxLayout;
+  row->addWidget(new QLabel(tr("n"), this));
+  row->addWidget(length_);
+  row->addWidget(measure_);
+  row->addStretch(1);
+  g->addLayout(row);
+  g->addWidget(note_);
+  auto* cost = new QGroupBox(tr("Analytic attention cost"), this);
+  auto* c = new QVBoxLayout(cost);
+  c->addWidget(table_);
+  c->addWidget(costPlot_, 1);
+  auto* top = new QHBoxLayout;
+  top->addWidget(gauges, 1);
+  top->addWidget(cost, 1);
+  auto* benchBox = new QGroupBox(tr("Benchmark: dense against compiled attention"), this);
+  auto* b = new QVBoxLayout(benchBox);
+  b->addWidget(bench_);
+  auto* layout = new QVBoxLayout(this);
+  layout->addLayout(top, 1);
+  layout->addWidget(benchBox, 1);
+
+  connect(measure_, &QPushButton::clicked, this, &MemoryView::measure);
+  connect(length_, qOverload<int>(&QSpinBox::valueChanged), this, [this] { refreshAnalytic(); });
+  connect(&poll_, &QTimer::timeout, this, &MemoryView::refreshProcessGauge);
+  poll_.start(1000);
+  refreshProcessGauge();
+}
+
+MemoryView::~MemoryView() { pool_.waitForDone(); }
+
+void MemoryView::setSession(std::shared_ptr<AnalysisSession> session) {
+  session_ = std::move(session);
+  if (!session_ || !session_->isLoaded()) return;
+  const auto s = session_->summary();
+  length_->setMaximum(s.context);
+  length_->setValue(std::min(s.context, std::max(s.trainedSeqLen, 1)));
+  const qint64 weights = s.teacherParameterBytes;
+  teacherGauge_->setValues(weights, weights, tr("weights %1").arg(MemoryGauge::formatBytes(weights)));
+  studentGauge_->setValues(weights + s.studentExtraBytes, weights + s.studentExtraBytes,
+                           tr("shares the teacher's weights, + %1 of coefficients").arg(MemoryGauge::formatBytes(s.studentExtraBytes)));
+  refreshAnalytic();
+}
+
+void MemoryView::setLength(int n) { length_->setValue(n); }
+
+void MemoryView::refreshProcessGauge() {
+  const auto m = residentMemory();
+  processGauge_->setValues(m.currentBytes, m.peakBytes, tr("peak since start or the last measurement"));
+}
+
+void MemoryView::measure() {
+  if (!session_ || !session_->isLoaded()) return;
+  measure_->setEnabled(false);
+  const int n = length_->value();
+  auto session = session_;
+  pool_.start([this, session, n] {
+    const StudentKind student = StudentKind::Soft;
+    const auto t = session->measureForward(nullptr, n);
+    const auto s = session->measureForward(&student, n);
+    QMetaObject::invokeMethod(this, [this, t, s, session] {
+      const auto sum = session->summary();
+      const qint64 w = sum.teacherParameterBytes, ws = w + sum.studentExtraBytes;
+      teacherGauge_->setValues(w, w + std::max<qint64>(0, t.rssPeakBytes - t.rssBeforeBytes),
+                               tr("one forward of %1 tokens: %2 ms").arg(t.n).arg(t.milliseconds, 0, 'f', 1));
+      studentGauge_->setValues(ws, ws + std::max<qint64>(0, s.rssPeakBytes - s.rssBeforeBytes),
+                               tr("one soft-student forward of %1 tokens: %2 ms").arg(s.n).arg(s.milliseconds, 0, 'f', 1));
+      const qint64 full = std::max(teacherGauge_->peakBytes(), studentGauge_->peakBytes()) * 5 / 4;
+      teacherGauge_->setFullScale(full);
+      studentGauge_->setFullScale(full);
+      measure_->setEnabled(true);
+      refreshProcessGauge();
+      Q_EMIT measured();
+    }, Qt::QueuedConnection);
+  });
+}
+
+void MemoryView::refreshAnalytic() {
+  if (!session_ || !session_->isLoaded()) return;
+  const int n = length_->value();
+  const auto c = session_->analyticCost(n);
+  const double flops[3] = {c.denseFlops, c.softFlops, c.prunedFlops};
+  const double bytes[3] = {c.denseBytes, c.softBytes, c.prunedBytes};
+  const double density[3] = {1.0, c.softDensity, c.prunedDensity};
+  for (int r = 0; r < 3; ++r) {
+    auto set = [&](int col, const QString& text) { table_->setItem(r, col, new QTableWidgetItem(text)); };
+    set(0, QString::number(density[r], 'f', 4));
+    set(1, QString::number(flops[r] / 1e9, 'g', 4));
+    set(2, QString::number(bytes[r] / (1024.0 * 1024.0), 'g', 4));
+    set(3, r == 0 ? QStringLiteral("1") : QStringLiteral("%1\u00D7 fewer FLOPs").arg(flops[0] / std::max(flops[r], 1.0), 0, 'f', 2));
+  }
+  costPlot_->clearGraphs();
+  const QString names[3] = {tr("dense"), tr("soft student"), tr("pruned student")};
+  const QColor colours[3] = {QColor(80, 80, 80), QColor(31, 119, 180), QColor(214, 39, 40)};
+  const int context = session_->summary().context;
+  // Analytic cost at every power of two up to the context (and the context itself), as one curve per plan.
+  QVector<int> lengths;
+  for (int x = 16; x < context; x *= 2) lengths << x;
+  lengths << context;
+  for (int k = 0; k < 3; ++k) {
+    auto* g = costPlot_->addGraph();
+    g->setName(names[k]);
+    g->setPen(QPen(colours[k], 2, k == 0 ? Qt::DashLine : Qt::SolidLine));
+    g->setScatterStyle(QCPScatterStyle(QCPScatterStyle::ssCircle, 5));
+  }
+  for (int x : lengths) {
+    const auto cx = session_->analyticCost(x);
+    costPlot_->graph(0)->addData(x, cx.denseFlops);
+    costPlot_->graph(1)->addData(x, cx.softFlops);
+    costPlot_->graph(2)->addData(x, cx.prunedFlops);
+  }
+  costPlot_->rescaleAxes();
+  costPlot_->xAxis->scaleRange(1.3, costPlot_->xAxis->range().center());
+  costPlot_->yAxis->scaleRange(1.5, costPlot_->yAxis->range().center());
+  costPlot_->replot();
+}
+
+void MemoryView::registerFigures(FigureRegistry& registry) {
+  registry.add(QStringLiteral("analytic-cost"), tr("Analytic attention FLOPs"), tr("Attention FLOPs against n: dense, soft and pruned student"), costPlot_);
+  bench_->registerFigures(registry);
+}
+
+}  // namespace attnx::ui
