@@ -1,5 +1,11 @@
 #include "ui/main_window/main_window.h"
 
+#include "ui/attention/attention_view.h"
+#include "ui/bridge/analysis_session.h"
+#include "ui/completions/completions_view.h"
+#include "ui/download/download_dialog.h"
+#include "ui/memory/memory_view.h"
+
 #include <QAction>
 #include <QApplication>
 #include <QCloseEvent>
@@ -65,6 +71,13 @@ MainWindow::MainWindow(QWidget* parent)
   auto* lossDock = addPanel(lossPanel_, tr("Loss curves"), QStringLiteral("LossDock"), Qt::RightDockWidgetArea);
   auto* coeffDock = addPanel(coefficientPanel_, tr("Coefficients"), QStringLiteral("CoefficientsDock"), Qt::RightDockWidgetArea);
   auto* gridDock = addPanel(grid_, tr("Coefficient grid"), QStringLiteral("CoefficientGridDock"), Qt::RightDockWidgetArea);
+  // The analysis views of a run (issue 6): they show the opened or just finished run's student beside its teacher.
+  attentionView_ = new AttentionView;
+  completionsView_ = new CompletionsView;
+  memoryView_ = new MemoryView;
+  auto* attentionDock = addPanel(attentionView_, tr("Attention"), QStringLiteral("AttentionDock"), Qt::RightDockWidgetArea);
+  auto* completionsDock = addPanel(completionsView_, tr("Completions"), QStringLiteral("CompletionsDock"), Qt::RightDockWidgetArea);
+  auto* memoryDock = addPanel(memoryView_, tr("Memory & speed"), QStringLiteral("MemoryDock"), Qt::RightDockWidgetArea);
   // Default layout: bank editor and training side by side on the left (Model tabbed with the
   // bank), the three live views stacked on the right.
   splitDockWidget(bankDock, trainingDock, Qt::Horizontal);
@@ -72,6 +85,10 @@ MainWindow::MainWindow(QWidget* parent)
   bankDock->raise();
   splitDockWidget(lossDock, coeffDock, Qt::Vertical);
   splitDockWidget(coeffDock, gridDock, Qt::Vertical);
+  tabifyDockWidget(gridDock, attentionDock);
+  tabifyDockWidget(attentionDock, completionsDock);
+  tabifyDockWidget(completionsDock, memoryDock);
+  gridDock->raise();
   resizeDocks({bankDock, trainingDock, lossDock}, {600, 380, 580}, Qt::Horizontal);
   resizeDocks({lossDock, coeffDock, gridDock}, {340, 380, 200}, Qt::Vertical);
   defaultState_ = saveState();
@@ -94,6 +111,7 @@ MainWindow::MainWindow(QWidget* parent)
       recentRuns_->add(dir);
       try {  // the finished run becomes the opened one, so it can be resumed or saved elsewhere
         openedRun_ = std::make_unique<RunRecord>(readRunFolder(dir));
+        loadAnalysis(dir);
       } catch (const std::exception&) {
       }
     }
@@ -129,6 +147,12 @@ void MainWindow::buildMenus() {
   auto* open = file->addAction(tr("&Open model…"), this, &MainWindow::chooseModelFolder);
   open->setShortcut(QKeySequence::Open);
   open->setToolTip(tr("Open a Hugging Face GPT-2 folder (config.json + model.safetensors)"));
+  file->addAction(tr("&Download GPT-2…"), this, [this] {
+    auto* dialog = new DownloadDialog(this);
+    dialog->setAttribute(Qt::WA_DeleteOnClose);
+    connect(dialog, &DownloadDialog::modelReady, this, [this](const QString& dir) { openModel(dir); });
+    dialog->show();
+  })->setToolTip(tr("Fetch gpt2, distilgpt2 or gpt2-medium from the Hugging Face hub, with resume and checksums"));
   recentModels_ = new RecentFiles(QStringLiteral("recent/models"), file->addMenu(tr("Recent &models")),
                                   [this](const QString& p) { openModel(p); }, this);
   file->addSeparator();
@@ -297,6 +321,7 @@ bool MainWindow::openRun(const QString& dir, bool quiet) {
     bankEditor_->combinedView()->setModelShape(run->shape.layers, run->shape.heads);
     if (!run->samples.isEmpty()) bankEditor_->combinedView()->setCoefficients(run->samples.back().alpha);
     recentRuns_->add(run->dir);
+    loadAnalysis(run->dir);
     statusBar()->showMessage(tr("Run %1: %2 steps%3").arg(run->dir).arg(run->samples.size())
                                  .arg(run->hasCheckpoint ? tr(", resumable (Ctrl+R)") : QString()), 8000);
     openedRun_ = std::move(run);
@@ -392,6 +417,22 @@ void MainWindow::closeEvent(QCloseEvent* event) {
   settings.setValue(QStringLiteral("window/geometry"), saveGeometry());
   settings.setValue(QStringLiteral("window/state"), saveState());
   event->accept();
+}
+
+}  // namespace attnx::ui
+
+namespace attnx::ui {
+
+void MainWindow::loadAnalysis(const QString& runDir) {
+  auto session = std::make_shared<AnalysisSession>();
+  const QString problem = session->loadRun(runDir);
+  if (!problem.isEmpty()) {
+    statusBar()->showMessage(tr("Attention views: %1").arg(problem));
+    return;
+  }
+  attentionView_->setSession(session);
+  completionsView_->setSession(session);
+  memoryView_->setSession(session);
 }
 
 }  // namespace attnx::ui

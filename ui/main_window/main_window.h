@@ -69,6 +69,8 @@ class MainWindow : public QMainWindow {
 
  private:
   void buildMenus();
+  // Points the Attention, Completions and Memory & speed views at a run's student and teacher.
+  void loadAnalysis(const QString& runDir);
   void buildStatusBar();
   void chooseModelFolder();
   void chooseRunFolder();
@@ -89,6 +91,9 @@ class MainWindow : public QMainWindow {
   CoefficientPanel* coefficientPanel_ = nullptr;
   CoefficientGrid* grid_ = nullptr;
   QMenu* viewMenu_ = nullptr;
+  class AttentionView* attentionView_ = nullptr;
+  class CompletionsView* completionsView_ = nullptr;
+  class MemoryView* memoryView_ = nullptr;
   RecentFiles *recentModels_ = nullptr, *recentBanks_ = nullptr, *recentRuns_ = nullptr;
   QLabel *deviceLabel_ = nullptr, *activityLabel_ = nullptr, *memoryLabel_ = nullptr;
   std::unique_ptr<RunRecord> openedRun_;
