@@ -41,7 +41,20 @@ class TestCli : public QObject {
   void version() {
     const auto r = cli({"--version"});
     QCOMPARE(r.code, 0);
-    QCOMPARE(r.out.trimmed(), QStringLiteral("attnx-cli " ATTNX_VERSION));
+    // The version, then which default model and tokenizer a command without --model would use.
+    const auto lines = r.out.trimmed().split('\n');
+    QCOMPARE(lines.size(), 3);
+    QCOMPARE(lines[0], QStringLiteral("attnx-cli " ATTNX_VERSION));
+    QVERIFY2(lines[1].startsWith("default model: "), qPrintable(lines[1]));
+    QVERIFY2(lines[2].startsWith("tokenizer: "), qPrintable(lines[2]));
+    // With the model named by the environment, --version reports exactly that folder.
+    QProcess p;
+    auto env = QProcessEnvironment::systemEnvironment();
+    env.insert("ATTNX_DEFAULT_MODEL", model_);
+    p.setProcessEnvironment(env);
+    p.start(ATTNX_CLI_PATH, {"--version"});
+    QVERIFY(p.waitForFinished(30000));
+    QVERIFY2(QString::fromUtf8(p.readAllStandardOutput()).contains("default model: " + model_), "ATTNX_DEFAULT_MODEL ignored");
   }
 
   void helpOnEverySubcommand_data() {
