@@ -5,6 +5,7 @@
 
 #include "app/cli/commands.h"
 #include "core/io/model_locator.h"
+#include "core/util/allocator_tuning.h"
 
 #ifdef ATTNX_CLI_FIGURES
 namespace attnx::cli {
@@ -14,6 +15,7 @@ Runner addFiguresCommand(CLI::App& app, GlobalOptions& g);  // cmd_figures.cpp: 
 
 int main(int argc, char** argv) {
   using namespace attnx::cli;
+  attnx::tuneAllocatorForTensors(argv);
   CLI::App app{"attnx-cli: explore and distil sparse attention for GPT-2-family models, headless"};
   // The version, and which default model and tokenizer a command without --model would use: the
   // quickest check that an installed package finds its files.

@@ -4,10 +4,12 @@
 #include <QPixmap>
 #include <QTimer>
 
+#include "core/util/allocator_tuning.h"
 #include "ui/main_window/guided_tour.h"
 #include "ui/main_window/main_window.h"
 
 int main(int argc, char** argv) {
+  attnx::tuneAllocatorForTensors(argv);
   QApplication app(argc, argv);
   QApplication::setApplicationName(QStringLiteral("attnx"));
   QApplication::setOrganizationName(QStringLiteral("attnx"));
