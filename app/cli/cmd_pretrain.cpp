@@ -36,7 +36,8 @@ Runner addPretrainCommand(CLI::App& app, GlobalOptions& g) {
   sub->add_option("--heads", c.heads, "Attention heads")->capture_default_str()->check(CLI::PositiveNumber);
   sub->add_option("--width", c.width, "Embedding width")->capture_default_str()->check(CLI::PositiveNumber);
   sub->add_option("--context", c.context, "Context length (positions)")->capture_default_str()->check(CLI::PositiveNumber);
-  sub->add_option("--steps", c.steps, "Optimiser steps")->capture_default_str()->check(CLI::PositiveNumber);
+  auto* stepsOption = sub->add_option("--steps", c.steps, "Optimiser steps (with --resume: the new total)")
+                          ->capture_default_str()->check(CLI::PositiveNumber);
   sub->add_option("--batch-size", c.batchSize, "Windows per step")->capture_default_str()->check(CLI::PositiveNumber);
   sub->add_option("--seq-len", c.seqLen, "Tokens per window")->capture_default_str()->check(CLI::Range(2, 1 << 20));
   sub->add_option("--lr", c.learningRate, "Peak learning rate (AdamW)")->capture_default_str()->check(CLI::PositiveNumber);
@@ -50,7 +51,7 @@ Runner addPretrainCommand(CLI::App& app, GlobalOptions& g) {
   sub->add_option("--checkpoint-every", c.checkpointEvery, "Checkpoint every N steps")->capture_default_str()->check(CLI::NonNegativeNumber);
   addJsonFlag(sub, g);
 
-  return [&g, a] {
+  return [&g, a, stepsOption] {
     namespace fs = std::filesystem;
     PretrainConfig c = a->c;
     if (a->resume) {
@@ -61,7 +62,8 @@ Runner addPretrainCommand(CLI::App& app, GlobalOptions& g) {
       ss << in.rdbuf();
       const int64_t steps = c.steps;
       c = PretrainConfig::fromJsonText(ss.str(), path);
-      if (steps > c.steps) c.steps = steps;
+      // An explicit --steps extends (or shortens) the run; the cosine schedule follows the new end.
+      if (stepsOption->count() > 0) c.steps = steps;
     } else {
       if (c.dataPath.empty()) throw CLI::RequiredError("--data");
       if (fs::exists(fs::path(a->out) / "optimizer.safetensors"))
