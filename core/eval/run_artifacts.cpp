@@ -43,6 +43,7 @@ RunArtifacts RunArtifacts::load(const std::string& dir) {
     if (learned.value("format", "") != "attnx-learned-bank")
       throw std::runtime_error(learnedPath + ": not an attnx learned bank");
     r.bank = MaskBank::fromJson(learned.at("bank"), learnedPath);
+    r.step = learned.value("step", static_cast<int64_t>(0));
     const auto& alpha = learned.at("alpha");
     r.numLayers = static_cast<int64_t>(alpha.size());
     for (const auto& layer : alpha) {

@@ -19,6 +19,7 @@ struct RunArtifacts {
   MaskBank bank;
   std::vector<double> alpha;          // (L, H, K) row-major, as learned
   int64_t numLayers = 0, numHeads = 0;
+  int64_t step = 0;                   // optimiser steps behind the learned alpha (learned_bank.json)
   std::optional<AttentionPlan> plan;  // plan.json when present
 
   PlanCombine combine() const;

@@ -20,6 +20,7 @@
 #include "core/io/gpt2_checkpoint.h"
 #include "core/io/model_locator.h"
 #include "core/model/mask_mixture_attention.h"
+#include "core/eval/run_artifacts.h"
 #include "core/train/distill_config.h"
 #include "core/train/distill_trainer.h"
 
@@ -27,14 +28,6 @@ namespace attnx::ui {
 namespace fs = std::filesystem;
 
 namespace {
-
-std::string readFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw std::runtime_error(path + ": cannot open (is this a run folder made by attnx-cli distill?)");
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
 
 // A kernel whose alpha are fixed values (L*H*K row-major): ClampedRaw coefficients with theta = alpha,
 // as attnx-cli eval builds its students.
@@ -82,20 +75,12 @@ QString AnalysisSession::loadRun(const QString& runDirQ, const QString& teacherO
   try {
     const std::string runDir = runDirQ.toStdString();
     if (runDir.empty()) throw std::runtime_error("no run folder given (make one with attnx-cli distill)");
-    const auto runJson = (fs::path(runDir) / "run.json").string();
-    st->config = DistillConfig::fromJsonText(readFile(runJson), runJson);
+    // run.json, learned_bank.json and plan.json are read and checked as every other run reader does.
+    auto run = RunArtifacts::load(runDir);
+    st->config = std::move(run.config);
+    st->bank = std::move(run.bank);
+    st->alpha = std::move(run.alpha);
     const auto learnedPath = (fs::path(runDir) / "learned_bank.json").string();
-    nlohmann::json learned;
-    try {
-      learned = nlohmann::json::parse(readFile(learnedPath));
-    } catch (const nlohmann::json::exception& e) {
-      throw std::runtime_error(learnedPath + ": not valid JSON (" + e.what() + ")");
-    }
-    if (learned.value("format", "") != "attnx-learned-bank") throw std::runtime_error(learnedPath + ": not an attnx learned bank");
-    st->bank = MaskBank::fromJson(learned.at("bank"), learnedPath);
-    for (const auto& layer : learned.at("alpha"))
-      for (const auto& head : layer)
-        for (const auto& v : head) st->alpha.push_back(v.get<double>());
 
     std::optional<std::string> teacher;
     if (!teacherOverride.isEmpty()) teacher = teacherOverride.toStdString();
@@ -116,9 +101,8 @@ QString AnalysisSession::loadRun(const QString& runDirQ, const QString& teacherO
     st->soft = AttentionPlan::fromAlpha(st->alpha, L, H, st->bank, PruningRule::thresholdRule(0));
     const auto planPath = (fs::path(runDir) / "plan.json").string();
     QString prunedText;
-    if (fs::exists(planPath)) {
-      st->pruned = AttentionPlan::load(planPath);
-      st->pruned.checkBank(st->bank);
+    if (run.plan) {
+      st->pruned = std::move(*run.plan);
       if (st->pruned.numLayers != L || st->pruned.numHeads != H)
         throw std::runtime_error(planPath + ": the plan is for another model shape");
       prunedText = QStringLiteral("plan.json (%1)").arg(QString::fromStdString(st->pruned.rule.text()));
@@ -145,7 +129,7 @@ QString AnalysisSession::loadRun(const QString& runDirQ, const QString& teacherO
     sum.context = static_cast<int>(cfg.contextLength);
     sum.vocab = static_cast<int>(cfg.vocabSize);
     sum.trainedSeqLen = static_cast<int>(st->config.seqLen);
-    sum.steps = learned.value("step", static_cast<int64_t>(0));
+    sum.steps = run.step;
     for (const auto& p : st->model->parameters()) sum.teacherParameterBytes += p.numel() * p.element_size();
     sum.studentExtraBytes = static_cast<qint64>(st->alpha.size() * sizeof(float));
   } catch (const std::exception& e) {
