@@ -14,6 +14,7 @@
 #include "core/data/window_sampler.h"
 #include "core/eval/compiled_plan_attention.h"
 #include "core/eval/run_artifacts.h"
+#include "core/eval/run_student.h"
 #include "core/eval/student_eval.h"
 #include "core/io/atomic_file.h"
 #include "core/train/distill_trainer.h"
@@ -144,18 +145,10 @@ int runStudentBench(const SparseBenchArgs& a, const GlobalOptions& g) {
     const int64_t seqLen = std::min<int64_t>(run.config.seqLen, cfg.contextLength);
     const auto windows = WindowSampler(corpus, seqLen, run.config.seed).evalWindows(seqLen, a.windows);
     compiled = evaluateStudent(model, student, windows, run.config.batchSize);
-    auto mixture = options;
-    mixture.param = MixtureOptions::Parametrisation::ClampedRaw;
-    mixture.granularity = MixtureOptions::Granularity::PerLayerHead;
-    mixture.initialCoefficient = 0;
-    MaskMixtureCoefficients c(cfg.numLayers, cfg.numHeads, plan.numMasks(), mixture);
-    {
-      torch::NoGradGuard ng;
-      c->theta.copy_(torch::tensor(plan.alphaTensorValues(), torch::kFloat64).view(c->theta.sizes()));
-    }
-    c->to(model->wte->weight.device());
-    twin = evaluateStudent(model, MaskMixtureAttention(run.bank, mixture, c, cfg.numLayers, cfg.numHeads), windows,
-                           run.config.batchSize);
+    twin = evaluateStudent(model,
+                           *fixedAlphaStudent(run.bank, options, plan.alphaTensorValues(), cfg.numLayers, cfg.numHeads,
+                                              model->wte->weight.device()),
+                           windows, run.config.batchSize);
     j["quality"] = {{"windows", windows.size()}, {"seq_len", seqLen}, {"kl_per_token", compiled->klPerToken},
                     {"teacher_perplexity", compiled->teacherPerplexity},
                     {"student_perplexity", compiled->studentPerplexity},

@@ -272,6 +272,18 @@ double AttentionPlan::meanDensity(const MaskBank& bank, int64_t n) const {
   return std::accumulate(perHead.begin(), perHead.end(), 0.0) / static_cast<double>(perHead.size());
 }
 
+std::optional<KeyReach> AttentionPlan::keyReach(const MaskBank& bank) const {
+  checkBank(bank);
+  KeyReach reach;
+  for (const auto& head : heads)
+    for (const auto& e : head) {
+      const auto r = bank.masks[static_cast<size_t>(e.maskIndex)].keyReach();
+      if (!r) return std::nullopt;
+      reach = reach.with(*r);
+    }
+  return reach;
+}
+
 double AttentionPlan::denseAttentionFlops(int64_t numLayers, int64_t numHeads, int64_t headDim, int64_t n) {
   return static_cast<double>(numLayers) * static_cast<double>(numHeads) * causalPairs(n) * 4.0 * static_cast<double>(headDim);
 }

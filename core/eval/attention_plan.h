@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -109,6 +110,11 @@ class AttentionPlan {
   std::vector<double> layerDensities(const MaskBank& bank, int64_t n) const;
   // Mean over all heads.
   double meanDensity(const MaskBank& bank, int64_t n) const;
+
+  // What every active mask of every head together can reach (MaskSpec::keyReach), nullopt when one
+  // of them reaches back without bound: a window/sink plan lets decoding drop older keys. A head with
+  // no mask attends its own key at most: {0, 1}.
+  std::optional<KeyReach> keyReach(const MaskBank& bank) const;
 
   // ---- analytic attention cost of one sequence of length n, all layers and heads ----
   // A pair (i, j) costs one d-long dot product for S_ij = q_i . k_j and one d-long multiply-add of

@@ -23,6 +23,7 @@ CompiledPlanAttention::CompiledPlanAttention(AttentionPlan plan, MaskBank bank, 
     for (int64_t h = 0; h < p.numHeads; ++h)
       for (const auto& e : p.active(l, h)) active[(l * p.numHeads + h) * p.numMasks() + e.maskIndex] = 1.0;
   active_ = torch::tensor(active, torch::kFloat64).view(shape).to(torch::kFloat32);
+  reach_ = p.keyReach(cache_->bank());
 }
 
 void CompiledPlanAttention::setAlpha(torch::Tensor alpha) {
@@ -54,9 +55,22 @@ torch::Tensor CompiledPlanAttention::layerAlpha(int64_t layer) const {
 torch::Tensor CompiledPlanAttention::forward(const torch::Tensor& q, const torch::Tensor& k, const torch::Tensor& v,
                                              int64_t layer, int64_t queryOffset) const {
   checkInputs(q, k, layer, queryOffset);
+  return run(q, k, v, layer, *cache_->get(k.size(2), queryOffset));
+}
+
+torch::Tensor CompiledPlanAttention::forwardAt(const torch::Tensor& q, const torch::Tensor& k, const torch::Tensor& v,
+                                               int64_t layer, const std::vector<int64_t>& keyPositions) const {
+  checkInputs(q, k, layer, k.size(2) - q.size(2));
+  TORCH_CHECK(static_cast<int64_t>(keyPositions.size()) == k.size(2), "compiled plan: ", keyPositions.size(),
+              " key positions for ", k.size(2), " keys");
+  return run(q, k, v, layer, *cache_->getAt(keyPositions, k.size(2) - q.size(2)));
+}
+
+torch::Tensor CompiledPlanAttention::run(const torch::Tensor& q, const torch::Tensor& k, const torch::Tensor& v,
+                                         int64_t layer, const PlanLayouts& pl) const {
+  const auto* layouts = &pl;
   const auto& p = cache_->plan();
   const int64_t H = p.numHeads;
-  const auto layouts = cache_->get(k.size(2), queryOffset);
   const auto a = layerAlpha(layer);
   if (combine_ == PlanCombine::SoftMask) {
     auto heads = std::make_shared<SparseHeads>();

@@ -6,6 +6,8 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
+#include <vector>
 
 #include <torch/types.h>
 
@@ -26,6 +28,12 @@ class CompiledPlanAttention final : public AttentionKernel {
   // decoding compiles the last rows only). Layouts are cached per (Tk, queryOffset).
   torch::Tensor forward(const torch::Tensor& q, const torch::Tensor& k, const torch::Tensor& v, int64_t layer,
                         int64_t queryOffset) const override;
+  // Over the keys a bounded KV cache holds (AttentionKernel::forwardAt): layouts compiled at the held
+  // positions, cached per key set, so decoding with sinks + window keys costs sinks + window per row.
+  torch::Tensor forwardAt(const torch::Tensor& q, const torch::Tensor& k, const torch::Tensor& v, int64_t layer,
+                          const std::vector<int64_t>& keyPositions) const override;
+  // The plan's reach (AttentionPlan::keyReach): bounded for a window/sink plan.
+  std::optional<KeyReach> keyReach() const override { return reach_; }
   // Dense rows (B, H, Tq, Tk) for heatmaps, from the same layouts; memory grows as Tq * Tk.
   torch::Tensor probabilities(const torch::Tensor& q, const torch::Tensor& k, int64_t layer,
                               int64_t queryOffset) const override;
@@ -41,12 +49,15 @@ class CompiledPlanAttention final : public AttentionKernel {
  private:
   torch::Tensor layerAlpha(int64_t layer) const;  // (H, K); zero for pruned masks, normalised if asked
   void checkInputs(const torch::Tensor& q, const torch::Tensor& k, int64_t layer, int64_t queryOffset) const;
+  torch::Tensor run(const torch::Tensor& q, const torch::Tensor& k, const torch::Tensor& v, int64_t layer,
+                    const PlanLayouts& layouts) const;
 
   std::shared_ptr<PlanLayoutCache> cache_;
   PlanCombine combine_;
   bool normaliseBranches_;
   torch::Tensor alpha_;   // (L, H, K)
   torch::Tensor active_;  // (L, H, K) 1 for the plan's active masks, else 0
+  std::optional<KeyReach> reach_;
 };
 
 }  // namespace attnx

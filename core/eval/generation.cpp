@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <numeric>
+#include <optional>
 #include <random>
 #include <stdexcept>
 
@@ -79,6 +80,10 @@ GenerationResult generate(Gpt2& model, const std::vector<int64_t>& prompt, const
   GenerationResult result;
   KvCache cache;
   bool useCache = options.useKvCache;
+  // Keys beyond the kernel's reach are never attended again: drop them after each forward.
+  std::optional<KeyReach> reach;
+  if (useCache && options.boundKvCache && kernel) reach = kernel->keyReach();
+  if (reach) cache.limitCapacity(reach->sinks + reach->window);
   torch::Tensor next;  // logits for the next token, (V)
   for (int64_t step = 0; step < options.maxNewTokens; ++step) {
     // Past the context length every step recomputes the last `window` tokens, exactly as without
@@ -91,6 +96,7 @@ GenerationResult generate(Gpt2& model, const std::vector<int64_t>& prompt, const
     } else {
       next = model->forward(tail(1), &cache, kernel)[0][-1];
     }
+    if (useCache && reach) cache.dropUnreachable(*reach);
     const int64_t token = pickToken(next, options, options.greedy ? 0.0 : unit(rng));
     result.tokens.push_back(token);
     context.push_back(token);
@@ -99,6 +105,14 @@ GenerationResult generate(Gpt2& model, const std::vector<int64_t>& prompt, const
       result.stoppedOnEos = true;
       break;
     }
+  }
+  result.cache.peakKeys = cache.peakKeys();
+  result.cache.peakBytes = cache.peakBytes();
+  result.cache.droppedKeys = cache.droppedKeys();
+  if (reach) {
+    result.cache.bounded = true;
+    result.cache.sinks = reach->sinks;
+    result.cache.window = reach->window;
   }
   return result;
 }

@@ -20,13 +20,27 @@ struct SamplingOptions {
   int64_t maxNewTokens = 32;
   bool stopOnEos = true;
   bool useKvCache = true;    // false recomputes the whole prefix for every token (benchmarks, tests)
+  // With a kernel whose reach is bounded (AttentionKernel::keyReach: a window/sink plan), the KV
+  // cache drops the keys no later query can attend: at most sinks + window keys per layer. false
+  // keeps every key (for checks); the tokens are the same either way.
+  bool boundKvCache = true;
 
   void validate() const;     // throws std::invalid_argument naming the bad option
+};
+
+// What the KV cache held during a generation (all zero without a cache).
+struct KvCacheStats {
+  bool bounded = false;    // keys were dropped as the kernel's reach allows (then sinks and window are set)
+  int64_t sinks = 0, window = 0;
+  int64_t peakKeys = 0;    // most keys one layer held during a forward
+  int64_t peakBytes = 0;   // most bytes of key and value tensors allocated, all layers
+  int64_t droppedKeys = 0; // keys per layer dropped by the end
 };
 
 struct GenerationResult {
   std::vector<int64_t> tokens;  // new tokens only (the EOS that stopped it included)
   bool stoppedOnEos = false;
+  KvCacheStats cache;
 };
 
 // Called with each new token as it is chosen; returning false stops generation (cancel).

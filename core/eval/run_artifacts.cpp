@@ -44,6 +44,7 @@ RunArtifacts RunArtifacts::load(const std::string& dir) {
       throw std::runtime_error(learnedPath + ": not an attnx learned bank");
     r.bank = MaskBank::fromJson(learned.at("bank"), learnedPath);
     r.step = learned.value("step", static_cast<int64_t>(0));
+    r.alphaSource = learned.value("alpha_source", std::string());
     const auto& alpha = learned.at("alpha");
     r.numLayers = static_cast<int64_t>(alpha.size());
     for (const auto& layer : alpha) {

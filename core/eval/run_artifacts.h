@@ -20,6 +20,7 @@ struct RunArtifacts {
   std::vector<double> alpha;          // (L, H, K) row-major, as learned
   int64_t numLayers = 0, numHeads = 0;
   int64_t step = 0;                   // optimiser steps behind the learned alpha (learned_bank.json)
+  std::string alphaSource;            // learned_bank.json "alpha_source" (a gated run: how alpha was averaged), or ""
   std::optional<AttentionPlan> plan;  // plan.json when present
 
   PlanCombine combine() const;

@@ -36,9 +36,19 @@ uint64_t hashPattern(const std::vector<MaskMembers>& p) {
   return h;
 }
 
-}  // namespace
+// Index of absolute key position `key` among the held `positions` (ascending).
+int64_t heldIndex(const std::vector<int64_t>& positions, int64_t query, int64_t key) {
+  const auto it = std::lower_bound(positions.begin(), positions.end(), key);
+  if (it == positions.end() || *it != key)
+    throw MaskError("block layout: the query at position " + std::to_string(query) + " attends position " +
+                    std::to_string(key) + ", which is not among the keys held (dropped from a bounded KV cache?)");
+  return it - positions.begin();
+}
 
-BlockLayout compileBlockLayout(const std::vector<MaskSpec>& masks, int64_t n, int64_t blockSize, int64_t rowBegin) {
+// Compiles for keys 0..n-1 of which key c sits at absolute position positions[c] (null: c itself);
+// masks are evaluated at the absolute positions, at length `absoluteN`.
+BlockLayout compile(const std::vector<MaskSpec>& masks, int64_t n, int64_t blockSize, int64_t rowBegin,
+                    const std::vector<int64_t>* positions, int64_t absoluteN) {
   if (masks.empty()) throw MaskError("block layout: no masks to compile");
   if (masks.size() > static_cast<size_t>(kMaxLayoutMasks))
     throw MaskError("block layout: " + std::to_string(masks.size()) + " masks in one head, at most " +
@@ -71,8 +81,9 @@ BlockLayout compileBlockLayout(const std::vector<MaskSpec>& masks, int64_t n, in
     for (int64_t p = r0; p < r0 + rows; ++p) {
       for (size_t m = 0; m < masks.size(); ++m) {
         const MaskMembers bit = MaskMembers{1} << m;
-        masks[m].keysOfRow(p, n, keys);
-        for (int64_t j : keys) {
+        masks[m].keysOfRow(positions ? (*positions)[p] : p, absoluteN, keys);
+        for (int64_t key : keys) {
+          const int64_t j = positions ? heldIndex(*positions, (*positions)[p], key) : key;
           const int64_t kb = j / blockSize;
           int32_t s = slotOf[kb];
           if (s < 0) {
@@ -133,8 +144,27 @@ BlockLayout compileBlockLayout(const std::vector<MaskSpec>& masks, int64_t n, in
   return L;
 }
 
-PlanLayouts compilePlanLayouts(const AttentionPlan& plan, const MaskBank& bank, PlanCombine combine, int64_t n,
-                               int64_t blockSize, int64_t rowBegin) {
+}  // namespace
+
+BlockLayout compileBlockLayout(const std::vector<MaskSpec>& masks, int64_t n, int64_t blockSize, int64_t rowBegin) {
+  return compile(masks, n, blockSize, rowBegin, nullptr, n);
+}
+
+BlockLayout compileBlockLayoutAt(const std::vector<MaskSpec>& masks, const std::vector<int64_t>& keyPositions,
+                                 int64_t blockSize, int64_t rowBegin) {
+  for (size_t c = 0; c < keyPositions.size(); ++c)
+    if (keyPositions[c] < 0 || (c > 0 && keyPositions[c] <= keyPositions[c - 1]))
+      throw MaskError("block layout: key positions must be ascending and >= 0");
+  const auto n = static_cast<int64_t>(keyPositions.size());
+  return compile(masks, n, blockSize, rowBegin, &keyPositions, n > 0 ? keyPositions.back() + 1 : 0);
+}
+
+namespace {
+
+// The layouts of a plan's heads, each mask set compiled once by `compileSet`.
+template <typename CompileSet>
+PlanLayouts compilePlan(const AttentionPlan& plan, const MaskBank& bank, PlanCombine combine, int64_t n,
+                        int64_t blockSize, int64_t rowBegin, const CompileSet& compileSet) {
   plan.checkBank(bank);
   PlanLayouts out;
   out.n = n;
@@ -158,17 +188,41 @@ PlanLayouts compilePlanLayouts(const AttentionPlan& plan, const MaskBank& bank, 
       if (!u) {
         std::vector<MaskSpec> specs;
         for (int i : indices) specs.push_back(bank.masks[i]);
-        u = std::make_shared<const BlockLayout>(compileBlockLayout(specs, n, blockSize, rowBegin));
+        u = std::make_shared<const BlockLayout>(compileSet(specs));
       }
       out.unionLayouts[l * plan.numHeads + h] = u;
       if (combine != PlanCombine::BranchMixture) continue;
       for (int i : indices) {
         auto& s = singles[i];
-        if (!s) s = std::make_shared<const BlockLayout>(compileBlockLayout({bank.masks[i]}, n, blockSize, rowBegin));
+        if (!s) s = std::make_shared<const BlockLayout>(compileSet(std::vector<MaskSpec>{bank.masks[i]}));
         out.branchLayouts[l * plan.numHeads + h].push_back(s);
       }
     }
   }
+  return out;
+}
+
+// Whether positions are exactly 0 .. size-1 (ascending and distinct are checked by the compiler).
+bool isPrefix(const std::vector<int64_t>& positions) {
+  return !positions.empty() && positions.front() == 0 &&
+         positions.back() == static_cast<int64_t>(positions.size()) - 1;
+}
+
+}  // namespace
+
+PlanLayouts compilePlanLayouts(const AttentionPlan& plan, const MaskBank& bank, PlanCombine combine, int64_t n,
+                               int64_t blockSize, int64_t rowBegin) {
+  return compilePlan(plan, bank, combine, n, blockSize, rowBegin,
+                     [&](const std::vector<MaskSpec>& specs) { return compileBlockLayout(specs, n, blockSize, rowBegin); });
+}
+
+PlanLayouts compilePlanLayoutsAt(const AttentionPlan& plan, const MaskBank& bank, PlanCombine combine,
+                                 const std::vector<int64_t>& keyPositions, int64_t blockSize, int64_t rowBegin) {
+  auto out = compilePlan(plan, bank, combine, static_cast<int64_t>(keyPositions.size()), blockSize, rowBegin,
+                         [&](const std::vector<MaskSpec>& specs) {
+                           return compileBlockLayoutAt(specs, keyPositions, blockSize, rowBegin);
+                         });
+  out.keyPositions = keyPositions;
   return out;
 }
 
@@ -182,21 +236,35 @@ PlanLayoutCache::PlanLayoutCache(AttentionPlan plan, MaskBank bank, PlanCombine 
 }
 
 std::shared_ptr<const PlanLayouts> PlanLayoutCache::get(int64_t n, int64_t rowBegin) const {
+  return lookup(n, rowBegin, {});
+}
+
+std::shared_ptr<const PlanLayouts> PlanLayoutCache::getAt(const std::vector<int64_t>& keyPositions,
+                                                          int64_t rowBegin) const {
+  const auto n = static_cast<int64_t>(keyPositions.size());
+  if (isPrefix(keyPositions)) return lookup(n, rowBegin, {});
+  return lookup(n, rowBegin, keyPositions);
+}
+
+std::shared_ptr<const PlanLayouts> PlanLayoutCache::lookup(int64_t n, int64_t rowBegin,
+                                                           const std::vector<int64_t>& keyPositions) const {
   {
     std::lock_guard<std::mutex> lock(mutex_);
     for (auto it = entries_.begin(); it != entries_.end(); ++it) {
-      if (std::get<0>(*it) == n && std::get<1>(*it) == rowBegin) {
+      if (it->n == n && it->rowBegin == rowBegin && it->keyPositions == keyPositions) {
         auto entry = *it;
         entries_.erase(it);
         entries_.push_back(entry);
-        return std::get<2>(entry);
+        return entry.layouts;
       }
     }
   }
   // Compiled outside the lock: two threads may compile the same entry, which is harmless.
-  auto layouts = std::make_shared<const PlanLayouts>(compilePlanLayouts(plan_, bank_, combine_, n, blockSize_, rowBegin));
+  auto layouts = std::make_shared<const PlanLayouts>(
+      keyPositions.empty() ? compilePlanLayouts(plan_, bank_, combine_, n, blockSize_, rowBegin)
+                           : compilePlanLayoutsAt(plan_, bank_, combine_, keyPositions, blockSize_, rowBegin));
   std::lock_guard<std::mutex> lock(mutex_);
-  entries_.emplace_back(n, rowBegin, layouts);
+  entries_.push_back({n, rowBegin, keyPositions, layouts});
   if (entries_.size() > capacity_) entries_.erase(entries_.begin());
   return layouts;
 }

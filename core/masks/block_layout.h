@@ -64,11 +64,21 @@ struct BlockLayout {
 BlockLayout compileBlockLayout(const std::vector<MaskSpec>& masks, int64_t n, int64_t blockSize = 64,
                                int64_t rowBegin = 0);
 
+// The same over a subset of the keys, as a bounded KV cache holds them: key c of the layout (c < n =
+// keyPositions.size()) sits at absolute position keyPositions[c] (ascending), the query rows are keys
+// rowBegin .. n-1, and the masks are evaluated at the absolute positions, at length
+// keyPositions.back() + 1. Everything else (tiles, FULL, patterns) is in the layout's own key
+// indices, so the kernel runs it unchanged. Throws MaskError when a query attends a position that is
+// not held (the cache dropped a key the masks still reach).
+BlockLayout compileBlockLayoutAt(const std::vector<MaskSpec>& masks, const std::vector<int64_t>& keyPositions,
+                                 int64_t blockSize = 64, int64_t rowBegin = 0);
+
 // The layouts a plan needs at one length: per (layer, head), the union layout of its active masks
 // (soft mask) and one single-mask layout per active mask (branch mixture; built only when asked).
 // Heads with the same active set share one layout. An empty head has a null layout.
 struct PlanLayouts {
   int64_t n = 0, rowBegin = 0, blockSize = 64;
+  std::vector<int64_t> keyPositions;  // compiled at these key positions; empty: keys 0 .. n-1
   int64_t numLayers = 0, numHeads = 0;
   std::vector<std::shared_ptr<const BlockLayout>> unionLayouts;                 // L*H
   std::vector<std::vector<std::shared_ptr<const BlockLayout>>> branchLayouts;   // L*H, one per active mask
@@ -77,13 +87,18 @@ struct PlanLayouts {
 
 PlanLayouts compilePlanLayouts(const AttentionPlan& plan, const MaskBank& bank, PlanCombine combine, int64_t n,
                                int64_t blockSize = 64, int64_t rowBegin = 0);
+// The same over held keys only (compileBlockLayoutAt).
+PlanLayouts compilePlanLayoutsAt(const AttentionPlan& plan, const MaskBank& bank, PlanCombine combine,
+                                 const std::vector<int64_t>& keyPositions, int64_t blockSize = 64, int64_t rowBegin = 0);
 
-// A cache of PlanLayouts for one (plan, bank, combine, blockSize), keyed by (n, rowBegin), least
-// recently used dropped beyond `capacity`. Thread-safe.
+// A cache of PlanLayouts for one (plan, bank, combine, blockSize), keyed by (n, rowBegin) and, for
+// held keys, their positions; least recently used dropped beyond `capacity`. Thread-safe.
 class PlanLayoutCache {
  public:
   PlanLayoutCache(AttentionPlan plan, MaskBank bank, PlanCombine combine, int64_t blockSize = 64, size_t capacity = 8);
   std::shared_ptr<const PlanLayouts> get(int64_t n, int64_t rowBegin = 0) const;
+  // Over held keys (compilePlanLayoutsAt); positions 0 .. n-1 are get(n, rowBegin).
+  std::shared_ptr<const PlanLayouts> getAt(const std::vector<int64_t>& keyPositions, int64_t rowBegin) const;
   const AttentionPlan& plan() const { return plan_; }
   const MaskBank& bank() const { return bank_; }
   PlanCombine combine() const { return combine_; }
@@ -96,7 +111,13 @@ class PlanLayoutCache {
   int64_t blockSize_;
   size_t capacity_;
   mutable std::mutex mutex_;
-  mutable std::vector<std::tuple<int64_t, int64_t, std::shared_ptr<const PlanLayouts>>> entries_;  // most recent last
+  struct Entry {
+    int64_t n, rowBegin;
+    std::vector<int64_t> keyPositions;  // empty: 0 .. n-1
+    std::shared_ptr<const PlanLayouts> layouts;
+  };
+  std::shared_ptr<const PlanLayouts> lookup(int64_t n, int64_t rowBegin, const std::vector<int64_t>& keyPositions) const;
+  mutable std::vector<Entry> entries_;  // most recent last
 };
 
 }  // namespace attnx

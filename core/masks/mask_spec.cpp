@@ -321,6 +321,28 @@ std::vector<uint8_t> MaskSpec::dense(int64_t n) const {
 
 // ---- description and validation ----
 
+std::optional<KeyReach> MaskSpec::keyReach() const {
+  switch (family) {
+    case MaskFamily::Window: return KeyReach{0, w};
+    case MaskFamily::DilatedWindow: return KeyReach{0, (w - 1) * r + 1};
+    case MaskFamily::BlockLocal: return KeyReach{0, b};  // i - j < b inside a block
+    case MaskFamily::Sinks: return KeyReach{k, 1};
+    case MaskFamily::Offsets: {
+      int64_t far = 0;  // offsets above i and below 0 never attend: only the positive ones reach back
+      for (int64_t o : offsets) far = std::max(far, o);
+      return KeyReach{0, far + 1};
+    }
+    // Their keys go back to the start (causal, strided, summary columns, random blocks) or scale
+    // with n (painted).
+    case MaskFamily::Causal:
+    case MaskFamily::Strided:
+    case MaskFamily::SummaryColumns:
+    case MaskFamily::Random:
+    case MaskFamily::Painted: return std::nullopt;
+  }
+  return std::nullopt;
+}
+
 std::string MaskSpec::parameterText() const {
   auto kv = [](const char* key, int64_t v) { return std::string(key) + "=" + std::to_string(v); };
   switch (family) {

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -12,6 +13,17 @@ namespace attnx {
 // A bank or mask that is unusable as given. The message names the mask and the field.
 struct MaskError : std::runtime_error {
   using std::runtime_error::runtime_error;
+};
+
+// How far back a query can attend when that does not grow with the sequence: query i attends key j
+// only if j < sinks or i - j < window (window counts the query itself). A bounded KV cache keeps
+// those keys only (generation.h).
+struct KeyReach {
+  int64_t sinks = 0;   // leading positions every query may attend
+  int64_t window = 1;  // the query and the window - 1 positions before it
+  // The reach of two masks together: the larger of each.
+  KeyReach with(const KeyReach& o) const { return {sinks > o.sinks ? sinks : o.sinks, window > o.window ? window : o.window}; }
+  bool operator==(const KeyReach& o) const { return sinks == o.sinks && window == o.window; }
 };
 
 enum class MaskFamily { Causal, Window, DilatedWindow, Strided, BlockLocal, SummaryColumns, Sinks, Offsets, Random, Painted };
@@ -84,6 +96,12 @@ struct MaskSpec {
   // when r > queryBlock. Deterministic and platform-independent: a partial shuffle (Floyd's
   // sampling) driven by splitmix64 seeded from (seed, queryBlock); see mask_spec.cpp.
   std::vector<int64_t> randomKeyBlocks(int64_t queryBlock) const;
+
+  // The reach of this mask at every length, or nullopt when some query reaches keys that are neither
+  // sinks nor within a fixed distance (causal, strided, summary-columns, random, painted).
+  // window w: {0, w}; dilated-window: {0, (w-1)r + 1}; block-local b: {0, b}; sinks k: {k, 1};
+  // offsets O: {0, max(O) + 1}.
+  std::optional<KeyReach> keyReach() const;
 
   // "w=64", "s=8, c=1", "O={0,1}", "grid 8x8", "" for causal: for listings.
   std::string parameterText() const;

@@ -1,7 +1,9 @@
 #include "core/model/gpt2.h"
 
+#include <algorithm>
 #include <cmath>
 #include <stdexcept>
+#include <string>
 
 #include <torch/torch.h>
 
@@ -11,6 +13,12 @@ namespace attnx {
 
 // ---- KV cache ---------------------------------------------------------------------------------
 
+void KvCache::clear() {
+  length_ = 0;
+  sinks_ = 0;
+  dropped_ = 0;
+}
+
 std::pair<torch::Tensor, torch::Tensor> KvCache::append(int64_t layer, const torch::Tensor& k,
                                                         const torch::Tensor& v) {
   const int64_t T = k.size(2);
@@ -18,25 +26,75 @@ std::pair<torch::Tensor, torch::Tensor> KvCache::append(int64_t layer, const tor
     keys_.resize(layer + 1);
     values_.resize(layer + 1);
   }
-  const int64_t needed = length_ + T;
+  const int64_t held = heldKeys();
+  const int64_t needed = held + T;
   auto& K = keys_[layer];
   auto& V = values_[layer];
   if (!K.defined() || K.size(2) < needed || K.size(0) != k.size(0)) {
     // Grow geometrically so that decoding n tokens copies O(n) rows in total.
-    const int64_t cap = std::max<int64_t>(needed, std::max<int64_t>(64, 2 * (K.defined() ? K.size(2) : 0)));
+    const int64_t grown = std::max<int64_t>(64, 2 * (K.defined() ? K.size(2) : 0));
+    const int64_t cap = std::max<int64_t>(needed, std::min(grown, capacityLimit_));
     auto newK = torch::empty({k.size(0), k.size(1), cap, k.size(3)}, k.options());
     auto newV = torch::empty({v.size(0), v.size(1), cap, v.size(3)}, v.options());
-    if (K.defined() && length_ > 0) {
-      newK.narrow(2, 0, length_).copy_(K.narrow(2, 0, length_));
-      newV.narrow(2, 0, length_).copy_(V.narrow(2, 0, length_));
+    if (K.defined() && held > 0) {
+      newK.narrow(2, 0, held).copy_(K.narrow(2, 0, held));
+      newV.narrow(2, 0, held).copy_(V.narrow(2, 0, held));
     }
     K = newK;
     V = newV;
     capacity_ = cap;
+    peakBytes_ = std::max(peakBytes_, bytes());
   }
-  K.narrow(2, length_, T).copy_(k);
-  V.narrow(2, length_, T).copy_(v);
+  K.narrow(2, held, T).copy_(k);
+  V.narrow(2, held, T).copy_(v);
+  peakKeys_ = std::max(peakKeys_, needed);
   return {K.narrow(2, 0, needed), V.narrow(2, 0, needed)};
+}
+
+std::vector<int64_t> KvCache::keyPositions(int64_t added) const {
+  std::vector<int64_t> positions(static_cast<size_t>(heldKeys() + added));
+  for (int64_t r = 0; r < static_cast<int64_t>(positions.size()); ++r) positions[r] = r < sinks_ ? r : r + dropped_;
+  return positions;
+}
+
+void KvCache::dropUnreachable(const KeyReach& reach) {
+  if (dropped_ > 0 && reach.sinks != sinks_)
+    throw std::logic_error("KvCache: dropUnreachable called with " + std::to_string(reach.sinks) + " sinks after " +
+                           std::to_string(sinks_));
+  // The next query is at position length(): it and every later one attend j > length() - window.
+  const int64_t keepFrom = std::max(reach.sinks, length_ - reach.window + 1);
+  const int64_t dropped = keepFrom - reach.sinks;
+  if (dropped <= dropped_) return;
+  const int64_t kept = length_ - keepFrom;    // window rows kept
+  const int64_t from = keepFrom - dropped_;   // where they are now
+  const int64_t rows = reach.sinks + kept;
+  // Rows move down every step; copying w rows per layer costs what the attention over them costs.
+  auto compact = [&](torch::Tensor& t) {
+    if (!t.defined()) return;
+    const int64_t cap = std::max(rows, std::min(t.size(2), capacityLimit_));
+    if (cap != t.size(2)) {  // over the limit (a long prompt): shrink to it
+      auto n = torch::empty({t.size(0), t.size(1), cap, t.size(3)}, t.options());
+      n.narrow(2, 0, reach.sinks).copy_(t.narrow(2, 0, reach.sinks));
+      n.narrow(2, reach.sinks, kept).copy_(t.narrow(2, from, kept));
+      t = n;
+    } else {
+      // Source and destination overlap when fewer rows are dropped than kept: copy through a clone.
+      t.narrow(2, reach.sinks, kept).copy_(t.narrow(2, from, kept).clone());
+    }
+  };
+  for (auto& t : keys_) compact(t);
+  for (auto& t : values_) compact(t);
+  if (!keys_.empty() && keys_.front().defined()) capacity_ = keys_.front().size(2);
+  sinks_ = reach.sinks;
+  dropped_ = dropped;
+}
+
+int64_t KvCache::bytes() const {
+  int64_t total = 0;
+  for (const auto* list : {&keys_, &values_})
+    for (const auto& t : *list)
+      if (t.defined()) total += t.numel() * static_cast<int64_t>(t.element_size());
+  return total;
 }
 
 // ---- Attention --------------------------------------------------------------------------------
@@ -59,12 +117,18 @@ torch::Tensor Gpt2AttentionImpl::forward(const torch::Tensor& x, int64_t layer, 
                                          KvCache* cache) {
   const auto B = x.size(0), T = x.size(1), C = x.size(2);
   auto [q, k, v] = splitHeads(x);
-  int64_t offset = 0;
-  if (cache) {
-    offset = cache->length();
+  torch::Tensor y;
+  if (!cache) {
+    y = kernel.forward(q, k, v, layer, 0);  // (B, H, T, d)
+  } else if (cache->droppedKeys() == 0) {
+    const int64_t offset = cache->length();
     std::tie(k, v) = cache->append(layer, k, v);  // (B, H, offset+T, d)
+    y = kernel.forward(q, k, v, layer, offset);
+  } else {
+    // A bounded cache: the keys held are not a prefix, so the kernel is told their positions.
+    std::tie(k, v) = cache->append(layer, k, v);  // (B, H, held+T, d)
+    y = kernel.forwardAt(q, k, v, layer, cache->keyPositions(T));
   }
-  auto y = kernel.forward(q, k, v, layer, offset);              // (B, H, T, d)
   y = y.transpose(1, 2).contiguous().view({B, T, C});           // (B, T, C)
   return c_proj->forward(y);
 }

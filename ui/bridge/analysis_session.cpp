@@ -21,6 +21,7 @@
 #include "core/io/model_locator.h"
 #include "core/model/mask_mixture_attention.h"
 #include "core/eval/run_artifacts.h"
+#include "core/eval/run_student.h"
 #include "core/train/distill_config.h"
 #include "core/train/distill_trainer.h"
 
@@ -28,22 +29,6 @@ namespace attnx::ui {
 namespace fs = std::filesystem;
 
 namespace {
-
-// A kernel whose alpha are fixed values (L*H*K row-major): ClampedRaw coefficients with theta = alpha,
-// as attnx-cli eval builds its students.
-std::unique_ptr<MaskMixtureAttention> fixedStudent(const MaskBank& bank, MixtureOptions options,
-                                                   const std::vector<double>& alpha, int64_t L, int64_t H) {
-  options.param = MixtureOptions::Parametrisation::ClampedRaw;
-  options.granularity = MixtureOptions::Granularity::PerLayerHead;
-  options.initialCoefficient = 0;
-  const auto K = static_cast<int64_t>(bank.masks.size());
-  MaskMixtureCoefficients c(L, H, K, options);
-  {
-    torch::NoGradGuard g;
-    c->theta.copy_(torch::tensor(alpha, torch::kFloat64).view({L, H, K}));
-  }
-  return std::make_unique<MaskMixtureAttention>(bank, options, c, L, H);
-}
 
 // Smallest probability used inside log() for KL: a pruned student gives exactly 0 to pairs the
 // teacher attends, and the KL of such a row would be infinite; with the floor it is large and finite.
@@ -113,8 +98,8 @@ QString AnalysisSession::loadRun(const QString& runDirQ, const QString& teacherO
       prunedText = QStringLiteral("top-2 per head (the run has no plan.json)");
     }
     const auto options = mixtureOptionsOf(st->config);
-    st->softKernel = fixedStudent(st->bank, options, st->alpha, L, H);
-    st->prunedKernel = fixedStudent(st->bank, options, st->pruned.alphaTensorValues(), L, H);
+    st->softKernel = fixedAlphaStudent(st->bank, options, st->alpha, L, H);
+    st->prunedKernel = fixedAlphaStudent(st->bank, options, st->pruned.alphaTensorValues(), L, H);
 
     auto& sum = st->summary;
     sum.runDir = runDirQ;

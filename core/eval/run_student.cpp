@@ -1,0 +1,116 @@
+#include "core/eval/run_student.h"
+
+#include <cstdio>
+#include <filesystem>
+#include <stdexcept>
+
+#include <torch/torch.h>
+
+#include "core/eval/compiled_plan_attention.h"
+#include "core/io/safetensors.h"
+#include "core/train/distill_trainer.h"
+#include "core/train/training_common.h"
+
+namespace attnx {
+
+std::unique_ptr<MaskMixtureAttention> fixedAlphaStudent(const MaskBank& bank, MixtureOptions options,
+                                                        const std::vector<double>& alpha, int64_t numLayers,
+                                                        int64_t numHeads, const torch::Device& device) {
+  options.param = MixtureOptions::Parametrisation::ClampedRaw;
+  options.granularity = MixtureOptions::Granularity::PerLayerHead;
+  options.initialCoefficient = 0;
+  const auto K = static_cast<int64_t>(bank.masks.size());
+  MaskMixtureCoefficients c(numLayers, numHeads, K, options);
+  {
+    torch::NoGradGuard g;
+    c->theta.copy_(torch::tensor(alpha, torch::kFloat64).view({numLayers, numHeads, K}));
+  }
+  c->to(device);
+  return std::make_unique<MaskMixtureAttention>(bank, options, c, numLayers, numHeads);
+}
+
+MaskMixtureGate loadRunGate(const std::string& runDir, int64_t numLayers, int64_t numHeads, int64_t numMasks,
+                            int64_t headDim, const torch::Device& device) {
+  const auto path = (std::filesystem::path(runDir) / "student.safetensors").string();
+  if (!std::filesystem::exists(path)) throw std::runtime_error(path + ": missing (a gated run keeps its gate there)");
+  const auto file = SafetensorsFile::open(path);
+  MaskMixtureGate gate(numLayers, numHeads, numMasks, headDim, 0.5);
+  {
+    torch::NoGradGuard g;
+    gate->weight.copy_(readCheckpointTensor(file, "gate.weight", gate->weight));
+    gate->bias.copy_(readCheckpointTensor(file, "gate.bias", gate->bias));
+  }
+  gate->to(device);
+  return gate;
+}
+
+const char* runStudentKindName(RunStudentKind kind) {
+  switch (kind) {
+    case RunStudentKind::Compiled: return "compiled";
+    case RunStudentKind::Masked: return "masked";
+    case RunStudentKind::Soft: return "soft";
+  }
+  return "?";
+}
+
+RunStudentKind runStudentKindFromName(const std::string& name) {
+  for (auto k : {RunStudentKind::Compiled, RunStudentKind::Masked, RunStudentKind::Soft})
+    if (name == runStudentKindName(k)) return k;
+  throw std::invalid_argument("unknown student \"" + name + "\" (known: compiled, masked, soft)");
+}
+
+std::string RunStudent::describe(const MaskBank& bank, int64_t n) const {
+  char density[64];
+  std::snprintf(density, sizeof density, "density %.4g at n=%lld", plan.meanDensity(bank, n), static_cast<long long>(n));
+  const std::string what = kind == RunStudentKind::Compiled ? "compiled student"
+                           : kind == RunStudentKind::Masked ? "dense-masked student"
+                                                            : (gated ? "soft student (gated)" : "soft student");
+  return what + " (" + planSource + ", " + std::to_string(plan.activeCount()) + " active masks, " + density + ")";
+}
+
+RunStudent makeRunStudent(const RunArtifacts& run, const Gpt2Config& config, RunStudentKind kind,
+                          const std::optional<PruningRule>& rule, const torch::Device& device, int64_t blockSize) {
+  const int64_t L = config.numLayers, H = config.numHeads, K = static_cast<int64_t>(run.bank.masks.size());
+  if (run.numLayers != L || run.numHeads != H)
+    throw std::runtime_error(run.dir + ": the run's student has " + std::to_string(run.numLayers) + " layers x " +
+                             std::to_string(run.numHeads) + " heads, the model has " + std::to_string(L) + " x " +
+                             std::to_string(H) + " (wrong --model or --teacher?)");
+  const auto options = mixtureOptionsOf(run.config);
+  RunStudent s;
+  s.kind = kind;
+  if (kind == RunStudentKind::Soft) {
+    s.plan = AttentionPlan::fromAlpha(run.alpha, L, H, run.bank, PruningRule::thresholdRule(0));
+    if (run.config.gate) {
+      s.gated = true;
+      s.planSource = "learned gate, every mask";
+      s.kernel = std::make_unique<MaskMixtureAttention>(run.bank, options,
+                                                        loadRunGate(run.dir, L, H, K, config.headDim(), device), L, H);
+    } else {
+      s.planSource = "learned alpha, every mask";
+      s.kernel = fixedAlphaStudent(run.bank, options, run.alpha, L, H, device);
+    }
+    return s;
+  }
+  if (rule) {
+    s.plan = AttentionPlan::fromAlpha(run.alpha, L, H, run.bank, *rule);
+    s.planSource = "learned alpha pruned: " + rule->text();
+  } else if (run.plan) {
+    s.plan = *run.plan;
+    s.planSource = "plan.json: " + run.plan->rule.text();
+  } else {
+    s.plan = AttentionPlan::fromAlpha(run.alpha, L, H, run.bank, PruningRule::thresholdRule(kDefaultRunPruneThreshold));
+    s.planSource = "no plan.json, learned alpha pruned: " + s.plan.rule.text();
+  }
+  if (kind == RunStudentKind::Compiled) {
+    if (!device.is_cpu())
+      throw std::runtime_error("the compiled student's block-sparse kernel runs on the CPU only; on " + device.str() +
+                               " use the dense-masked student");
+    s.kernel = std::make_unique<CompiledPlanAttention>(s.plan, run.bank, run.combine(), options.normaliseBranches,
+                                                       blockSize);
+  } else {
+    s.kernel = fixedAlphaStudent(run.bank, options, s.plan.alphaTensorValues(), L, H, device);
+  }
+  return s;
+}
+
+}  // namespace attnx
