@@ -69,7 +69,7 @@ Runner addGenerateCommand(CLI::App& app, GlobalOptions& g) {
     // Density at the longest sequence the generation can see.
     const int64_t densityN = std::max<int64_t>(
         1, std::min<int64_t>(int64_t(prompt.size()) + s.maxNewTokens, model->config().contextLength));
-    if (a->verbose || chosen.student) std::fprintf(stderr, "model: %s\n", chosen.describe(densityN).c_str());
+    if (a->verbose || (chosen.student && !g.json)) std::fprintf(stderr, "model: %s\n", chosen.describe(densityN).c_str());
 
     // Text mode streams each token's bytes as it is chosen (a terminal joins split characters).
     TokenCallback stream;

@@ -67,15 +67,14 @@ torch::Tensor CompiledPlanAttention::forwardAt(const torch::Tensor& q, const tor
 }
 
 torch::Tensor CompiledPlanAttention::run(const torch::Tensor& q, const torch::Tensor& k, const torch::Tensor& v,
-                                         int64_t layer, const PlanLayouts& pl) const {
-  const auto* layouts = &pl;
+                                         int64_t layer, const PlanLayouts& layouts) const {
   const auto& p = cache_->plan();
   const int64_t H = p.numHeads;
   const auto a = layerAlpha(layer);
   if (combine_ == PlanCombine::SoftMask) {
     auto heads = std::make_shared<SparseHeads>();
     for (int64_t h = 0; h < H; ++h) {
-      heads->layouts.push_back(layouts->unionLayouts[layer * H + h]);
+      heads->layouts.push_back(layouts.unionLayouts[layer * H + h]);
       heads->columns.emplace_back();
       for (const auto& e : p.active(layer, h)) heads->columns.back().push_back(e.maskIndex);
     }
@@ -90,7 +89,7 @@ torch::Tensor CompiledPlanAttention::run(const torch::Tensor& q, const torch::Te
     std::vector<int64_t> column(H, 0);
     std::vector<float> present(H, 0.f);
     for (int64_t h = 0; h < H; ++h) {
-      const auto& branches = layouts->branchLayouts[layer * H + h];
+      const auto& branches = layouts.branchLayouts[layer * H + h];
       heads->layouts.push_back(s < branches.size() ? branches[s] : nullptr);
       if (s < branches.size()) {
         column[h] = p.active(layer, h)[s].maskIndex;
