@@ -8,6 +8,7 @@
 
 #include <filesystem>
 #include <random>
+#include <set>
 
 #include <nlohmann/json.hpp>
 #include <torch/torch.h>
@@ -68,6 +69,13 @@ class TestCliStudent : public QObject {
     const auto dir = tmp_.path().toStdString();
     Gpt2 m(Gpt2Config::preset("tiny"));  // vocabulary 50257, 2 layers × 4 heads, width 64, context 256
     m->initWeights(5);
+    {
+      // Ten times GPT-2's initial weights: attention, not just the current token, picks the next one,
+      // so the generation checks below see what the student's masks do.
+      torch::NoGradGuard g;
+      for (auto& p : m->named_parameters())
+        if (p.key().find("ln_") == std::string::npos) p.value().mul_(10);
+    }
     saveGpt2(m, dir + "/teacher");
     teacher_ = QString::fromStdString(dir + "/teacher");
     run_ = QString::fromStdString(dir + "/run");
@@ -169,6 +177,7 @@ class TestCliStudent : public QObject {
     s.stopOnEos = false;
     s.useKvCache = false;
     const auto want = generate(model_, prompt_, s, reference_.get()).tokens;
+    QVERIFY(std::set<int64_t>(want.begin(), want.end()).size() > 20);  // not one token repeated
     const QStringList base{"generate", "--prompt-ids", joinIds(prompt_), "--max-new-tokens", "200", "--no-eos-stop",
                            "--run", run_, "--json"};
     const auto bounded = cli(base), full = cli(QStringList(base) << "--full-kv-cache"),
