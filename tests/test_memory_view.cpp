@@ -82,6 +82,12 @@ class TestMemoryView : public QObject {
     QCOMPARE(view.teacherGauge()->currentBytes(), weights);
     QVERIFY(view.teacherGauge()->peakBytes() >= weights);
     QVERIFY(view.studentGauge()->currentBytes() > weights);
+    // The forward's own tensors include at least its fp32 logits, (64, vocab): a lower bound computed
+    // from the shapes alone. (The peak over the weights is what the tracking allocator counted.)
+    const qint64 logits = 64LL * session_->summary().vocab * 4;
+    QVERIFY2(view.teacherGauge()->peakBytes() - weights >= logits,
+             qPrintable(QStringLiteral("%1 < %2").arg(view.teacherGauge()->peakBytes() - weights).arg(logits)));
+    QVERIFY(view.studentGauge()->peakBytes() - view.studentGauge()->currentBytes() >= logits);
   }
 
   void parsesBenchOutput() {

@@ -4,6 +4,8 @@
 #include "ui/bridge/analysis_session.h"
 #include "ui/completions/completions_view.h"
 #include "ui/download/download_dialog.h"
+#include "ui/export/figure_menu.h"
+#include "ui/export/figure_registry.h"
 #include "ui/memory/memory_view.h"
 
 #include <QAction>
@@ -15,6 +17,7 @@
 #include <QFile>
 #include <QFileDialog>
 #include <QFileInfo>
+#include <QJsonObject>
 #include <QLabel>
 #include <QMenuBar>
 #include <QMessageBox>
@@ -63,6 +66,7 @@ MainWindow::MainWindow(QWidget* parent)
   lossPanel_ = new LossPanel(this);
   coefficientPanel_ = new CoefficientPanel(this);
   grid_ = new CoefficientGrid(this);
+  figures_ = new FigureRegistry(this);
 
   buildMenus();
   auto* bankDock = addPanel(bankEditor_, tr("Mask bank"), QStringLiteral("MaskBankDock"), Qt::LeftDockWidgetArea);
@@ -93,6 +97,11 @@ MainWindow::MainWindow(QWidget* parent)
   resizeDocks({lossDock, coeffDock, gridDock}, {340, 380, 200}, Qt::Vertical);
   defaultState_ = saveState();
   buildStatusBar();
+  figures_->add(QStringLiteral("loss-curves"), tr("Loss curves"), tr("Distillation losses (KL, L1, total, validation KL) against step"), lossPanel_->plot());
+  figures_->add(QStringLiteral("coefficients"), tr("Coefficients"), tr("Mask coefficients α against step, as filtered in the view"), coefficientPanel_->plot());
+  figures_->add(QStringLiteral("coefficient-grid"), tr("Coefficient grid"), tr("Current α of every layer, head and mask"), grid_);
+  attentionView_->registerFigures(*figures_);
+  memoryView_->registerFigures(*figures_);
 
   trainingPanel_->setSources([this] { return bankEditor_->bank(); }, [this] { return modelFolder(); });
   connect(controller_, &TrainingController::started, this, &MainWindow::onTrainingStarted);
@@ -170,6 +179,8 @@ void MainWindow::buildMenus() {
                                 [this](const QString& p) { openRun(p); }, this);
   file->addAction(tr("Save run a&s…"), this, &MainWindow::chooseSaveRunFolder)
       ->setToolTip(tr("Copy the current run folder (settings, metrics, learned bank, checkpoint) elsewhere"));
+  file->addSeparator();
+  addFigureMenus(file, figures_, this, figureHooks());
   file->addSeparator();
   file->addAction(tr("&Quit"), QKeySequence::Quit, this, &QWidget::close);
 
@@ -422,6 +433,18 @@ void MainWindow::closeEvent(QCloseEvent* event) {
 }  // namespace attnx::ui
 
 namespace attnx::ui {
+
+FigureMenuHooks MainWindow::figureHooks() {
+  FigureMenuHooks hooks;
+  hooks.context = [this] {
+    return QJsonObject{{QStringLiteral("run"), currentRunDir()}, {QStringLiteral("model"), modelFolder()},
+                       {QStringLiteral("made_by"), QStringLiteral("attnx %1").arg(QApplication::applicationVersion())}};
+  };
+  hooks.showMessage = [this](const QString& text) { statusBar()->showMessage(text, 8000); };
+  return hooks;
+}
+
+QString MainWindow::exportAllFigures(const QString& folder) { return exportAllFiguresTo(*figures_, folder, figureHooks()); }
 
 void MainWindow::loadAnalysis(const QString& runDir) {
   auto session = std::make_shared<AnalysisSession>();
