@@ -28,7 +28,8 @@ bool report(bool ok, const char* what) {
 
 // Screenshots of a view at a readable size: its dock floats for the shot, then goes back.
 void shotFloating(QWidget* view, const QString& name, const TourShot& shot) {
-  auto* dock = qobject_cast<QDockWidget*>(view->parentWidget());
+  QDockWidget* dock = nullptr;
+  for (QWidget* p = view->parentWidget(); p && !dock; p = p->parentWidget()) dock = qobject_cast<QDockWidget*>(p);
   if (!dock) return shot(view, name);
   dock->setFloating(true);
   dock->resize(1500, 950);

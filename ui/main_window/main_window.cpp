@@ -21,6 +21,8 @@
 #include <QLabel>
 #include <QMenuBar>
 #include <QMessageBox>
+#include <QScreen>
+#include <QScrollArea>
 #include <QSettings>
 #include <QStatusBar>
 #include <QThread>
@@ -57,6 +59,8 @@ MainWindow::MainWindow(QWidget* parent)
   setWindowTitle(QStringLiteral("attnx"));
   setObjectName(QStringLiteral("MainWindow"));
   resize(1560, 960);
+  if (const QScreen* screen = QGuiApplication::primaryScreen())  // a laptop screen gets a window that fits
+    resize(size().boundedTo(screen->availableGeometry().size() * 0.95));
   setDockNestingEnabled(true);
   setDockOptions(QMainWindow::AnimatedDocks | QMainWindow::AllowTabbedDocks | QMainWindow::AllowNestedDocks);
 
@@ -81,7 +85,7 @@ MainWindow::MainWindow(QWidget* parent)
   memoryView_ = new MemoryView;
   auto* attentionDock = addPanel(attentionView_, tr("Attention"), QStringLiteral("AttentionDock"), Qt::RightDockWidgetArea);
   auto* completionsDock = addPanel(completionsView_, tr("Completions"), QStringLiteral("CompletionsDock"), Qt::RightDockWidgetArea);
-  auto* memoryDock = addPanel(memoryView_, tr("Memory & speed"), QStringLiteral("MemoryDock"), Qt::RightDockWidgetArea);
+  auto* memoryDock = addPanel(memoryView_, tr("Memory and speed"), QStringLiteral("MemoryDock"), Qt::RightDockWidgetArea);
   // Default layout: bank editor and training side by side on the left (Model tabbed with the
   // bank), the three live views stacked on the right.
   splitDockWidget(bankDock, trainingDock, Qt::Horizontal);
@@ -144,7 +148,13 @@ MainWindow::~MainWindow() {
 QDockWidget* MainWindow::addPanel(QWidget* panel, const QString& title, const QString& objectName, Qt::DockWidgetArea area) {
   auto* dock = new QDockWidget(title, this);
   dock->setObjectName(objectName);
-  dock->setWidget(panel);
+  // Each panel scrolls inside its dock rather than imposing its minimum size: tabbed docks take the
+  // largest minimum of their tabs, and without this the default layout outgrew a 1600x1000 screen.
+  auto* scroll = new QScrollArea(dock);
+  scroll->setWidget(panel);
+  scroll->setWidgetResizable(true);
+  scroll->setFrameShape(QFrame::NoFrame);
+  dock->setWidget(scroll);
   dock->setFeatures(QDockWidget::DockWidgetClosable | QDockWidget::DockWidgetMovable | QDockWidget::DockWidgetFloatable);
   addDockWidget(area, dock);
   viewMenu_->addAction(dock->toggleViewAction());
