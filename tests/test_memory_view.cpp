@@ -7,7 +7,7 @@
 #include <QTemporaryDir>
 #include <QtTest>
 
-#include "tests/support/tiny_run.h"
+#include "tests/support/tiny_run_session.h"
 #include "ui/bridge/analysis_session.h"
 #include "ui/memory/bench_panel.h"
 #include "ui/memory/bench_results.h"
@@ -44,11 +44,8 @@ class TestMemoryView : public QObject {
 
  private Q_SLOTS:
   void initTestCase() {
-    const QString problem = attnx::test::makeTinyRun(tmp_.path());
+    const QString problem = attnx::test::loadTinyRunSession(tmp_.path(), &session_);
     QVERIFY2(problem.isEmpty(), qPrintable(problem));
-    session_ = std::make_shared<AnalysisSession>();
-    const QString error = session_->loadRun(tmp_.path() + QStringLiteral("/run"));
-    QVERIFY2(error.isEmpty(), qPrintable(error));
   }
 
   // Dense causal attention: L * H * n(n+1)/2 pairs, 4d FLOPs each; L=2, H=4, d=8.

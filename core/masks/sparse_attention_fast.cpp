@@ -33,13 +33,6 @@ namespace attnx::sparse {
 
 namespace {
 
-// See sparse_attention_reference.cpp: an AVX2/FMA copy of each row loop next to the baseline one.
-#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__)
-#define ATTNX_VECTOR_CLONES __attribute__((target_clones("arch=haswell", "default")))
-#else
-#define ATTNX_VECTOR_CLONES
-#endif
-
 // ---- GEMM ------------------------------------------------------------------------------------
 
 using SgemmFn = void (*)(const char*, const char*, const int*, const int*, const int*, const float*, const float*,

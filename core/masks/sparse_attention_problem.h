@@ -12,6 +12,14 @@
 #include "core/masks/block_layout.h"
 #include "core/masks/sparse_attention.h"
 
+// The kernels' row loops are plain C++ that GCC vectorises; target_clones builds an AVX2/FMA copy
+// next to the baseline one and picks at load time, since the project is compiled for plain x86-64.
+#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__)
+#define ATTNX_VECTOR_CLONES __attribute__((target_clones("arch=haswell", "default")))
+#else
+#define ATTNX_VECTOR_CLONES
+#endif
+
 namespace attnx::sparse {
 
 constexpr float kNegInf = -std::numeric_limits<float>::infinity();

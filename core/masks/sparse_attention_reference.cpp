@@ -15,14 +15,6 @@ namespace attnx::sparse {
 
 namespace {
 
-// The tile loops below are plain C++ that GCC vectorises; target_clones builds an AVX2/FMA copy
-// next to the baseline one and picks at load time, since the project is compiled for plain x86-64.
-#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__)
-#define ATTNX_VECTOR_CLONES __attribute__((target_clones("arch=haswell", "default")))
-#else
-#define ATTNX_VECTOR_CLONES
-#endif
-
 // The common shape (64-wide tiles, head dimension 64) gets loops with constant bounds, so the
 // compiler keeps a whole row of accumulators in vector registers.
 constexpr int64_t kFast = 64;
