@@ -4,8 +4,9 @@
 # saves a PNG of the window after each step and of every panel, for review and for the README.
 #
 # usage: scripts/screenshots.sh [OUT_DIR (default build/screenshots)] [attnx options, e.g. --model DIR --steps N]
-# The model: --model DIR, else $ATTNX_DEFAULT_MODEL, else a small GPT-2 made here with attnx-cli pretrain
-# (2 layers, 4 heads, a few steps on one book: enough to have real curves, not a good model).
+# The model: --model DIR, else $ATTNX_DEFAULT_MODEL, else the embedded default model (resources/default-model),
+# else a small GPT-2 made here with attnx-cli pretrain (2 layers, 4 heads, a few steps on one book: enough to
+# have real curves, not a good model).
 set -euo pipefail
 ROOT="$(cd -- "$(dirname -- "${BASH_SOURCE[0]}")/.." && pwd)"
 BUILD="${ATTNX_BUILD_DIR:-$ROOT/build}"
@@ -18,6 +19,8 @@ args=("$@")
 if [[ " ${args[*]-} " != *" --model "* ]]; then
     if [[ -n "${ATTNX_DEFAULT_MODEL:-}" && -f "$ATTNX_DEFAULT_MODEL/config.json" ]]; then
         args+=(--model "$ATTNX_DEFAULT_MODEL")
+    elif [[ -f "$ROOT/resources/default-model/config.json" ]]; then
+        :  # no --model: the app opens its embedded default model, as a new user's would
     else
         small="$OUT/small-model"
         if [[ ! -f "$small/model/config.json" ]]; then

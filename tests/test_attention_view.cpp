@@ -7,7 +7,7 @@
 #include <cmath>
 #include <random>
 
-#include "tests/support/tiny_run.h"
+#include "tests/support/tiny_run_session.h"
 #include "ui/attention/attention_view.h"
 #include "ui/attention/head_grid.h"
 #include "ui/attention/heatmap_plot.h"
@@ -23,11 +23,8 @@ class TestAttentionView : public QObject {
 
  private Q_SLOTS:
   void initTestCase() {
-    const QString problem = attnx::test::makeTinyRun(tmp_.path());
+    const QString problem = attnx::test::loadTinyRunSession(tmp_.path(), &session_);
     QVERIFY2(problem.isEmpty(), qPrintable(problem));
-    session_ = std::make_shared<AnalysisSession>();
-    const QString error = session_->loadRun(tmp_.path() + QStringLiteral("/run"));
-    QVERIFY2(error.isEmpty(), qPrintable(error));
     QCOMPARE(session_->summary().layers, 2);
     QCOMPARE(session_->summary().heads, 4);
     QCOMPARE(session_->summary().context, 64);

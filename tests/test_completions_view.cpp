@@ -7,7 +7,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "tests/support/tiny_run.h"
+#include "tests/support/tiny_run_session.h"
 #include "ui/bridge/analysis_session.h"
 #include "ui/completions/completions_view.h"
 #include "ui/completions/token_text_view.h"
@@ -34,11 +34,8 @@ class TestCompletionsView : public QObject {
 
  private Q_SLOTS:
   void initTestCase() {
-    const QString problem = attnx::test::makeTinyRun(tmp_.path());
+    const QString problem = attnx::test::loadTinyRunSession(tmp_.path(), &session_);
     QVERIFY2(problem.isEmpty(), qPrintable(problem));
-    session_ = std::make_shared<AnalysisSession>();
-    const QString error = session_->loadRun(tmp_.path() + QStringLiteral("/run"));
-    QVERIFY2(error.isEmpty(), qPrintable(error));
   }
 
   void teacherAndStudentSideBySide() {

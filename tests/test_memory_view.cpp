@@ -7,7 +7,7 @@
 #include <QTemporaryDir>
 #include <QtTest>
 
-#include "tests/support/tiny_run.h"
+#include "tests/support/tiny_run_session.h"
 #include "ui/bridge/analysis_session.h"
 #include "ui/memory/bench_panel.h"
 #include "ui/memory/bench_results.h"
@@ -44,11 +44,8 @@ class TestMemoryView : public QObject {
 
  private Q_SLOTS:
   void initTestCase() {
-    const QString problem = attnx::test::makeTinyRun(tmp_.path());
+    const QString problem = attnx::test::loadTinyRunSession(tmp_.path(), &session_);
     QVERIFY2(problem.isEmpty(), qPrintable(problem));
-    session_ = std::make_shared<AnalysisSession>();
-    const QString error = session_->loadRun(tmp_.path() + QStringLiteral("/run"));
-    QVERIFY2(error.isEmpty(), qPrintable(error));
   }
 
   // Dense causal attention: L * H * n(n+1)/2 pairs, 4d FLOPs each; L=2, H=4, d=8.
@@ -82,6 +79,12 @@ class TestMemoryView : public QObject {
     QCOMPARE(view.teacherGauge()->currentBytes(), weights);
     QVERIFY(view.teacherGauge()->peakBytes() >= weights);
     QVERIFY(view.studentGauge()->currentBytes() > weights);
+    // The forward's own tensors include at least its fp32 logits, (64, vocab): a lower bound computed
+    // from the shapes alone. (The peak over the weights is what the tracking allocator counted.)
+    const qint64 logits = 64LL * session_->summary().vocab * 4;
+    QVERIFY2(view.teacherGauge()->peakBytes() - weights >= logits,
+             qPrintable(QStringLiteral("%1 < %2").arg(view.teacherGauge()->peakBytes() - weights).arg(logits)));
+    QVERIFY(view.studentGauge()->peakBytes() - view.studentGauge()->currentBytes() >= logits);
   }
 
   void parsesBenchOutput() {

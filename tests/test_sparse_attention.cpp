@@ -2,7 +2,8 @@
 // (MaskMixtureAttention with the plan's weights as alpha, 0 for pruned masks): forward outputs,
 // gradients of q, k, v and alpha, and probabilities, on random inputs for both ways of combining,
 // several lengths (multiples of the block size and not), block sizes, KV-cache offsets, and empty
-// heads; then the tiny GPT-2: logits, perplexity and greedy KV-cache generation.
+// heads; then the tiny GPT-2: logits, perplexity and greedy KV-cache generation. The fast kernel
+// (the default) and the reference kernel are also checked against each other on 64-wide tiles.
 #include <QtTest>
 
 #include <random>
@@ -13,6 +14,8 @@
 #include "core/eval/generation.h"
 #include "core/eval/perplexity.h"
 #include "core/io/gpt2_checkpoint.h"
+#include "core/masks/block_layout.h"
+#include "core/masks/sparse_attention.h"
 #include "core/model/mask_mixture_attention.h"
 #include "tests/support/test_support.h"
 
@@ -120,6 +123,19 @@ void checkCase(const Case& c, uint64_t seed) {
   }
 }
 
+// Output and gradients of q, k, v (and alpha when defined) of one kernel.
+std::vector<torch::Tensor> runKernel(SparseKernel kernel, const torch::Tensor& q, const torch::Tensor& k,
+                                     const torch::Tensor& v, std::shared_ptr<const SparseHeads> heads,
+                                     const torch::Tensor& alpha, const torch::Tensor& probe) {
+  auto q2 = q.clone().requires_grad_(true), k2 = k.clone().requires_grad_(true), v2 = v.clone().requires_grad_(true);
+  auto a2 = alpha.defined() ? alpha.clone().requires_grad_(true) : torch::Tensor();
+  const auto out = blockSparseAttention(q2, k2, v2, std::move(heads), a2, kernel);
+  (out * probe).sum().backward();
+  std::vector<torch::Tensor> result{out.detach(), q2.grad(), k2.grad(), v2.grad()};
+  if (a2.defined()) result.push_back(a2.grad());
+  return result;
+}
+
 std::vector<int64_t> randomIds(std::mt19937& rng, int64_t length, int64_t vocab) {
   std::uniform_int_distribution<int64_t> pick(0, vocab - 1);
   std::vector<int64_t> ids(static_cast<size_t>(length));
@@ -179,6 +195,45 @@ class TestSparseAttention : public QObject {
     compiled.setAlpha(torch::tensor({0.0f, 0.0f}).view({1, 1, 2}));
     auto q = torch::randn({1, 1, 10, 8}), k = torch::randn({1, 1, 10, 8}), v = torch::randn({1, 1, 10, 8});
     QVERIFY(maxError(compiled.forward(q, k, v, 0, 0), v) < 1e-6);
+  }
+
+  void fastKernelMatchesReferenceKernel() {
+    // The benchmarks' shape (64-wide tiles, head dimension 64) and small tiles; soft mask (union
+    // layouts, random weights) and support mode (each head's first branch, null where it has none);
+    // whole sequences, a prompt chunk and a decoded row.
+    const auto bank = mixedBank();
+    const int64_t H = 3, K = static_cast<int64_t>(bank.masks.size()), B = 2, d = 64;
+    std::mt19937 rng(11);
+    torch::manual_seed(11);
+    for (int64_t blockSize : {16, 64})
+      for (const auto& [n, Tq] : std::vector<std::pair<int64_t, int64_t>>{{200, 200}, {200, 70}, {130, 1}}) {
+        const auto plan = AttentionPlan::fromAlpha(randomAlpha(rng, 1, H, K, true), 1, H, bank, PruningRule::thresholdRule(0));
+        const auto layouts = compilePlanLayouts(plan, bank, PlanCombine::BranchMixture, n, blockSize, n - Tq);
+        auto soft = std::make_shared<SparseHeads>(), support = std::make_shared<SparseHeads>();
+        for (int64_t h = 0; h < H; ++h) {
+          soft->layouts.push_back(layouts.unionLayouts[h]);
+          soft->columns.emplace_back();
+          for (const auto& e : plan.active(0, h)) soft->columns.back().push_back(e.maskIndex);
+          const auto& branches = layouts.branchLayouts[h];
+          support->layouts.push_back(branches.empty() ? nullptr : branches[0]);
+        }
+        const auto alpha = torch::tensor(plan.alphaTensorValues()).view({H, K}).to(torch::kFloat32);
+        const auto q = torch::randn({B, H, Tq, d}), k = torch::randn({B, H, n, d}), v = torch::randn({B, H, n, d});
+        const auto probe = torch::randn({B, H, Tq, d});
+        for (bool useSoft : {true, false}) {
+          const auto heads = useSoft ? soft : support;
+          const auto a = useSoft ? alpha : torch::Tensor();
+          const auto fast = runKernel(SparseKernel::Fast, q, k, v, heads, a, probe);
+          const auto ref = runKernel(SparseKernel::Reference, q, k, v, heads, a, probe);
+          QCOMPARE(fast.size(), ref.size());
+          const char* names[] = {"out", "dq", "dk", "dv", "dalpha"};
+          for (size_t i = 0; i < fast.size(); ++i)
+            QVERIFY2(maxError(fast[i], ref[i]) < kTolerance,
+                     qPrintable(QString("%1 n=%2 Tq=%3 block=%4 %5 error %6")
+                                    .arg(useSoft ? "soft" : "support").arg(n).arg(Tq).arg(blockSize).arg(names[i])
+                                    .arg(maxError(fast[i], ref[i]))));
+        }
+      }
   }
 
   void tinyGpt2CompiledEqualsDenseMasked() {

@@ -7,6 +7,9 @@
 #include <QTextStream>
 #include <QtTest>
 
+#include <limits>
+
+#include "core/io/gpt2_checkpoint.h"
 #include "support/test_support.h"
 #include "ui/bridge/training_controller.h"
 
@@ -129,6 +132,29 @@ class TestUiTrainingController : public QObject {
     QTRY_COMPARE_WITH_TIMEOUT(finished.count(), 2, 20000);
     QCOMPARE(failed.count(), 2);
     QVERIFY(failed.at(1).at(0).toString().contains(QStringLiteral("no-model")));
+  }
+
+  void aNanLossBecomesFailedWithWhatToDo() {
+    // A teacher whose final LayerNorm holds a NaN: every logit, and so the first KL, is NaN.
+    const QString teacher = tmp_.filePath(QStringLiteral("nan-teacher"));
+    {
+      Gpt2 model = loadGpt2(test::fixture("gpt2-tiny"));
+      torch::NoGradGuard noGrad;
+      model->ln_f->weight[0] = std::numeric_limits<float>::quiet_NaN();
+      saveGpt2(model, teacher.toStdString());
+    }
+    TrainingController controller;
+    QSignalSpy failed(&controller, &TrainingController::failed);
+    QSignalSpy finished(&controller, &TrainingController::finished);
+    DistillConfig c = config(5);
+    c.teacherDir = teacher.toStdString();
+    QVERIFY(controller.start(c, bank(), tmp_.filePath(QStringLiteral("run-nan")), false));
+    QTRY_COMPARE_WITH_TIMEOUT(finished.count(), 1, 20000);
+    QCOMPARE(failed.count(), 1);
+    const QString message = failed.at(0).at(0).toString();
+    QVERIFY2(message.contains(QStringLiteral("not finite")) && message.contains(QStringLiteral("lower learning rate")),
+             qPrintable(message));
+    QVERIFY(!controller.hasWorkerThread());
   }
 
   void destroyingTheControllerStopsTheRun() {

@@ -26,6 +26,7 @@
 #include "ui/completions/completions_view.h"
 #include "ui/completions/token_text_view.h"
 #include "ui/export/figure_exporter.h"
+#include "ui/export/figure_menu.h"
 #include "ui/export/figure_registry.h"
 #include "ui/export/headless_figures.h"
 #include "ui/memory/bench_panel.h"
@@ -58,36 +59,7 @@ struct DemoWindow : QMainWindow {
       if (!dir.isEmpty()) loadRun(dir, {});
     });
     open->setShortcut(QKeySequence::Open);
-    auto* exportAll = file->addAction(tr("Export all figures\u2026"), this, [this] {
-      const QString dir = QFileDialog::getExistingDirectory(this, tr("Folder for the figures"));
-      if (!dir.isEmpty()) exportTo(dir);
-    });
-    exportAll->setShortcut(QKeySequence(Qt::CTRL | Qt::SHIFT | Qt::Key_E));
-    auto* one = file->addMenu(tr("Export figure"));
-    auto* copy = file->addMenu(tr("Copy figure to clipboard"));
-    for (const auto& e : registry.entries()) {
-      const QString id = e.id;
-      one->addAction(e.title, this, [this, id] {
-        const auto* entry = registry.find(id);
-        if (!entry) return;
-        const QString path = QFileDialog::getSaveFileName(this, tr("Export %1").arg(entry->title), id + QStringLiteral(".png"),
-                                                          tr("PNG (*.png);;PDF (*.pdf);;SVG (*.svg);;CSV of the visible range (*.csv)"));
-        if (path.isEmpty()) return;
-        QString problem;
-        FigureFormat format;
-        if (path.endsWith(QLatin1String(".csv"), Qt::CaseInsensitive))
-          problem = exportVisibleCsv(qobject_cast<QCustomPlot*>(entry->widget.data()), path);
-        else if (formatOfPath(path, &format))
-          problem = exportFigure(entry->widget, path, format, ExportOptions{});
-        else
-          problem = tr("%1: use .png, .pdf, .svg or .csv").arg(path);
-        if (!problem.isEmpty()) QMessageBox::warning(this, tr("Export failed"), problem);
-        else statusBar()->showMessage(tr("Wrote %1").arg(path), 5000);
-      });
-      copy->addAction(e.title, this, [this, id] {
-        if (const auto* entry = registry.find(id)) copyFigureToClipboard(entry->widget, ExportOptions{});
-      });
-    }
+    addFigureMenus(file, &registry, this, hooks());
     file->addAction(tr("Quit"), this, &QWidget::close)->setShortcut(QKeySequence::Quit);
     resize(1500, 900);
   }
@@ -108,15 +80,17 @@ struct DemoWindow : QMainWindow {
     return true;
   }
 
-  QString exportTo(const QString& dir) {
-    const QJsonObject context{{QStringLiteral("run"), session->isLoaded() ? session->summary().runDir : QString()},
-                              {QStringLiteral("made_by"), QStringLiteral("attnx-views-demo")}};
-    QStringList written;
-    const QString problem = exportAllFigures(registry, dir, ExportOptions{}, context, &written);
-    if (!problem.isEmpty()) statusBar()->showMessage(problem);
-    else statusBar()->showMessage(tr("Wrote %1 files to %2").arg(written.size()).arg(dir), 5000);
-    return problem;
+  FigureMenuHooks hooks() {
+    FigureMenuHooks h;
+    h.context = [this] {
+      return QJsonObject{{QStringLiteral("run"), session->isLoaded() ? session->summary().runDir : QString()},
+                         {QStringLiteral("made_by"), QStringLiteral("attnx-views-demo")}};
+    };
+    h.showMessage = [this](const QString& text) { statusBar()->showMessage(text, 5000); };
+    return h;
   }
+
+  QString exportTo(const QString& dir) { return exportAllFiguresTo(registry, dir, hooks()); }
 };
 
 // Waits (spinning the event loop) until `done` or the deadline.

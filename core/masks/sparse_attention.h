@@ -1,8 +1,9 @@
 // Block-sparse attention on the CPU over compiled BlockLayouts: fp32, no (Tq, Tk) tensor is ever
-// allocated. Per (batch, head, query block) the kernel walks the layout's tiles with an online
-// softmax (FlashAttention-style running max and sum), keeping the log-sum-exp for the backward
-// pass, which recomputes each tile's probabilities. Differentiable (a torch::autograd::Function)
-// in q, k, v and the mask weights alpha.
+// allocated. Two kernels compute the same thing: the fast one (sparse_attention_fast.cpp: BLAS per
+// 64x64 tile, an exact softmax over each query block's attended columns) and the reference one
+// (sparse_attention_reference.cpp: plain tile loops with an online softmax). Both keep the row
+// log-sum-exp for the backward pass, which recomputes the probabilities tile by tile.
+// Differentiable (a torch::autograd::Function) in q, k, v and the mask weights alpha.
 #pragma once
 
 #include <memory>
@@ -31,7 +32,13 @@ struct SparseHeads {
 //   MaskMixtureAttention does. Gradients flow to q, k, v and alpha.
 // Support (alpha undefined): P uniform over the support (softmax of the scores over the attended
 //   pairs), the branch of a branch mixture; a null head outputs zeros. Gradients to q, k, v.
+enum class SparseKernel {
+  Fast,       // the default
+  Reference,  // for tests, and to check the fast one against
+};
+
 torch::Tensor blockSparseAttention(const torch::Tensor& q, const torch::Tensor& k, const torch::Tensor& v,
-                                   std::shared_ptr<const SparseHeads> heads, const torch::Tensor& alpha = {});
+                                   std::shared_ptr<const SparseHeads> heads, const torch::Tensor& alpha = {},
+                                   SparseKernel kernel = SparseKernel::Fast);
 
 }  // namespace attnx

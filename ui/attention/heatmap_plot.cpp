@@ -64,6 +64,13 @@ void HeatmapPlot::clearMatrix(const QString& message) {
   tokens_.clear();
   n_ = 0;
   map_->data()->clear();
+  // An empty map still shows a weight scale: 0 to 1, the range attention weights live in, rather
+  // than QCustomPlot's arbitrary default.
+  maxAbs_ = 1;
+  signed_ = false;
+  map_->setGradient(weightGradient());
+  map_->setDataRange(QCPRange(0, 1));
+  scale_->axis()->setLabel(tr("weight"));
   title_->setText(message);
   replot(QCustomPlot::rpQueuedReplot);
 }

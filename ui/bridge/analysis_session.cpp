@@ -14,6 +14,7 @@
 #include <torch/torch.h>
 
 #include "core/bench/memory_probe.h"
+#include "core/bench/tracking_allocator.h"
 #include "core/eval/attention_plan.h"
 #include "core/eval/generation.h"
 #include "core/io/bpe_tokenizer.h"
@@ -243,11 +244,19 @@ ForwardMemory AnalysisSession::measureForward(const StudentKind* student, int n)
   const auto ids = torch::arange(m.n, torch::kInt64).remainder(s_->model->config().vocabSize).unsqueeze(0);
   resetPeakResident();
   m.rssBeforeBytes = residentMemory().currentBytes;
-  const auto start = std::chrono::steady_clock::now();
-  const auto logits = s_->model->forward(ids, nullptr, student ? s_->kernel(*student) : nullptr);
-  m.milliseconds = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
+  {
+    // A tensor another thread allocates meanwhile would count too; the views' workers take turns
+    // (measureMutex), so in practice the peak is this forward's.
+    TrackingAllocatorScope tracking;
+    resetTrackedPeak();
+    const int64_t before = trackedTensorMemory().currentBytes;
+    const auto start = std::chrono::steady_clock::now();
+    auto logits = s_->model->forward(ids, nullptr, student ? s_->kernel(*student) : nullptr);
+    m.milliseconds = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
+    m.tensorPeakBytes = trackedTensorMemory().peakBytes - before;
+    logits.reset();
+  }
   m.rssPeakBytes = residentMemory().peakBytes;
-  (void)logits;
   return m;
 }
 

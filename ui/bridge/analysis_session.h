@@ -74,6 +74,9 @@ struct TokenComparison {
 // Peak memory of one forward pass, measured around it.
 struct ForwardMemory {
   qint64 rssBeforeBytes = 0, rssPeakBytes = 0;  // process resident set before and at the peak
+  // Tensor bytes allocated during the forward at their peak (activations, logits), counted exactly
+  // by the tracking allocator (core/bench/tracking_allocator.h); weights are not included.
+  qint64 tensorPeakBytes = 0;
   double milliseconds = 0;
   int n = 0;
 };

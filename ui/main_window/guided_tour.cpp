@@ -146,6 +146,7 @@ int runGuidedTour(MainWindow& w, const TourOptions& o) {
   if (!say(w.resumeOpenedRun(), "resume the reopened run")) return 1;
   if (!say(waitUntil([&] { return !controller->isRunning(); }, 300000) && !failed, "train to the end")) return 1;
   shot(&w, QStringLiteral("06-finished"));
+  if (!tourAnalysisViews(w, out, shot)) return 1;
 
   for (auto* dock : w.findChildren<QDockWidget*>()) {
     dock->raise();

@@ -5,6 +5,9 @@
 #include <QString>
 #include <functional>
 
+class QDir;
+class QWidget;
+
 namespace attnx::ui {
 
 class MainWindow;
@@ -27,6 +30,12 @@ int runGuidedTour(MainWindow& window, const TourOptions& options);
 // prints p50 / p99 / max event-loop latency, then the replot time of the plots at 100k points per
 // curve. Returns 0 on success.
 int runLatencyBenchmark(MainWindow& window, const TourOptions& options);
+
+// Saves a PNG of a widget under a name (the tour's screenshot helper).
+using TourShot = std::function<void(QWidget*, const QString&)>;
+// The tour's second half, after a finished run: attention heatmaps, completions, memory and the
+// benchmark panel, then every figure exported into out/figures. Returns false on a failure.
+bool tourAnalysisViews(MainWindow& window, const QDir& out, const TourShot& shot);
 
 // Waits (running the event loop) until `done` or `timeoutMs`; returns done().
 bool waitUntil(const std::function<bool()>& done, int timeoutMs);

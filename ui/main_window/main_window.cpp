@@ -4,6 +4,8 @@
 #include "ui/bridge/analysis_session.h"
 #include "ui/completions/completions_view.h"
 #include "ui/download/download_dialog.h"
+#include "ui/export/figure_menu.h"
+#include "ui/export/figure_registry.h"
 #include "ui/memory/memory_view.h"
 
 #include <QAction>
@@ -15,9 +17,12 @@
 #include <QFile>
 #include <QFileDialog>
 #include <QFileInfo>
+#include <QJsonObject>
 #include <QLabel>
 #include <QMenuBar>
 #include <QMessageBox>
+#include <QScreen>
+#include <QScrollArea>
 #include <QSettings>
 #include <QStatusBar>
 #include <QThread>
@@ -54,6 +59,8 @@ MainWindow::MainWindow(QWidget* parent)
   setWindowTitle(QStringLiteral("attnx"));
   setObjectName(QStringLiteral("MainWindow"));
   resize(1560, 960);
+  if (const QScreen* screen = QGuiApplication::primaryScreen())  // a laptop screen gets a window that fits
+    resize(size().boundedTo(screen->availableGeometry().size() * 0.95));
   setDockNestingEnabled(true);
   setDockOptions(QMainWindow::AnimatedDocks | QMainWindow::AllowTabbedDocks | QMainWindow::AllowNestedDocks);
 
@@ -63,6 +70,7 @@ MainWindow::MainWindow(QWidget* parent)
   lossPanel_ = new LossPanel(this);
   coefficientPanel_ = new CoefficientPanel(this);
   grid_ = new CoefficientGrid(this);
+  figures_ = new FigureRegistry(this);
 
   buildMenus();
   auto* bankDock = addPanel(bankEditor_, tr("Mask bank"), QStringLiteral("MaskBankDock"), Qt::LeftDockWidgetArea);
@@ -77,7 +85,7 @@ MainWindow::MainWindow(QWidget* parent)
   memoryView_ = new MemoryView;
   auto* attentionDock = addPanel(attentionView_, tr("Attention"), QStringLiteral("AttentionDock"), Qt::RightDockWidgetArea);
   auto* completionsDock = addPanel(completionsView_, tr("Completions"), QStringLiteral("CompletionsDock"), Qt::RightDockWidgetArea);
-  auto* memoryDock = addPanel(memoryView_, tr("Memory & speed"), QStringLiteral("MemoryDock"), Qt::RightDockWidgetArea);
+  auto* memoryDock = addPanel(memoryView_, tr("Memory and speed"), QStringLiteral("MemoryDock"), Qt::RightDockWidgetArea);
   // Default layout: bank editor and training side by side on the left (Model tabbed with the
   // bank), the three live views stacked on the right.
   splitDockWidget(bankDock, trainingDock, Qt::Horizontal);
@@ -93,6 +101,11 @@ MainWindow::MainWindow(QWidget* parent)
   resizeDocks({lossDock, coeffDock, gridDock}, {340, 380, 200}, Qt::Vertical);
   defaultState_ = saveState();
   buildStatusBar();
+  figures_->add(QStringLiteral("loss-curves"), tr("Loss curves"), tr("Distillation losses (KL, L1, total, validation KL) against step"), lossPanel_->plot());
+  figures_->add(QStringLiteral("coefficients"), tr("Coefficients"), tr("Mask coefficients α against step, as filtered in the view"), coefficientPanel_->plot());
+  figures_->add(QStringLiteral("coefficient-grid"), tr("Coefficient grid"), tr("Current α of every layer, head and mask"), grid_);
+  attentionView_->registerFigures(*figures_);
+  memoryView_->registerFigures(*figures_);
 
   trainingPanel_->setSources([this] { return bankEditor_->bank(); }, [this] { return modelFolder(); });
   connect(controller_, &TrainingController::started, this, &MainWindow::onTrainingStarted);
@@ -135,7 +148,13 @@ MainWindow::~MainWindow() {
 QDockWidget* MainWindow::addPanel(QWidget* panel, const QString& title, const QString& objectName, Qt::DockWidgetArea area) {
   auto* dock = new QDockWidget(title, this);
   dock->setObjectName(objectName);
-  dock->setWidget(panel);
+  // Each panel scrolls inside its dock rather than imposing its minimum size: tabbed docks take the
+  // largest minimum of their tabs, and without this the default layout outgrew a 1600x1000 screen.
+  auto* scroll = new QScrollArea(dock);
+  scroll->setWidget(panel);
+  scroll->setWidgetResizable(true);
+  scroll->setFrameShape(QFrame::NoFrame);
+  dock->setWidget(scroll);
   dock->setFeatures(QDockWidget::DockWidgetClosable | QDockWidget::DockWidgetMovable | QDockWidget::DockWidgetFloatable);
   addDockWidget(area, dock);
   viewMenu_->addAction(dock->toggleViewAction());
@@ -170,6 +189,8 @@ void MainWindow::buildMenus() {
                                 [this](const QString& p) { openRun(p); }, this);
   file->addAction(tr("Save run a&s…"), this, &MainWindow::chooseSaveRunFolder)
       ->setToolTip(tr("Copy the current run folder (settings, metrics, learned bank, checkpoint) elsewhere"));
+  file->addSeparator();
+  addFigureMenus(file, figures_, this, figureHooks());
   file->addSeparator();
   file->addAction(tr("&Quit"), QKeySequence::Quit, this, &QWidget::close);
 
@@ -422,6 +443,18 @@ void MainWindow::closeEvent(QCloseEvent* event) {
 }  // namespace attnx::ui
 
 namespace attnx::ui {
+
+FigureMenuHooks MainWindow::figureHooks() {
+  FigureMenuHooks hooks;
+  hooks.context = [this] {
+    return QJsonObject{{QStringLiteral("run"), currentRunDir()}, {QStringLiteral("model"), modelFolder()},
+                       {QStringLiteral("made_by"), QStringLiteral("attnx %1").arg(QApplication::applicationVersion())}};
+  };
+  hooks.showMessage = [this](const QString& text) { statusBar()->showMessage(text, 8000); };
+  return hooks;
+}
+
+QString MainWindow::exportAllFigures(const QString& folder) { return exportAllFiguresTo(*figures_, folder, figureHooks()); }
 
 void MainWindow::loadAnalysis(const QString& runDir) {
   auto session = std::make_shared<AnalysisSession>();

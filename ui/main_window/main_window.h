@@ -15,7 +15,12 @@ class QThread;
 
 namespace attnx::ui {
 
+class AttentionView;
 class BankEditorPanel;
+class CompletionsView;
+class FigureRegistry;
+struct FigureMenuHooks;
+class MemoryView;
 class CoefficientGrid;
 class CoefficientPanel;
 class LossPanel;
@@ -60,6 +65,13 @@ class MainWindow : public QMainWindow {
   CoefficientGrid* coefficientGrid() const { return grid_; }
   ModelPanel* modelPanel() const { return modelPanel_; }
   QMenu* viewMenu() const { return viewMenu_; }
+  AttentionView* attentionView() const { return attentionView_; }
+  CompletionsView* completionsView() const { return completionsView_; }
+  MemoryView* memoryView() const { return memoryView_; }
+  // Every exportable plot and heatmap of the window (File → Export figure / Export all figures).
+  FigureRegistry* figures() const { return figures_; }
+  // Export all figures into `folder` with index.json naming the run and model. Returns "" or the error.
+  QString exportAllFigures(const QString& folder);
 
  Q_SIGNALS:
   void modelLoaded(bool ok, const QString& error);
@@ -71,6 +83,7 @@ class MainWindow : public QMainWindow {
   void buildMenus();
   // Points the Attention, Completions and Memory & speed views at a run's student and teacher.
   void loadAnalysis(const QString& runDir);
+  FigureMenuHooks figureHooks();
   void buildStatusBar();
   void chooseModelFolder();
   void chooseRunFolder();
@@ -91,6 +104,7 @@ class MainWindow : public QMainWindow {
   CoefficientPanel* coefficientPanel_ = nullptr;
   CoefficientGrid* grid_ = nullptr;
   QMenu* viewMenu_ = nullptr;
+  FigureRegistry* figures_ = nullptr;
   class AttentionView* attentionView_ = nullptr;
   class CompletionsView* completionsView_ = nullptr;
   class MemoryView* memoryView_ = nullptr;

@@ -1,5 +1,6 @@
 #include "ui/memory/bench_panel.h"
 
+#include <QJsonObject>
 #include <QCoreApplication>
 #include <QDir>
 #include <QHBoxLayout>
@@ -202,8 +203,13 @@ void BenchPanel::showReport(const BenchReport& report) {
     p->yAxis->scaleRange(1.5, p->yAxis->range().center());
     p->replot();
   }
+  // "AMD EPYC, 2 cores, load 7.1, LibTorch 1.13.0": the fields a reader needs to weigh the times.
+  const QJsonObject& m = report.machine;
   QStringList machine;
-  for (auto it = report.machine.begin(); it != report.machine.end(); ++it) machine << it.value().toVariant().toString();
+  if (m.contains(QStringLiteral("cpu"))) machine << m.value(QStringLiteral("cpu")).toString();
+  if (m.contains(QStringLiteral("logical_cores"))) machine << tr("%1 cores").arg(m.value(QStringLiteral("logical_cores")).toInt());
+  if (m.contains(QStringLiteral("load_1min"))) machine << tr("load %1").arg(m.value(QStringLiteral("load_1min")).toDouble(), 0, 'f', 1);
+  if (m.contains(QStringLiteral("torch"))) machine << tr("LibTorch %1").arg(m.value(QStringLiteral("torch")).toString());
   setStatus(tr("%1 results for %2; %3 thread(s)%4; machine: %5.").arg(report.rows.size()).arg(plans.join(QStringLiteral(", ")))
                 .arg(report.threads).arg(skipped ? tr(", %1 skipped").arg(skipped) : QString())
                 .arg(machine.isEmpty() ? tr("not given") : machine.join(QStringLiteral(", "))));

@@ -28,9 +28,11 @@ MemoryView::MemoryView(QWidget* parent) : QWidget(parent) {
   length_->setValue(512);
   length_->setToolTip(tr("Sequence length n of the cost table and of the measured forward passes"));
   measure_ = new QPushButton(tr("Measure forward memory"), this);
-  measure_->setToolTip(tr("Run one teacher and one student forward of n tokens and record the resident-set peak"));
-  note_ = new QLabel(tr("Peaks are the process's resident-set high-water mark (VmHWM) around one forward pass; "
-                        "LibTorch 1.13 CPU offers no allocator statistics, and no CUDA device is used."), this);
+  measure_->setToolTip(tr("Run one teacher and one student forward of n tokens and record their peak tensor memory"));
+  note_ = new QLabel(tr("Teacher and student peaks: the weights plus the tensor bytes one forward pass allocates at "
+                        "its peak (activations, scores, logits), counted exactly by a tracking allocator installed in "
+                        "LibTorch. The process bar is the resident set, weights, libraries and caches included. "
+                        "CPU only: no CUDA device is used."), this);
   note_->setWordWrap(true);
   table_ = new QTableWidget(3, 4, this);
   table_->setHorizontalHeaderLabels({tr("density"), tr("attention GFLOP"), tr("attention MiB"), tr("vs dense")});
@@ -122,9 +124,9 @@ void MemoryView::measure() {
     QMetaObject::invokeMethod(this, [this, t, s, session] {
       const auto sum = session->summary();
       const qint64 w = sum.teacherParameterBytes, ws = w + sum.studentExtraBytes;
-      teacherGauge_->setValues(w, w + std::max<qint64>(0, t.rssPeakBytes - t.rssBeforeBytes),
+      teacherGauge_->setValues(w, w + t.tensorPeakBytes,
                                tr("one forward of %1 tokens: %2 ms").arg(t.n).arg(t.milliseconds, 0, 'f', 1));
-      studentGauge_->setValues(ws, ws + std::max<qint64>(0, s.rssPeakBytes - s.rssBeforeBytes),
+      studentGauge_->setValues(ws, ws + s.tensorPeakBytes,
                                tr("one soft-student forward of %1 tokens: %2 ms").arg(s.n).arg(s.milliseconds, 0, 'f', 1));
       const qint64 full = std::max(teacherGauge_->peakBytes(), studentGauge_->peakBytes()) * 5 / 4;
       teacherGauge_->setFullScale(full);

@@ -19,6 +19,7 @@ CoefficientGrid::CoefficientGrid(QWidget* parent) : QCustomPlot(parent) {
   gradient.setColorStopAt(1.0, QColor(10, 40, 110));
   map_->setGradient(gradient);
   map_->setInterpolate(false);
+  map_->setDataRange(QCPRange(0, 1));  // until a run gives it coefficients
   auto* group = new QCPMarginGroup(this);
   axisRect()->setMarginGroup(QCP::msBottom | QCP::msTop, group);
   scale_->setMarginGroup(QCP::msBottom | QCP::msTop, group);

@@ -34,6 +34,9 @@ class StreamingPlot : public QCustomPlot {
   void mouseDoubleClickEvent(QMouseEvent* event) override;
 
  private:
+  // Aliased 1-px lines for plots with more than kAntialiasLimit visible points (see the .cpp).
+  void setDenseDrawing(bool dense);
+
   QTimer replotTimer_;
   bool follow_ = true;
   bool logScale_ = false;

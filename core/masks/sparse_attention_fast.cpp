@@ -1,0 +1,499 @@
+// The fast block-sparse kernel. Per (batch, head, query block) the scores of every listed tile go
+// side by side into one row-major buffer (rows x attended columns of the block), one sgemm per tile;
+// the mask is added only where a tile needs it (the diagonal of a FULL tile, the pattern of a
+// PARTIAL one, precomputed as an additive bias); an exact softmax runs over each buffer row; and
+// O = P V is one more sgemm per tile. Backward recomputes P the same way and does its four products
+// per tile with sgemm. The reference kernel (sparse_attention_reference.cpp) computes the same.
+//
+// Why one BLAS call per 64x64 tile rather than one per run of adjacent tiles: OpenBLAS (pthreads)
+// hands any call above m*n*k = 2^18 to its own thread pool, and calls from our worker threads then
+// queue on that one pool (a 64x320x64 product measured ~20x slower from two threads at once); at
+// the tile size every call stays on the thread that makes it, and parallelism is ours.
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <map>
+#include <memory>
+#include <utility>
+#include <vector>
+
+#if defined(__unix__) || defined(__APPLE__)
+#include <dlfcn.h>
+#endif
+#if defined(__GNUC__) && defined(__x86_64__)
+#include <immintrin.h>
+#endif
+
+#include <ATen/Parallel.h>
+#include <torch/torch.h>
+
+#include "core/masks/sparse_attention_problem.h"
+
+namespace attnx::sparse {
+
+namespace {
+
+// ---- GEMM ------------------------------------------------------------------------------------
+
+using SgemmFn = void (*)(const char*, const char*, const int*, const int*, const int*, const float*, const float*,
+                         const int*, const float*, const int*, const float*, float*, const int*);
+
+// The Fortran sgemm of the BLAS LibTorch itself loaded (OpenBLAS on Debian), found at run time so
+// that the project needs no BLAS of its own; null where LibTorch keeps its BLAS private (MKL
+// builds), and the products then go through at::addmm_out.
+SgemmFn processSgemm() {
+#if defined(__unix__) || defined(__APPLE__)
+  static const SgemmFn fn = reinterpret_cast<SgemmFn>(dlsym(RTLD_DEFAULT, "sgemm_"));
+  return fn;
+#else
+  return nullptr;
+#endif
+}
+
+// OpenBLAS's single-thread limit on m*n*k (SMP_THRESHOLD_MIN * GEMM_MULTITHREAD_THRESHOLD).
+constexpr int64_t kSingleThreadGemm = int64_t{1} << 18;
+
+// Row-major C (M x N, ldc) = alpha op(A) op(B) + beta C; op(X) = X^T where tX. A is M x K (K x M
+// when tA), B is K x N (N x K when tB), both row-major with leading dimensions lda, ldb.
+void gemm(bool tA, bool tB, int64_t M, int64_t N, int64_t K, float alpha, const float* A, int64_t lda, const float* B,
+          int64_t ldb, float beta, float* C, int64_t ldc) {
+  if (M == 0 || N == 0) return;
+  if (const SgemmFn sgemm = processSgemm()) {
+    // Row-major C = op(A) op(B) is column-major C^T = op(B)^T op(A)^T: swap the operands. Wide
+    // calls are cut along N to stay under the single-thread limit (see the top of the file).
+    const int64_t step = std::max<int64_t>(1, kSingleThreadGemm / std::max<int64_t>(1, M * K));
+    for (int64_t j0 = 0; j0 < N; j0 += step) {
+      const int m = static_cast<int>(std::min(step, N - j0)), n = static_cast<int>(M), k = static_cast<int>(K);
+      const int la = static_cast<int>(lda), lb = static_cast<int>(ldb), lc = static_cast<int>(ldc);
+      const float* Bj = tB ? B + j0 * ldb : B + j0;
+      const char ta = tB ? 'T' : 'N', tb = tA ? 'T' : 'N';
+      sgemm(&ta, &tb, &m, &n, &k, &alpha, Bj, &lb, A, &la, &beta, C + j0, &lc);
+    }
+    return;
+  }
+  const auto f = torch::TensorOptions().dtype(torch::kFloat32);
+  auto a = torch::from_blob(const_cast<float*>(A), {tA ? K : M, tA ? M : K}, {lda, 1}, f);
+  auto b = torch::from_blob(const_cast<float*>(B), {tB ? N : K, tB ? K : N}, {ldb, 1}, f);
+  auto c = torch::from_blob(C, {M, N}, {ldc, 1}, f);
+  if (beta == 0.f) c.zero_();  // BLAS semantics: C is not read when beta = 0 (it may hold NaN)
+  at::addmm_out(c, c, tA ? a.t() : a, tB ? b.t() : b, beta, alpha);
+}
+
+// ---- Row loops (vectorised) ---------------------------------------------------------------
+
+constexpr int kLanes = 16;
+
+inline float bitsToFloat(int32_t i) {
+  float f;
+  std::memcpy(&f, &i, sizeof f);
+  return f;
+}
+inline int32_t floatToBits(float f) {
+  int32_t i;
+  std::memcpy(&i, &f, sizeof i);
+  return i;
+}
+
+// exp(x) without a libm call: Cephes' expf (range reduction
+// by ln 2 in two parts, degree-6 polynomial, ~1 ulp), exactly 0 below -87 (and for -inf).
+inline float fastExp(float x) {
+  const float xc = std::min(std::max(x, -87.f), 88.f);
+  const float shifter = 12582912.f;  // 1.5 * 2^23: adding it rounds to an integer in the low bits
+  const float t = xc * 1.44269504088896341f + shifter;
+  const float n = t - shifter;
+  const int32_t ni = floatToBits(t) - floatToBits(shifter);
+  const float r = xc - n * 0.693359375f - n * -2.12194440e-4f;
+  float p = 1.9875691500e-4f;
+  p = p * r + 1.3981999507e-3f;
+  p = p * r + 8.3334519073e-3f;
+  p = p * r + 4.1665795894e-2f;
+  p = p * r + 1.6666665459e-1f;
+  p = p * r + 5.0000001201e-1f;
+  const float y = p * r * r + r + 1.f;
+  const float e = y * bitsToFloat((ni + 127) << 23);
+  return x < -87.f ? 0.f : e;
+}
+
+// The two loops over every attended pair, max and exp, written with AVX2 intrinsics: GCC does not
+// vectorise them from plain C++ here (the clamp and select of fastExp keep it scalar).
+#if defined(__GNUC__) && defined(__x86_64__)
+#define ATTNX_HAVE_AVX2_LOOPS 1
+bool cpuHasAvx2() {
+  static const bool has = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+  return has;
+}
+
+__attribute__((target("avx2,fma"))) inline __m256 exp8(__m256 x) {
+  const __m256 lo = _mm256_set1_ps(-87.f);
+  const __m256 xc = _mm256_min_ps(_mm256_max_ps(x, lo), _mm256_set1_ps(88.f));
+  const __m256 n = _mm256_round_ps(_mm256_mul_ps(xc, _mm256_set1_ps(1.44269504088896341f)),
+                                   _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+  __m256 r = _mm256_fnmadd_ps(n, _mm256_set1_ps(0.693359375f), xc);
+  r = _mm256_fnmadd_ps(n, _mm256_set1_ps(-2.12194440e-4f), r);
+  __m256 p = _mm256_set1_ps(1.9875691500e-4f);
+  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.3981999507e-3f));
+  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(8.3334519073e-3f));
+  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(4.1665795894e-2f));
+  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.6666665459e-1f));
+  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(5.0000001201e-1f));
+  const __m256 y = _mm256_add_ps(_mm256_fmadd_ps(p, _mm256_mul_ps(r, r), r), _mm256_set1_ps(1.f));
+  const __m256i e = _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127)), 23);
+  const __m256 result = _mm256_mul_ps(y, _mm256_castsi256_ps(e));
+  return _mm256_blendv_ps(result, _mm256_setzero_ps(), _mm256_cmp_ps(x, lo, _CMP_LT_OQ));
+}
+
+__attribute__((target("avx2,fma"))) float rowMaxAvx2(const float* s, int64_t n) {
+  __m256 m0 = _mm256_set1_ps(kNegInf), m1 = m0;
+  int64_t j = 0;
+  for (; j + 16 <= n; j += 16) {
+    m0 = _mm256_max_ps(m0, _mm256_loadu_ps(s + j));
+    m1 = _mm256_max_ps(m1, _mm256_loadu_ps(s + j + 8));
+  }
+  alignas(32) float lane[8];
+  _mm256_store_ps(lane, _mm256_max_ps(m0, m1));
+  float m = kNegInf;
+  for (float x : lane) m = m > x ? m : x;
+  for (; j < n; ++j) m = m > s[j] ? m : s[j];
+  return m;
+}
+
+__attribute__((target("avx2,fma"))) float expShiftSumAvx2(float* s, int64_t n, float shift) {
+  const __m256 sh = _mm256_set1_ps(shift);
+  __m256 sum0 = _mm256_setzero_ps(), sum1 = sum0;
+  int64_t j = 0;
+  for (; j + 16 <= n; j += 16) {
+    const __m256 e0 = exp8(_mm256_sub_ps(_mm256_loadu_ps(s + j), sh));
+    const __m256 e1 = exp8(_mm256_sub_ps(_mm256_loadu_ps(s + j + 8), sh));
+    _mm256_storeu_ps(s + j, e0);
+    _mm256_storeu_ps(s + j + 8, e1);
+    sum0 = _mm256_add_ps(sum0, e0);
+    sum1 = _mm256_add_ps(sum1, e1);
+  }
+  alignas(32) float lane[8];
+  _mm256_store_ps(lane, _mm256_add_ps(sum0, sum1));
+  float sum = 0.f;
+  for (float x : lane) sum += x;
+  for (; j < n; ++j) {
+    s[j] = fastExp(s[j] - shift);
+    sum += s[j];
+  }
+  return sum;
+}
+#endif
+
+float rowMax(const float* s, int64_t n) {
+#ifdef ATTNX_HAVE_AVX2_LOOPS
+  if (cpuHasAvx2()) return rowMaxAvx2(s, n);
+#endif
+  float m = kNegInf;
+  for (int64_t j = 0; j < n; ++j) m = m > s[j] ? m : s[j];
+  return m;
+}
+
+// s = exp(s - shift); returns the sum.
+float expShiftSum(float* s, int64_t n, float shift) {
+#ifdef ATTNX_HAVE_AVX2_LOOPS
+  if (cpuHasAvx2()) return expShiftSumAvx2(s, n, shift);
+#endif
+  float sum = 0.f;
+  for (int64_t j = 0; j < n; ++j) {
+    s[j] = fastExp(s[j] - shift);
+    sum += s[j];
+  }
+  return sum;
+}
+
+ATTNX_VECTOR_CLONES
+void addRow(float* __restrict s, const float* __restrict bias, int64_t n) {
+  for (int64_t j = 0; j < n; ++j) s[j] += bias[j];
+}
+
+ATTNX_VECTOR_CLONES
+void addScalar(float* __restrict s, float bias, int64_t n) {
+  for (int64_t j = 0; j < n; ++j) s[j] += bias;
+}
+
+// dS = P (dP - D), in place in dP.
+ATTNX_VECTOR_CLONES
+void softmaxGradient(const float* __restrict P, float* __restrict dP, float D, int64_t n) {
+  for (int64_t j = 0; j < n; ++j) dP[j] = P[j] * (dP[j] - D);
+}
+
+ATTNX_VECTOR_CLONES
+float dot(const float* __restrict a, const float* __restrict b, int64_t n) {
+  float lane[kLanes] = {};
+  int64_t j = 0;
+  for (; j + kLanes <= n; j += kLanes)
+    for (int l = 0; l < kLanes; ++l) lane[l] += a[j + l] * b[j + l];
+  float sum = 0.f;
+  for (; j < n; ++j) sum += a[j] * b[j];
+  for (int l = 0; l < kLanes; ++l) sum += lane[l];
+  return sum;
+}
+
+// ---- Masks as additive biases -------------------------------------------------------------
+
+// Per head, per pattern of its layout: blockSize^2 additive biases, log W (soft mask; 0 in support
+// mode) where the pair is attended and -inf where not. Heads with the same layout and weights share
+// one table; a layout whose tables would exceed kBiasBudget gets none and is masked pair by pair.
+class PatternBiases {
+ public:
+  explicit PatternBiases(const Problem& p) : perHead_(p.H) {
+    std::map<std::pair<const BlockLayout*, std::vector<float>>, std::shared_ptr<const std::vector<float>>> shared;
+    const int64_t cells = p.blockSize * p.blockSize;
+    for (int64_t h = 0; h < p.H; ++h) {
+      const BlockLayout* layout = p.heads->layouts[h].get();
+      if (!layout || layout->patterns.empty()) continue;
+      if (static_cast<int64_t>(layout->patterns.size()) * cells * 4 > kBiasBudget) continue;
+      auto key = std::make_pair(layout, p.soft ? p.weights[h].alphaOfBit() : std::vector<float>{});
+      auto& table = shared[key];
+      if (!table) {
+        auto t = std::make_shared<std::vector<float>>(layout->patterns.size() * cells);
+        float* out = t->data();
+        for (const auto& pattern : layout->patterns)
+          for (const MaskMembers m : pattern) *out++ = pairBias(p, h, m);
+        table = std::move(t);
+      }
+      perHead_[h] = table;
+    }
+  }
+  // The pattern's blockSize^2 biases, or null: ask pairBias.
+  const float* pattern(int64_t h, int32_t index, int64_t cells) const {
+    return perHead_[h] ? perHead_[h]->data() + index * cells : nullptr;
+  }
+  static float pairBias(const Problem& p, int64_t h, MaskMembers m) {
+    if (!m) return kNegInf;
+    if (!p.soft) return 0.f;
+    const float w = p.weights[h].weight(m);
+    return w > 0.f ? std::log(w) : kNegInf;
+  }
+
+ private:
+  static constexpr int64_t kBiasBudget = int64_t{64} << 20;
+  std::vector<std::shared_ptr<const std::vector<float>>> perHead_;
+};
+
+// The widest query block of any head: the buffer's row length.
+int64_t maxBlockWidth(const Problem& p) {
+  int64_t widest = 1;
+  for (const auto& layout : p.heads->layouts) {
+    if (!layout) continue;
+    for (int64_t qb = 0; qb < layout->numQueryBlocks(); ++qb) {
+      int64_t width = 0;
+      for (int64_t t = layout->tileStart[qb]; t < layout->tileStart[qb + 1]; ++t) {
+        const auto cols = tileColumns(p, *layout, layout->tiles[t]);
+        width += cols.end - cols.begin;
+      }
+      widest = std::max(widest, width);
+    }
+  }
+  return (widest + kLanes - 1) / kLanes * kLanes;
+}
+
+// One query block of one (batch, head): where its rows and its head's keys are.
+struct QueryBlock {
+  const BlockLayout* layout = nullptr;
+  int64_t h = 0, qb = 0, firstRow = 0, R = 0;
+  const float *q = nullptr, *k = nullptr, *v = nullptr;  // q: the block's R rows; k, v: the head's Tk rows
+};
+
+// S (R x width, row stride ldS) = scale q k^T + mask bias over the block's tiles, side by side: tile
+// t's columns start at offsets[t - first tile]. Returns the width.
+int64_t blockScores(const Problem& p, const PatternBiases& biases, const QueryBlock& b, float* S, int64_t ldS,
+                    std::vector<int64_t>& offsets) {
+  const BlockLayout& L = *b.layout;
+  const int64_t bs = p.blockSize, d = p.d, cells = bs * bs;
+  offsets.clear();
+  int64_t width = 0;
+  for (int64_t t = L.tileStart[b.qb]; t < L.tileStart[b.qb + 1]; ++t) {
+    const auto& tile = L.tiles[t];
+    const auto cols = tileColumns(p, L, tile);
+    const int64_t k0 = tile.keyBlock * bs, c0 = cols.begin, C = cols.end - cols.begin;
+    offsets.push_back(width);
+    float* St = S + width;
+    gemm(false, true, b.R, C, d, p.scale, b.q, d, b.k + (k0 + c0) * d, d, 0.f, St, ldS);
+    if (tile.full) {
+      if (p.soft) {
+        const float bias = PatternBiases::pairBias(p, b.h, tile.members);
+        if (bias != 0.f)
+          for (int64_t r = 0; r < b.R; ++r) addScalar(St + r * ldS, bias, C);
+      }
+      // Keys after row r's own are in the future: only the diagonal tile has any.
+      for (int64_t r = 0; r < b.R; ++r) {
+        const int64_t firstFuture = std::max<int64_t>(0, b.firstRow + r - k0 + 1);
+        for (int64_t j = firstFuture; j < C; ++j) St[r * ldS + j] = kNegInf;
+      }
+    } else if (const float* bias = biases.pattern(b.h, tile.pattern, cells)) {
+      for (int64_t r = 0; r < b.R; ++r) addRow(St + r * ldS, bias + r * bs + c0, C);
+    } else {
+      const MaskMembers* pattern = L.patterns[tile.pattern].data();
+      for (int64_t r = 0; r < b.R; ++r)
+        for (int64_t j = 0; j < C; ++j) St[r * ldS + j] += PatternBiases::pairBias(p, b.h, pattern[r * bs + c0 + j]);
+    }
+    width += C;
+  }
+  return width;
+}
+
+}  // namespace
+
+ForwardResult fastForward(const Problem& p, const torch::Tensor& q, const torch::Tensor& k, const torch::Tensor& v) {
+  auto out = torch::empty({p.B, p.H, p.Tq, p.d}, q.options());
+  auto lse = torch::empty({p.B, p.H, p.Tq}, q.options());  // +inf marks rows without attended keys
+  const float *qd = q.data_ptr<float>(), *kd = k.data_ptr<float>(), *vd = v.data_ptr<float>();
+  float *od = out.data_ptr<float>(), *ld = lse.data_ptr<float>();
+  const int64_t bs = p.blockSize, d = p.d, QB = p.maxQueryBlocks;
+  const PatternBiases biases(p);
+  const int64_t ldS = maxBlockWidth(p);
+
+  at::parallel_for(0, p.B * p.H * QB, 1, [&](int64_t begin, int64_t end) {
+    std::vector<float> S(bs * ldS), inverseSum(bs);
+    std::vector<int64_t> offsets;
+    for (int64_t task = begin; task < end; ++task) {
+      const int64_t bh = task / QB, qb = task % QB, h = bh % p.H;
+      QueryBlock b;
+      b.layout = p.heads->layouts[h].get();
+      b.h = h, b.qb = qb, b.firstRow = p.rowBegin + qb * bs, b.R = std::min(bs, p.Tk - b.firstRow);
+      const int64_t r0 = qb * bs;  // row index within q
+      b.q = qd + (bh * p.Tq + r0) * d, b.k = kd + bh * p.Tk * d, b.v = vd + bh * p.Tk * d;
+      float* oRows = od + (bh * p.Tq + r0) * d;
+      float* lRows = ld + bh * p.Tq + r0;
+      const int64_t width = b.layout ? blockScores(p, biases, b, S.data(), ldS, offsets) : 0;
+      for (int64_t r = 0; r < b.R; ++r) {
+        float* s = S.data() + r * ldS;
+        const float m = rowMax(s, width);
+        if (m == kNegInf) {  // nothing attended in this row
+          std::fill(s, s + width, 0.f);
+          lRows[r] = kPosInf;
+          inverseSum[r] = 0.f;
+          continue;
+        }
+        const float sum = expShiftSum(s, width, m);
+        lRows[r] = m + std::log(sum);
+        inverseSum[r] = 1.f / sum;
+      }
+      if (width == 0) std::fill(oRows, oRows + b.R * d, 0.f);
+      for (size_t t = 0; t < offsets.size() && width > 0; ++t) {  // O = P V, tile by tile
+        const auto& tile = b.layout->tiles[b.layout->tileStart[qb] + t];
+        const auto cols = tileColumns(p, *b.layout, tile);
+        const int64_t key = tile.keyBlock * bs + cols.begin, C = cols.end - cols.begin;
+        gemm(false, false, b.R, d, C, 1.f, S.data() + offsets[t], ldS, b.v + key * d, d, t == 0 ? 0.f : 1.f, oRows, d);
+      }
+      for (int64_t r = 0; r < b.R; ++r) {
+        float* o = oRows + r * d;
+        if (lRows[r] != kPosInf) {
+          for (int64_t c = 0; c < d; ++c) o[c] *= inverseSum[r];
+        } else if (p.soft) {  // no attended key: the diagonal, like the dense reference
+          std::copy(b.v + (b.firstRow + r) * d, b.v + (b.firstRow + r + 1) * d, o);
+        } else {  // support mode: an empty row (or head) outputs zeros
+          std::fill(o, o + d, 0.f);
+        }
+      }
+    }
+  });
+  return {out, lse};
+}
+
+Gradients fastBackward(const Problem& p, const torch::Tensor& q, const torch::Tensor& k, const torch::Tensor& v,
+                       const torch::Tensor& out, const torch::Tensor& lse, const torch::Tensor& dOut, int64_t numColumns) {
+  auto dq = torch::zeros_like(q), dk = torch::zeros_like(k), dv = torch::zeros_like(v);
+  // Per (batch, head) partial gradients of alpha, summed over the batch at the end (no races).
+  const int64_t dalphaStride = std::max<int64_t>(numColumns, 1);
+  auto dalphaBH = torch::zeros({p.B, p.H, dalphaStride}, torch::kFloat64);
+  const float *qd = q.data_ptr<float>(), *kd = k.data_ptr<float>(), *vd = v.data_ptr<float>(),
+              *od = out.data_ptr<float>(), *ld = lse.data_ptr<float>(), *gd = dOut.data_ptr<float>();
+  float *dqd = dq.data_ptr<float>(), *dkd = dk.data_ptr<float>(), *dvd = dv.data_ptr<float>();
+  double* dad = dalphaBH.data_ptr<double>();
+  const int64_t bs = p.blockSize, d = p.d;
+  const PatternBiases biases(p);
+  const int64_t ldS = maxBlockWidth(p);
+
+  // Parallel over (batch, head): dK and dV of a head collect from every query block.
+  at::parallel_for(0, p.B * p.H, 1, [&](int64_t begin, int64_t end) {
+    std::vector<float> S(bs * ldS), dS(bs * ldS), D(bs);
+    std::vector<int64_t> offsets;
+    for (int64_t bh = begin; bh < end; ++bh) {
+      const int64_t h = bh % p.H;
+      float* dkh = dkd + bh * p.Tk * d;
+      float* dvh = dvd + bh * p.Tk * d;
+      double* dah = dad + bh * dalphaStride;
+      const auto* columns = p.soft ? &p.heads->columns[h] : nullptr;
+      for (int64_t qb = 0; qb < p.maxQueryBlocks; ++qb) {
+        QueryBlock b;
+        b.layout = p.heads->layouts[h].get();
+        b.h = h, b.qb = qb, b.firstRow = p.rowBegin + qb * bs, b.R = std::min(bs, p.Tk - b.firstRow);
+        const int64_t r0 = qb * bs;
+        b.q = qd + (bh * p.Tq + r0) * d, b.k = kd + bh * p.Tk * d, b.v = vd + bh * p.Tk * d;
+        const float* oRows = od + (bh * p.Tq + r0) * d;
+        const float* gRows = gd + (bh * p.Tq + r0) * d;
+        const float* lRows = ld + bh * p.Tq + r0;
+        float* dqRows = dqd + (bh * p.Tq + r0) * d;
+        for (int64_t r = 0; r < b.R; ++r) {
+          if (lRows[r] == kPosInf) {  // no attended key
+            if (p.soft)               // the diagonal fallback passed v through
+              for (int64_t c = 0; c < d; ++c) dvh[(b.firstRow + r) * d + c] += gRows[r * d + c];
+            D[r] = 0.f;
+            continue;
+          }
+          D[r] = dot(gRows + r * d, oRows + r * d, d);
+        }
+        if (!b.layout) continue;
+        const int64_t width = blockScores(p, biases, b, S.data(), ldS, offsets);
+        if (width == 0) continue;
+        for (int64_t r = 0; r < b.R; ++r) {  // P = exp(S - lse); 0 off the support and in empty rows
+          float* s = S.data() + r * ldS;
+          if (lRows[r] == kPosInf)
+            std::fill(s, s + width, 0.f);
+          else
+            expShiftSum(s, width, lRows[r]);
+        }
+        const int64_t tiles = static_cast<int64_t>(offsets.size());
+        for (int64_t t = 0; t < tiles; ++t) {
+          const auto& tile = b.layout->tiles[b.layout->tileStart[qb] + t];
+          const auto cols = tileColumns(p, *b.layout, tile);
+          const int64_t key = tile.keyBlock * bs + cols.begin, C = cols.end - cols.begin;
+          gemm(true, false, C, d, b.R, 1.f, S.data() + offsets[t], ldS, gRows, d, 1.f, dvh + key * d, d);  // dV += P^T dO
+          gemm(false, true, b.R, C, d, 1.f, gRows, d, b.v + key * d, d, 0.f, dS.data() + offsets[t], ldS);  // dP = dO V^T
+        }
+        for (int64_t r = 0; r < b.R; ++r)  // dZ = P (dP - D): the gradient of the masked logits
+          softmaxGradient(S.data() + r * ldS, dS.data() + r * ldS, D[r], width);
+        for (int64_t t = 0; t < tiles; ++t) {
+          const auto& tile = b.layout->tiles[b.layout->tileStart[qb] + t];
+          const auto cols = tileColumns(p, *b.layout, tile);
+          const int64_t key = tile.keyBlock * bs + cols.begin, C = cols.end - cols.begin;
+          const float* dSt = dS.data() + offsets[t];
+          if (p.soft) {  // dL/dalpha_k = sum over pairs covered by mask k of dZ_ij / W_ij
+            if (tile.full) {
+              double sum = 0.0;
+              for (int64_t r = 0; r < b.R; ++r)
+                for (int64_t j = 0; j < C; ++j) sum += dSt[r * ldS + j];
+              const float w = p.weights[h].weight(tile.members);
+              if (sum != 0.0 && w > 0.f)
+                for (int64_t bit = 0; bit < b.layout->numMasks; ++bit)
+                  if (tile.members >> bit & 1) dah[(*columns)[bit]] += sum / w;
+            } else {
+              const MaskMembers* pattern = b.layout->patterns[tile.pattern].data() + cols.begin;
+              for (int64_t r = 0; r < b.R; ++r)
+                for (int64_t j = 0; j < C; ++j) {
+                  const MaskMembers m = pattern[r * bs + j];
+                  const float g = dSt[r * ldS + j];
+                  if (!m || g == 0.f) continue;
+                  const float w = p.weights[h].weight(m);
+                  if (!(w > 0.f)) continue;
+                  for (int64_t bit = 0; bit < b.layout->numMasks; ++bit)
+                    if (m >> bit & 1) dah[(*columns)[bit]] += double(g) / w;
+                }
+            }
+          }
+          gemm(false, false, b.R, d, C, p.scale, dSt, ldS, b.k + key * d, d, 1.f, dqRows, d);  // dQ += dZ K scale
+          gemm(true, false, C, d, b.R, p.scale, dSt, ldS, b.q, d, 1.f, dkh + key * d, d);      // dK += dZ^T Q scale
+        }
+      }
+    }
+  });
+  torch::Tensor dalpha;
+  if (p.soft) dalpha = dalphaBH.sum(0).narrow(1, 0, numColumns).to(torch::kFloat32);
+  return {dq, dk, dv, dalpha};
+}
+
+}  // namespace attnx::sparse

@@ -1,0 +1,98 @@
+// The second half of the guided tour: once a run has finished, a user compares heatmaps for a
+// prompt, reads side-by-side completions, measures memory, runs the benchmark panel and exports
+// every figure (issue 6's "done when"), all through the views' public API.
+#include <QDir>
+#include <QDockWidget>
+#include <QFileInfo>
+#include <cstdio>
+
+#include "ui/attention/attention_view.h"
+#include "ui/completions/completions_view.h"
+#include "ui/main_window/guided_tour.h"
+#include "ui/main_window/main_window.h"
+#include "ui/memory/bench_panel.h"
+#include "ui/memory/memory_view.h"
+
+namespace attnx::ui {
+namespace {
+
+const char* kPrompt =
+    "It is a truth universally acknowledged, that a single man in possession of a good fortune, must be in "
+    "want of a wife. However little known the feelings or views of such a man may be on his first entering a "
+    "neighbourhood, this truth is so well fixed in the minds of the surrounding families";
+
+bool report(bool ok, const char* what) {
+  std::fprintf(stderr, "tour: %s%s\n", what, ok ? "" : " — FAILED");
+  return ok;
+}
+
+// Screenshots of a view at a readable size: its dock floats for the shot, then goes back.
+void shotFloating(QWidget* view, const QString& name, const TourShot& shot) {
+  QDockWidget* dock = nullptr;
+  for (QWidget* p = view->parentWidget(); p && !dock; p = p->parentWidget()) dock = qobject_cast<QDockWidget*>(p);
+  if (!dock) return shot(view, name);
+  dock->setFloating(true);
+  dock->resize(1500, 950);
+  dock->show();
+  dock->raise();
+  waitUntil([] { return false; }, 300);  // let the layout and the queued replots happen
+  shot(dock, name);
+  dock->setFloating(false);
+}
+
+}  // namespace
+
+bool tourAnalysisViews(MainWindow& w, const QDir& out, const TourShot& shot) {
+  bool failed = false;
+  QString failure;
+
+  AttentionView* attention = w.attentionView();
+  QObject::connect(attention, &AttentionView::failed, [&](const QString& m) { failed = true; failure = m; });
+  bool shown = false;
+  QObject::connect(attention, &AttentionView::mapsShown, [&] { shown = true; });
+  attention->setPrompt(QString::fromUtf8(kPrompt));
+  attention->requestMaps();
+  if (!report(waitUntil([&] { return shown || failed; }, 300000) && !failed, "attention maps for a prompt")) {
+    std::fprintf(stderr, "tour: %s\n", qPrintable(failure));
+    return false;
+  }
+  shotFloating(attention, QStringLiteral("07-attention"), shot);
+  attention->setLogScale(true);
+  shotFloating(attention, QStringLiteral("07b-attention-log"), shot);
+  attention->setLogScale(false);
+
+  CompletionsView* completions = w.completionsView();
+  bool done = false;
+  QObject::connect(completions, &CompletionsView::failed, [&](const QString& m) { failed = true; failure = m; });
+  QObject::connect(completions, &CompletionsView::finished, [&](bool) { done = true; });
+  completions->setPrompt(QStringLiteral("It is a truth universally acknowledged, that"));
+  completions->setSamples(3);
+  completions->setMaxNewTokens(32);
+  completions->start();
+  if (!report(waitUntil([&] { return done || failed; }, 300000) && !failed, "side-by-side completions")) {
+    std::fprintf(stderr, "tour: %s\n", qPrintable(failure));
+    return false;
+  }
+  shotFloating(completions, QStringLiteral("08-completions"), shot);
+
+  MemoryView* memory = w.memoryView();
+  bool measured = false, benchDone = false, benchOk = false;
+  QObject::connect(memory, &MemoryView::measured, [&] { measured = true; });
+  memory->measure();
+  report(waitUntil([&] { return measured; }, 300000), "memory of a teacher and a student forward");
+  BenchPanel* bench = memory->benchPanel();
+  QObject::connect(bench, &BenchPanel::finished, [&](bool ok) { benchDone = true; benchOk = ok; });
+  bench->setSequenceLengths(QStringLiteral("512,1024,2048"));
+  bench->start();
+  if (!report(waitUntil([&] { return benchDone; }, 600000) && benchOk, "benchmark panel (attnx-cli bench --attention-only)"))
+    std::fprintf(stderr, "tour: %s\n", qPrintable(bench->statusText()));
+  shotFloating(memory, QStringLiteral("09-memory"), shot);
+
+  const QString figures = out.filePath(QStringLiteral("figures"));
+  QDir(figures).removeRecursively();
+  const QString problem = w.exportAllFigures(figures);
+  if (!problem.isEmpty()) std::fprintf(stderr, "tour: %s\n", qPrintable(problem));
+  return report(problem.isEmpty(), "export all figures") && benchOk;
+}
+
+}  // namespace attnx::ui
