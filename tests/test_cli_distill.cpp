@@ -160,6 +160,24 @@ class TestCliDistill : public QObject {
     const double twin = j["quality"]["dense_masked_student_perplexity"].get<double>();
     QVERIFY2(std::abs(compiled - twin) <= 1e-4 * twin, qPrintable(QString("%1 vs %2").arg(compiled).arg(twin)));
     QVERIFY(j["quality"]["kl_per_token"].get<double>() >= 0);
+
+    // A pruning rule on the command line overrides plan.json, as in score, generate and eval: top-1
+    // keeps one mask per head, so the student is no denser than with the plan, and still exact.
+    const auto top1 = cli({"bench", "--run", run_, "--seq", "64", "--repeats", "1", "--warmup", "0", "--data", held_,
+                           "--windows", "2", "--prune-top-k", "1", "--json"});
+    QVERIFY2(top1.code == 0, qPrintable(top1.err));
+    const auto t = top1.json();
+    QCOMPARE(t["plan_from"].get<std::string>(), std::string("learned alpha pruned: top-1"));
+    const auto density = [](const nlohmann::json& doc) {
+      for (const auto& row : doc["results"])
+        if (row["model"] == "student" && row["n"] == 64) return row["density"].get<double>();
+      return -1.0;
+    };
+    QVERIFY(density(t) > 0 && density(t) <= density(j) + 1e-12);
+    QVERIFY(std::abs(t["quality"]["student_perplexity"].get<double>() -
+                     t["quality"]["dense_masked_student_perplexity"].get<double>()) <=
+            1e-4 * t["quality"]["dense_masked_student_perplexity"].get<double>());
+    QCOMPARE(cli({"bench", "--run", run_, "--prune-top-k", "1", "--prune-threshold", "0.1"}).code, 2);
   }
 
   void argumentErrors() {

@@ -21,6 +21,13 @@
 
 namespace attnx::cli {
 
+std::optional<PruningRule> SparseBenchArgs::pruneRule(int64_t densityLength) const {
+  if (pruneThreshold) return PruningRule::thresholdRule(*pruneThreshold);
+  if (pruneTopK) return PruningRule::topKRule(*pruneTopK);
+  if (pruneTargetDensity) return PruningRule::targetDensityRule(*pruneTargetDensity, densityLength);
+  return std::nullopt;
+}
+
 namespace {
 
 nlohmann::json machineJson() {
@@ -36,10 +43,25 @@ std::string csvField(const std::string& s) {
   return out + "\"";
 }
 
+// The plan a --run bench measures: the rule given on the command line, else plan.json, else the
+// default threshold (the same choice as score, generate and eval make).
+AttentionPlan benchPlan(const RunArtifacts& run, const SparseBenchArgs& a) {
+  if (const auto rule = a.pruneRule(run.config.seqLen))
+    return AttentionPlan::fromAlpha(run.alpha, run.numLayers, run.numHeads, run.bank, *rule);
+  return run.planOr(PruningRule::thresholdRule(kDefaultRunPruneThreshold));
+}
+
+// Where benchPlan's plan came from, for the output.
+std::string benchPlanSource(const RunArtifacts& run, const SparseBenchArgs& a) {
+  if (const auto rule = a.pruneRule(run.config.seqLen)) return "learned alpha pruned: " + rule->text();
+  if (run.plan) return "plan.json";
+  return "learned alpha pruned: " + PruningRule::thresholdRule(kDefaultRunPruneThreshold).text();
+}
+
 // A run's plan laid over the bench's heads, named after the run folder.
 AttentionBenchPlan learnedPlan(const SparseBenchArgs& a) {
   const auto run = RunArtifacts::load(*a.run);
-  const auto plan = run.planOr(PruningRule::thresholdRule(a.pruneThreshold));
+  const auto plan = benchPlan(run, a);
   return flattenPlan("learned:" + std::filesystem::path(*a.run).filename().string(), run.bank, plan, run.combine(),
                      a.heads);
 }
@@ -120,14 +142,14 @@ int runStudentBench(const SparseBenchArgs& a, const GlobalOptions& g) {
     throw std::runtime_error(*a.run + ": the run is for " + std::to_string(run.numLayers) + " layers x " +
                              std::to_string(run.numHeads) + " heads, the teacher has " + std::to_string(cfg.numLayers) +
                              " x " + std::to_string(cfg.numHeads));
-  const auto plan = run.planOr(PruningRule::thresholdRule(a.pruneThreshold));
+  const auto plan = benchPlan(run, a);
   const auto options = mixtureOptionsOf(run.config);
   CompiledPlanAttention student(plan, run.bank, run.combine(), options.normaliseBranches, a.blockSize);
   const auto rows = benchTeacherAndStudent(model, student, a.seqLens, a.warmup, a.repeats, 0,
                                            [](const std::string& s) { std::cerr << "bench: " << s << std::endl; });
   nlohmann::json j = {{"kind", "student"}, {"run", *a.run}, {"machine", machineJson()},
                       {"threads", torch::get_num_threads()}, {"plan_rule", plan.rule.text()},
-                      {"plan_from", run.plan ? "plan.json" : "learned bank pruned with --prune-threshold"},
+                      {"plan_from", benchPlanSource(run, a)},
                       {"active_masks", plan.activeCount()}};
   nlohmann::json results = nlohmann::json::array();
   for (const auto& r : rows)

@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "app/cli/cli_common.h"
+#include "core/eval/attention_plan.h"
 
 namespace attnx::cli {
 
@@ -20,7 +21,12 @@ struct SparseBenchArgs {
   std::optional<std::string> run;  // --run RUN
   std::string data;                // --run: held-out text for KL and perplexity
   int64_t windows = 16;
-  double pruneThreshold = 0.05;    // --run without plan.json
+  // --prune-threshold / --prune-top-k / --prune-target-density (at most one): prune the run's learned
+  // alpha with that rule; none given: the run's plan.json, else threshold kDefaultRunPruneThreshold.
+  std::optional<double> pruneThreshold, pruneTargetDensity;
+  std::optional<int64_t> pruneTopK;
+  // The rule given, if any; densityLength: the n at which a target density is measured.
+  std::optional<PruningRule> pruneRule(int64_t densityLength) const;
 };
 
 int runAttentionOnlyBench(const SparseBenchArgs& a, const GlobalOptions& g);

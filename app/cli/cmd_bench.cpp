@@ -68,8 +68,19 @@ Runner addBenchCommand(CLI::App& app, GlobalOptions& g) {
                   "Write a per-operator Chrome trace (LibTorch profiler) of one pass at the first --seq length");
   sub->add_option("--data", a->sparse.data, "--run: held-out text for KL and perplexity");
   sub->add_option("--windows", a->sparse.windows, "--run: held-out windows")->capture_default_str()->check(CLI::PositiveNumber);
-  sub->add_option("--prune-threshold", a->sparse.pruneThreshold,
-                  "--run without plan.json: keep masks with alpha >= t")->capture_default_str()->check(CLI::NonNegativeNumber);
+  // The same pruning options as score, generate and eval: a rule given overrides the run's plan.json.
+  const char* fallback = " (--run; default: the run's plan.json, else threshold 0.05)";
+  auto* thresholdOpt = sub->add_option("--prune-threshold", a->sparse.pruneThreshold,
+                                       std::string("Prune: keep masks with alpha >= t") + fallback)
+                           ->check(CLI::NonNegativeNumber);
+  auto* topKOpt = sub->add_option("--prune-top-k", a->sparse.pruneTopK,
+                                  std::string("Prune: keep the k largest alpha per head") + fallback)
+                      ->check(CLI::PositiveNumber);
+  auto* densityOpt = sub->add_option("--prune-target-density", a->sparse.pruneTargetDensity,
+                                     std::string("Prune: drop the smallest alpha until the mean density <= r") + fallback)
+                         ->check(CLI::Range(0.0, 1.0));
+  thresholdOpt->excludes(topKOpt)->excludes(densityOpt);
+  topKOpt->excludes(densityOpt);
   auto* seqOpt = sub->get_option("--seq");
   addModelOption(sub, g);
   addJsonFlag(sub, g);
