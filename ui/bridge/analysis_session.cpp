@@ -22,6 +22,7 @@
 #include "core/io/model_locator.h"
 #include "core/model/mask_mixture_attention.h"
 #include "core/eval/run_artifacts.h"
+#include "core/eval/compiled_plan_attention.h"
 #include "core/eval/run_student.h"
 #include "core/train/distill_config.h"
 #include "core/train/distill_trainer.h"
@@ -44,7 +45,9 @@ struct AnalysisSession::State {
   std::vector<double> alpha;
   AttentionPlan soft, pruned;
   std::optional<BpeTokenizer> tokenizer;
-  std::unique_ptr<MaskMixtureAttention> softKernel, prunedKernel;
+  // soft: every learned alpha, dense-masked. pruned: the plan through the compiled block-sparse kernel,
+  // as attnx-cli runs it (same numbers as its dense-masked twin; heatmaps from the same layouts).
+  std::unique_ptr<AttentionKernel> softKernel, prunedKernel;
   RunSummary summary;
   std::mutex measureMutex;
 
@@ -63,6 +66,7 @@ QString AnalysisSession::loadRun(const QString& runDirQ, const QString& teacherO
     if (runDir.empty()) throw std::runtime_error("no run folder given (make one with attnx-cli distill)");
     // run.json, learned_bank.json and plan.json are read and checked as every other run reader does.
     auto run = RunArtifacts::load(runDir);
+    const PlanCombine combine = run.combine();  // before run.config is moved from
     st->config = std::move(run.config);
     st->bank = std::move(run.bank);
     st->alpha = std::move(run.alpha);
@@ -100,7 +104,8 @@ QString AnalysisSession::loadRun(const QString& runDirQ, const QString& teacherO
     }
     const auto options = mixtureOptionsOf(st->config);
     st->softKernel = fixedAlphaStudent(st->bank, options, st->alpha, L, H);
-    st->prunedKernel = fixedAlphaStudent(st->bank, options, st->pruned.alphaTensorValues(), L, H);
+    st->prunedKernel = std::make_unique<CompiledPlanAttention>(st->pruned, st->bank, combine,
+                                                               options.normaliseBranches);
 
     auto& sum = st->summary;
     sum.runDir = runDirQ;
