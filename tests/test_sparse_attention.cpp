@@ -17,39 +17,17 @@
 #include "core/masks/block_layout.h"
 #include "core/masks/sparse_attention.h"
 #include "core/model/mask_mixture_attention.h"
+#include "tests/support/sparse_cases.h"
 #include "tests/support/test_support.h"
 
 using namespace attnx;
+using attnx::test::mixedBank;
+using attnx::test::randomAlpha;
+using attnx::test::maxError;
 
 namespace {
 
 constexpr double kTolerance = 1e-4;
-
-MaskBank mixedBank() {
-  std::vector<uint8_t> grid = {1, 0, 0, 0,  1, 1, 0, 0,  0, 1, 1, 0,  1, 0, 1, 1};
-  return test::makeBank({MaskSpec::causal("causal"), MaskSpec::window("win9", 9), MaskSpec::dilatedWindow("dil4x3", 4, 3),
-                         MaskSpec::strided("stride5", 5), MaskSpec::blockLocal("block12", 12),
-                         MaskSpec::summaryColumns("sum16", 16, 2), MaskSpec::sinks("sink2", 2),
-                         MaskSpec::offsetSet("off", {1, 7}), MaskSpec::random("rand", 8, 2, 3),
-                         MaskSpec::painted("paint", 4, grid)});
-}
-
-// Per head, a random subset of masks with random weights; head 1 of layer 0 keeps nothing when
-// `emptyHead` (only the threshold rule allows that).
-std::vector<double> randomAlpha(std::mt19937& rng, int64_t L, int64_t H, int64_t K, bool emptyHead) {
-  std::uniform_real_distribution<double> weight(0.05, 1.5);
-  std::vector<double> alpha(static_cast<size_t>(L * H * K), 0.0);
-  for (int64_t lh = 0; lh < L * H; ++lh) {
-    for (int64_t m = 0; m < K; ++m)
-      if (rng() % 3 == 0) alpha[lh * K + m] = weight(rng);
-    if (emptyHead && lh == 1) {
-      for (int64_t m = 0; m < K; ++m) alpha[lh * K + m] = 0.0;
-    } else {
-      alpha[lh * K + rng() % K] = weight(rng);  // at least one mask
-    }
-  }
-  return alpha;
-}
 
 // The dense reference: ClampedRaw coefficients with theta = alpha (so d alpha = d theta where alpha > 0).
 MaskMixtureAttention reference(const MaskBank& bank, const AttentionPlan& plan, MixtureOptions::Combine combine,
@@ -67,9 +45,6 @@ MaskMixtureAttention reference(const MaskBank& bank, const AttentionPlan& plan, 
   return MaskMixtureAttention(bank, o, c, plan.numLayers, plan.numHeads);
 }
 
-double maxError(const torch::Tensor& a, const torch::Tensor& b) {
-  return (a.to(torch::kFloat64) - b.to(torch::kFloat64)).abs().max().item<double>();
-}
 
 struct Case {
   MixtureOptions::Combine combine;

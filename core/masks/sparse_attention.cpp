@@ -53,6 +53,8 @@ class BlockSparseFunction : public torch::autograd::Function<BlockSparseFunction
 torch::Tensor blockSparseAttention(const torch::Tensor& q, const torch::Tensor& k, const torch::Tensor& v,
                                    std::shared_ptr<const SparseHeads> heads, const torch::Tensor& alpha, SparseKernel kernel) {
   TORCH_CHECK(heads, "sparse attention: no layouts");
+  TORCH_CHECK(q.device().is_cpu(), "sparse attention: the block-sparse kernel runs on the CPU (the CUDA forward is "
+              "blockSparseAttentionCuda, core/cuda/sparse_attention_cuda.h)");
   RECORD_FUNCTION("attnx::block_sparse_attention", std::vector<c10::IValue>({q, k, v}));
   auto holder = c10::make_intrusive<HeadsHolder>(std::move(heads), kernel);
   // An empty alpha (not undefined) says "support mode": Function inputs must be defined tensors.

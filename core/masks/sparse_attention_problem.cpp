@@ -10,9 +10,10 @@ namespace attnx::sparse {
 Problem makeProblem(const torch::Tensor& q, const torch::Tensor& k, const torch::Tensor& v, const SparseHeads& heads,
                     const torch::Tensor& alpha) {
   TORCH_CHECK(q.dim() == 4 && k.dim() == 4 && v.dim() == 4, "sparse attention: q, k, v must be (B, H, T, d)");
-  TORCH_CHECK(q.device().is_cpu() && q.scalar_type() == torch::kFloat32 && k.scalar_type() == torch::kFloat32 &&
+  TORCH_CHECK(q.scalar_type() == torch::kFloat32 && k.scalar_type() == torch::kFloat32 &&
                   v.scalar_type() == torch::kFloat32,
-              "sparse attention: the CPU kernel takes float32 CPU tensors");
+              "sparse attention: the kernels take float32 tensors");
+  TORCH_CHECK(k.device() == q.device() && v.device() == q.device(), "sparse attention: q, k, v on different devices");
   Problem p;
   p.B = q.size(0), p.H = q.size(1), p.Tq = q.size(2), p.d = q.size(3), p.Tk = k.size(2);
   TORCH_CHECK(k.size(0) == p.B && v.size(0) == p.B && k.size(1) == p.H && v.size(1) == p.H && v.size(2) == p.Tk &&

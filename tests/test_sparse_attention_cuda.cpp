@@ -1,0 +1,149 @@
+// The CUDA forward kernel's parts. Everywhere: the flattened layouts and the per-row functions the
+// kernel runs (core/cuda/sparse_flat.h), executed on the CPU, against the reference CPU kernel on
+// random inputs (soft mask and support mode, block sizes 16 and 64, whole sequences, a prompt chunk
+// and a decoded row, an empty head, heads sharing one layout). On a machine with a CUDA build and a
+// GPU: the kernel itself against the CPU kernel (skipped, and said so, everywhere else).
+#include <QtTest>
+
+#include <random>
+#include <set>
+
+#include <torch/torch.h>
+
+#include "core/cuda/sparse_attention_cuda.h"
+#include "core/masks/block_layout.h"
+#include "core/masks/sparse_attention.h"
+#include "tests/support/sparse_cases.h"
+
+using namespace attnx;
+using attnx::test::maxError;
+
+namespace {
+
+constexpr double kTolerance = 1e-4;
+
+struct Heads {
+  std::shared_ptr<SparseHeads> soft, support;
+  torch::Tensor alpha;  // (H, K)
+};
+
+// Random plan over the mixed bank; head 0's layout is reused by the last head, so the flattening
+// meets a layout shared by two heads (its patterns stored once).
+Heads randomHeads(std::mt19937& rng, int64_t H, int64_t n, int64_t Tq, int64_t blockSize) {
+  const auto bank = test::mixedBank();
+  const int64_t K = static_cast<int64_t>(bank.masks.size());
+  auto alpha = test::randomAlpha(rng, 1, H, K, true);
+  for (int64_t m = 0; m < K; ++m) alpha[(H - 1) * K + m] = alpha[m];
+  const auto plan = AttentionPlan::fromAlpha(alpha, 1, H, bank, PruningRule::thresholdRule(0));
+  const auto layouts = compilePlanLayouts(plan, bank, PlanCombine::BranchMixture, n, blockSize, n - Tq);
+  Heads heads{std::make_shared<SparseHeads>(), std::make_shared<SparseHeads>(),
+              torch::tensor(plan.alphaTensorValues()).view({H, K}).to(torch::kFloat32)};
+  for (int64_t h = 0; h < H; ++h) {
+    heads.soft->layouts.push_back(layouts.unionLayouts[h == H - 1 ? 0 : h]);
+    heads.soft->columns.emplace_back();
+    for (const auto& e : plan.active(0, h)) heads.soft->columns.back().push_back(e.maskIndex);
+    const auto& branches = layouts.branchLayouts[h];
+    heads.support->layouts.push_back(branches.empty() ? nullptr : branches[0]);
+  }
+  return heads;
+}
+
+struct Shape {
+  int64_t n, Tq, blockSize, d;
+};
+const std::vector<Shape> kShapes = {{200, 200, 16, 32}, {200, 70, 16, 64}, {130, 1, 16, 64},
+                                    {200, 200, 64, 64}, {300, 45, 64, 32}, {150, 150, 64, 128}};
+
+}  // namespace
+
+class TestSparseAttentionCuda : public QObject {
+  Q_OBJECT
+
+ private Q_SLOTS:
+  void rowFunctionsOnTheCpuMatchTheReferenceKernel() {
+    std::mt19937 rng(5);
+    torch::manual_seed(5);
+    const int64_t B = 2, H = 4;
+    for (const auto& s : kShapes) {
+      const auto heads = randomHeads(rng, H, s.n, s.Tq, s.blockSize);
+      const auto q = torch::randn({B, H, s.Tq, s.d}), k = torch::randn({B, H, s.n, s.d}), v = torch::randn({B, H, s.n, s.d});
+      for (bool soft : {true, false}) {
+        const auto layouts = soft ? heads.soft : heads.support;
+        const auto alpha = soft ? heads.alpha : torch::Tensor();
+        const auto expected = blockSparseAttention(q, k, v, layouts, alpha, SparseKernel::Reference);
+        const auto rows = flatSparseAttentionCpu(q, k, v, *layouts, alpha);
+        const double error = maxError(rows, expected);
+        QVERIFY2(error < kTolerance, qPrintable(QString("%1 n=%2 Tq=%3 block=%4 d=%5: error %6")
+                                                    .arg(soft ? "soft" : "support").arg(s.n).arg(s.Tq)
+                                                    .arg(s.blockSize).arg(s.d).arg(error)));
+      }
+    }
+  }
+
+  void flatteningStoresASharedLayoutOnce() {
+    std::mt19937 rng(9);
+    const int64_t H = 4, n = 200, blockSize = 16;
+    const auto heads = randomHeads(rng, H, n, n, blockSize);
+    const auto q = torch::zeros({1, H, n, 32}), kv = torch::zeros({1, H, n, 32});
+    const auto flat = flattenSparseHeads(q, kv, kv, *heads.soft, heads.alpha);
+    // Patterns: those of each distinct layout, counted here from the layouts themselves.
+    std::set<const BlockLayout*> distinct;
+    size_t patterns = 0, tiles = 0;
+    for (const auto& layout : heads.soft->layouts) {
+      if (!layout) continue;
+      tiles += layout->tiles.size();
+      if (distinct.insert(layout.get()).second) patterns += layout->patterns.size();
+    }
+    QCOMPARE(flat.patterns.size(), patterns * blockSize * blockSize);
+    QCOMPARE(flat.tileKeyBlock.size(), tiles);
+    QCOMPARE(flat.tileOffsets.size(), size_t(H * ((n + blockSize - 1) / blockSize + 1)));
+    QCOMPARE(flat.headHasLayout[1], 0);  // randomAlpha empties head 1
+  }
+
+  void rejectsAnUnsupportedHeadDimension() {
+    std::mt19937 rng(3);
+    const auto heads = randomHeads(rng, 2, 40, 40, 16);
+    const auto x = torch::randn({1, 2, 40, 24});
+    try {
+      flatSparseAttentionCpu(x, x, x, *heads.soft, heads.alpha);
+      QFAIL("head dimension 24 was accepted");
+    } catch (const std::exception& e) {
+      QVERIFY2(QString(e.what()).contains("head dimension 24"), e.what());
+    }
+  }
+
+  void cudaKernelMatchesTheCpuKernel() {
+    if (!cudaSparseAttentionBuilt()) {
+      // Without the kernel the entry point says so instead of failing obscurely.
+      const auto x = torch::zeros({1, 1, 4, 32});
+      SparseHeads none;
+      none.layouts.push_back(nullptr);
+      QVERIFY_EXCEPTION_THROWN(blockSparseAttentionCuda(x, x, x, none), std::runtime_error);
+      QSKIP("this build has no CUDA kernel (no CUDA compiler or CUDA LibTorch): nothing ran on a GPU");
+    }
+    if (!torch::cuda::is_available()) QSKIP("no CUDA device on this machine: nothing ran on a GPU");
+    std::mt19937 rng(21);
+    torch::manual_seed(21);
+    const int64_t B = 2, H = 4;
+    auto shapes = kShapes;
+    shapes.push_back({1000, 1000, 64, 64});
+    shapes.push_back({1000, 1, 64, 64});
+    for (const auto& s : shapes) {
+      const auto heads = randomHeads(rng, H, s.n, s.Tq, s.blockSize);
+      const auto q = torch::randn({B, H, s.Tq, s.d}), k = torch::randn({B, H, s.n, s.d}), v = torch::randn({B, H, s.n, s.d});
+      for (bool soft : {true, false}) {
+        const auto layouts = soft ? heads.soft : heads.support;
+        const auto alpha = soft ? heads.alpha : torch::Tensor();
+        const auto expected = blockSparseAttention(q, k, v, layouts, alpha, SparseKernel::Reference);
+        const auto gpu = blockSparseAttentionCuda(q.cuda(), k.cuda(), v.cuda(), *layouts, alpha).cpu();
+        const double error = maxError(gpu, expected);
+        QVERIFY2(error < kTolerance, qPrintable(QString("%1 n=%2 Tq=%3 block=%4 d=%5: error %6")
+                                                    .arg(soft ? "soft" : "support").arg(s.n).arg(s.Tq)
+                                                    .arg(s.blockSize).arg(s.d).arg(error)));
+      }
+    }
+  }
+};
+
+QTEST_GUILESS_MAIN(TestSparseAttentionCuda)
+#include "test_sparse_attention_cuda.moc"
