@@ -5,23 +5,16 @@
 
 #include <nlohmann/json.hpp>
 
+#include "tests/support/cli_run.h"
 #include "tests/support/test_support.h"
 
 using namespace attnx;
 
 namespace {
 
-struct Run {
-  int code = -1;
-  QString out, err;
-};
+using Run = test::CliRun;
 
-Run cli(const QStringList& args) {
-  QProcess p;
-  p.start(QStringLiteral(ATTNX_CLI_PATH), args);
-  if (!p.waitForFinished(120000)) return {};
-  return {p.exitCode(), QString::fromUtf8(p.readAllStandardOutput()), QString::fromUtf8(p.readAllStandardError())};
-}
+Run cli(const QStringList& args) { return test::runCli(args, 120000); }
 
 nlohmann::json parse(const Run& r) { return nlohmann::json::parse(r.out.toStdString()); }
 

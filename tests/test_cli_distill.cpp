@@ -12,6 +12,7 @@
 
 #include "core/io/gpt2_checkpoint.h"
 #include "core/io/safetensors.h"
+#include "tests/support/cli_run.h"
 #include "tests/support/test_support.h"
 
 using namespace attnx;
@@ -19,18 +20,9 @@ namespace fs = std::filesystem;
 
 namespace {
 
-struct Run {
-  int code = -1;
-  QString out, err;
-  nlohmann::json json() const { return nlohmann::json::parse(out.toStdString()); }
-};
+using Run = test::CliRun;
 
-Run cli(const QStringList& args) {
-  QProcess p;
-  p.start(QStringLiteral(ATTNX_CLI_PATH), args);
-  if (!p.waitForFinished(300000)) return {};
-  return {p.exitCode(), QString::fromUtf8(p.readAllStandardOutput()), QString::fromUtf8(p.readAllStandardError())};
-}
+Run cli(const QStringList& args) { return test::runCli(args); }
 
 int lineCount(const std::string& path) {
   std::ifstream in(path);

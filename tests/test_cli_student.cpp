@@ -19,6 +19,7 @@
 #include "core/eval/run_artifacts.h"
 #include "core/io/gpt2_checkpoint.h"
 #include "core/model/mask_mixture_attention.h"
+#include "tests/support/cli_run.h"
 #include "tests/support/test_support.h"
 
 using namespace attnx;
@@ -26,18 +27,9 @@ namespace fs = std::filesystem;
 
 namespace {
 
-struct Run {
-  int code = -1;
-  QString out, err;
-  nlohmann::json json() const { return nlohmann::json::parse(out.toStdString()); }
-};
+using Run = test::CliRun;
 
-Run cli(const QStringList& args) {
-  QProcess p;
-  p.start(QStringLiteral(ATTNX_CLI_PATH), args);
-  if (!p.waitForFinished(300000)) return {};
-  return {p.exitCode(), QString::fromUtf8(p.readAllStandardOutput()), QString::fromUtf8(p.readAllStandardError())};
-}
+Run cli(const QStringList& args) { return test::runCli(args); }
 
 QString joinIds(const std::vector<int64_t>& ids) {
   QStringList parts;

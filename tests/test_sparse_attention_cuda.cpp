@@ -54,6 +54,29 @@ struct Shape {
 const std::vector<Shape> kShapes = {{200, 200, 16, 32}, {200, 70, 16, 64}, {130, 1, 16, 64},
                                     {200, 200, 64, 64}, {300, 45, 64, 32}, {150, 150, 64, 128}};
 
+
+// Runs `kernel` on random cases of every shape, soft mask and support mode, against the reference CPU
+// kernel. kernel(q, k, v, heads, alpha) returns the output on the CPU.
+template <typename Kernel>
+void checkAgainstReference(const std::vector<Shape>& shapes, uint32_t seed, Kernel kernel) {
+  std::mt19937 rng(seed);
+  torch::manual_seed(seed);
+  const int64_t B = 2, H = 4;
+  for (const auto& s : shapes) {
+    const auto heads = randomHeads(rng, H, s.n, s.Tq, s.blockSize);
+    const auto q = torch::randn({B, H, s.Tq, s.d}), k = torch::randn({B, H, s.n, s.d}), v = torch::randn({B, H, s.n, s.d});
+    for (bool soft : {true, false}) {
+      const auto layouts = soft ? heads.soft : heads.support;
+      const auto alpha = soft ? heads.alpha : torch::Tensor();
+      const auto expected = blockSparseAttention(q, k, v, layouts, alpha, SparseKernel::Reference);
+      const double error = maxError(kernel(q, k, v, *layouts, alpha), expected);
+      QVERIFY2(error < kTolerance, qPrintable(QString("%1 n=%2 Tq=%3 block=%4 d=%5: error %6")
+                                                  .arg(soft ? "soft" : "support").arg(s.n).arg(s.Tq)
+                                                  .arg(s.blockSize).arg(s.d).arg(error)));
+    }
+  }
+}
+
 }  // namespace
 
 class TestSparseAttentionCuda : public QObject {
@@ -61,23 +84,10 @@ class TestSparseAttentionCuda : public QObject {
 
  private Q_SLOTS:
   void rowFunctionsOnTheCpuMatchTheReferenceKernel() {
-    std::mt19937 rng(5);
-    torch::manual_seed(5);
-    const int64_t B = 2, H = 4;
-    for (const auto& s : kShapes) {
-      const auto heads = randomHeads(rng, H, s.n, s.Tq, s.blockSize);
-      const auto q = torch::randn({B, H, s.Tq, s.d}), k = torch::randn({B, H, s.n, s.d}), v = torch::randn({B, H, s.n, s.d});
-      for (bool soft : {true, false}) {
-        const auto layouts = soft ? heads.soft : heads.support;
-        const auto alpha = soft ? heads.alpha : torch::Tensor();
-        const auto expected = blockSparseAttention(q, k, v, layouts, alpha, SparseKernel::Reference);
-        const auto rows = flatSparseAttentionCpu(q, k, v, *layouts, alpha);
-        const double error = maxError(rows, expected);
-        QVERIFY2(error < kTolerance, qPrintable(QString("%1 n=%2 Tq=%3 block=%4 d=%5: error %6")
-                                                    .arg(soft ? "soft" : "support").arg(s.n).arg(s.Tq)
-                                                    .arg(s.blockSize).arg(s.d).arg(error)));
-      }
-    }
+    checkAgainstReference(kShapes, 5, [](const torch::Tensor& q, const torch::Tensor& k, const torch::Tensor& v,
+                                         const SparseHeads& heads, const torch::Tensor& alpha) {
+      return flatSparseAttentionCpu(q, k, v, heads, alpha);
+    });
   }
 
   void flatteningStoresASharedLayoutOnce() {
@@ -122,26 +132,13 @@ class TestSparseAttentionCuda : public QObject {
       QSKIP("this build has no CUDA kernel (no CUDA compiler or CUDA LibTorch): nothing ran on a GPU");
     }
     if (!torch::cuda::is_available()) QSKIP("no CUDA device on this machine: nothing ran on a GPU");
-    std::mt19937 rng(21);
-    torch::manual_seed(21);
-    const int64_t B = 2, H = 4;
     auto shapes = kShapes;
     shapes.push_back({1000, 1000, 64, 64});
     shapes.push_back({1000, 1, 64, 64});
-    for (const auto& s : shapes) {
-      const auto heads = randomHeads(rng, H, s.n, s.Tq, s.blockSize);
-      const auto q = torch::randn({B, H, s.Tq, s.d}), k = torch::randn({B, H, s.n, s.d}), v = torch::randn({B, H, s.n, s.d});
-      for (bool soft : {true, false}) {
-        const auto layouts = soft ? heads.soft : heads.support;
-        const auto alpha = soft ? heads.alpha : torch::Tensor();
-        const auto expected = blockSparseAttention(q, k, v, layouts, alpha, SparseKernel::Reference);
-        const auto gpu = blockSparseAttentionCuda(q.cuda(), k.cuda(), v.cuda(), *layouts, alpha).cpu();
-        const double error = maxError(gpu, expected);
-        QVERIFY2(error < kTolerance, qPrintable(QString("%1 n=%2 Tq=%3 block=%4 d=%5: error %6")
-                                                    .arg(soft ? "soft" : "support").arg(s.n).arg(s.Tq)
-                                                    .arg(s.blockSize).arg(s.d).arg(error)));
-      }
-    }
+    checkAgainstReference(shapes, 21, [](const torch::Tensor& q, const torch::Tensor& k, const torch::Tensor& v,
+                                         const SparseHeads& heads, const torch::Tensor& alpha) {
+      return blockSparseAttentionCuda(q.cuda(), k.cuda(), v.cuda(), heads, alpha).cpu();
+    });
   }
 };
 
