@@ -29,19 +29,21 @@ sample() {  # prompt, then options
   "$CLI" generate --model "$OUT" --prompt "$prompt" --max-new-tokens 40 "$@" --json |
     python3 -c 'import json,sys; d=json.load(sys.stdin); print(d["text"].replace("\n"," ").strip())'
 }
-# How many heads of each kind (previous-token, sink, self, local, broad) and the strongest of each signal.
+# How many heads of each kind (previous-token, sink, self, delimiter, local, broad) and the strongest of each signal.
 HEADS="$("$CLI" heads --model "$OUT" --file "$TEST/gutenberg-austen-persuasion.txt" --seq-len 256 --windows 8 --json |
   python3 -c '
 import json, sys, collections
-h = json.load(sys.stdin)["heads"]
+d = json.load(sys.stdin); h = d["heads"]
 kinds = collections.Counter(x["kind"] for x in h)
 best = lambda k: max(h, key=lambda x: x[k])
 parts = ", ".join("%d %s" % (n, k) for k, n in kinds.most_common())
-b = {k: best(k) for k in ("previous_token", "sink", "local16")}
-print("%d heads: %s. Strongest previous-token head L%dH%d (%.2f of its attention on the previous token); "
-      "strongest sink head L%dH%d (%.2f on the first token); most local head L%dH%d (%.2f within 16 tokens)." % (
-      len(h), parts, b["previous_token"]["layer"], b["previous_token"]["head"], b["previous_token"]["previous_token"],
-      b["sink"]["layer"], b["sink"]["head"], b["sink"]["sink"], b["local16"]["layer"], b["local16"]["head"], b["local16"]["local16"]))
+b = {k: best(k) for k in ("previous_token", "sink", "delimiter", "local16")}
+name = lambda x: "L%dH%d" % (x["layer"], x["head"])
+print("%d heads: %s. Strongest previous-token head %s (%.2f of its attention on the previous token); "
+      "strongest sink head %s (%.2f on the first token); strongest delimiter head %s (%.2f on punctuation and "
+      "line breaks, which are %.0f%% of the text); most local head %s (%.2f within 16 tokens)." % (
+      len(h), parts, name(b["previous_token"]), b["previous_token"]["previous_token"], name(b["sink"]), b["sink"]["sink"],
+      name(b["delimiter"]), b["delimiter"]["delimiter"], 100 * d["delimiter_share"], name(b["local16"]), b["local16"]["local16"]))
 ')"
 cfg() { python3 -c "import json;print(json.load(open('$RUN/pretrain.json'))['$1'])"; }
 steps_done="$(tail -n 1 "$RUN/metrics.csv" | cut -d, -f1)"
