@@ -4,9 +4,13 @@
 #include <QDir>
 #include <QDockWidget>
 #include <QFileInfo>
+#include <cmath>
 #include <cstdio>
+#include <limits>
+#include <utility>
 
 #include "ui/attention/attention_view.h"
+#include "ui/bridge/analysis_session.h"
 #include "ui/completions/completions_view.h"
 #include "ui/main_window/guided_tour.h"
 #include "ui/main_window/main_window.h"
@@ -40,6 +44,25 @@ void shotFloating(QWidget* view, const QString& name, const TourShot& shot) {
   dock->setFloating(false);
 }
 
+// The teacher head with the lowest mean row entropy (rows 1..n-1): the most focused attention, so
+// the README's picture shows structure rather than whichever head happens to be first.
+std::pair<int, int> mostFocusedTeacherHead(const AttentionMapSet& maps) {
+  std::pair<int, int> best{0, 0};
+  double bestEntropy = std::numeric_limits<double>::infinity();
+  for (int l = 0; l < maps.layers; ++l)
+    for (int h = 0; h < maps.heads; ++h) {
+      const float* P = maps.teacherHead(l, h);
+      double entropy = 0;
+      for (int i = 1; i < maps.n; ++i)
+        for (int j = 0; j <= i; ++j) {
+          const double p = P[static_cast<size_t>(i) * maps.n + j];
+          if (p > 0) entropy -= p * std::log(p);
+        }
+      if (entropy < bestEntropy) bestEntropy = entropy, best = {l, h};
+    }
+  return best;
+}
+
 }  // namespace
 
 bool tourAnalysisViews(MainWindow& w, const QDir& out, const TourShot& shot) {
@@ -60,6 +83,10 @@ bool tourAnalysisViews(MainWindow& w, const QDir& out, const TourShot& shot) {
   attention->setLogScale(true);
   shotFloating(attention, QStringLiteral("07b-attention-log"), shot);
   attention->setLogScale(false);
+  const auto [focusLayer, focusHead] = mostFocusedTeacherHead(*attention->maps());
+  attention->selectHead(focusLayer, focusHead);
+  std::fprintf(stderr, "tour: most focused teacher head: layer %d, head %d\n", focusLayer, focusHead);
+  shotFloating(attention, QStringLiteral("07c-attention-focused-head"), shot);
 
   CompletionsView* completions = w.completionsView();
   bool done = false;
