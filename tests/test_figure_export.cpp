@@ -116,6 +116,27 @@ class TestFigureExport : public QObject {
     }
   }
 
+  // Token labels are thinned to fit the axis: an export larger than the widget must draw the labels
+  // of the export's size (one per 16 px, at most 24 per axis), not the few that fit the widget.
+  void heatmapLabelsFitTheExportSize() {
+    const int n = 100;
+    auto values = std::make_shared<std::vector<float>>(size_t(n) * n, 0.f);
+    QStringList tokens;
+    for (int i = 0; i < n; ++i) tokens << QStringLiteral("t%1").arg(i);
+    HeatmapPlot small;
+    small.resize(small.minimumSize());
+    small.show();  // a hidden widget keeps QCustomPlot's default viewport whatever its size
+    QVERIFY(QTest::qWaitForWindowExposed(&small));
+    small.setMatrix(values, n, tokens, false);
+    small.replot();
+    // Thinned labels read "index token" ("15 t15"): count those an SVG export of 1200 x 800 draws.
+    const QString svg = QString::fromUtf8(renderFigure(&small, FigureFormat::Svg, {QSize(1200, 800), 96.0}));
+    int count = 0;
+    for (auto it = QRegularExpression(QStringLiteral(">(\\d+) t\\1<")).globalMatch(svg); it.hasNext(); it.next()) ++count;
+    // n = 100 tokens, at most 24 labels per axis: every 5th token, 20 labels on each of the two axes.
+    QCOMPARE(count, 40);
+  }
+
   void svgParses() {
     for (QWidget* fig : {static_cast<QWidget*>(curves_), static_cast<QWidget*>(heatmap_)}) {
       const QString path = tmp_.filePath(QStringLiteral("fig.svg"));

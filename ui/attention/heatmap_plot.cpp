@@ -179,6 +179,7 @@ void HeatmapPlot::rebuildCells() {
 
 void HeatmapPlot::rebuildTickLabels() {
   if (n_ <= 0) return;
+  QList<int> signature;
   for (QCPAxis* axis : {xAxis, yAxis}) {
     const int first = std::max(0, static_cast<int>(std::ceil(axis->range().lower)));
     const int last = std::min(n_ - 1, static_cast<int>(std::floor(axis->range().upper)));
@@ -187,6 +188,7 @@ void HeatmapPlot::rebuildTickLabels() {
     const int pixels = axis == xAxis ? axisRect()->width() : axisRect()->height();
     const int maxLabels = std::clamp(pixels / 16, 2, kMaxLabels);
     const int step = std::max(1, (visible + maxLabels - 1) / maxLabels);
+    signature << first << last << step;
     QSharedPointer<QCPAxisTickerText> ticker(new QCPAxisTickerText);
     for (int i = first - first % step; i <= last; i += step) {
       if (i < first) continue;
@@ -196,6 +198,15 @@ void HeatmapPlot::rebuildTickLabels() {
     }
     axis->setTicker(ticker);
   }
+  // Called after a layout: QCustomPlot has already made this frame's ticks, so new labels show only
+  // after one more replot.
+  if (signature != labelSignature_ && relabelReplots_ < 2) {
+    ++relabelReplots_;
+    replot(QCustomPlot::rpQueuedReplot);
+  } else {
+    relabelReplots_ = 0;
+  }
+  labelSignature_ = signature;
 }
 
 double HeatmapPlot::valueAt(int query, int key) const {

@@ -65,6 +65,11 @@ class HeatmapPlot : public QCustomPlot {
   QStringList tokens_;
   int n_ = 0;
   bool signed_ = false, log_ = false, settingRange_ = false;
+  // The labels last set (first index, step per axis) and how many replots a label change has asked
+  // for in a row: labels are set after a layout, so a change needs one more replot to show, and
+  // never more than two in a row (a label width can change the layout back and forth).
+  QList<int> labelSignature_;
+  int relabelReplots_ = 0;
   float maxAbs_ = 1;
 };
 

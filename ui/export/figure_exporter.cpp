@@ -11,6 +11,7 @@
 #include <QJsonDocument>
 #include <QPainter>
 #include <QPdfWriter>
+#include <QPicture>
 #include <QSvgGenerator>
 #include <cmath>
 #include "ui/plot/qcustomplot.h"
@@ -38,6 +39,14 @@ void paintFigure(QWidget* figure, QPainter* painter, const ExportOptions& o, boo
   painter->save();
   painter->scale(double(device->width()) / logical.width(), double(device->height()) / logical.height());
   if (auto* plot = qobject_cast<QCustomPlot*>(figure)) {
+    // Lay the plot out at the figure's size once before drawing: plots whose ticks depend on their
+    // size (a heatmap's token labels, thinned to fit) set them after a layout, and QCustomPlot
+    // reads ticks before laying out, so one pass would draw the ticks of the on-screen size.
+    {
+      QPicture scratch;
+      QCPPainter layoutPass(&scratch);
+      plot->toPainter(&layoutPass, logical.width(), logical.height());
+    }
     auto* qcp = static_cast<QCPPainter*>(painter);
     if (vector) qcp->setMode(QCPPainter::pmVectorized);
     qcp->setMode(QCPPainter::pmNoCaching);
