@@ -52,6 +52,7 @@ params="$(python3 -c "
 import json; c=json.load(open('$OUT/config.json')); d=c['n_embd']; L=c['n_layer']
 print(round((c['vocab_size']*d + c['n_positions']*d + L*(12*d*d+13*d) + 2*d)/1e6, 1))")"
 size_mb="$(du -m "$OUT/model.safetensors" | cut -f1)"
+tokens_m="$(python3 -c "print(round($steps_done * $(cfg batch_size) * $(cfg seq_len) / 1e6, 1))")"
 
 cat > "$OUT/README.md" <<CARD
 # attnx default model
@@ -89,8 +90,8 @@ ${TRAINING_NOTE}
 | State of the Union, test years (ending in 0: 1790 … 2020) | ${N_SOTU} | ${P_SOTU} |
 | validation split (Chesterton, *Father Brown*; SOTU years ending in 5) | ${N_VAL} | ${P_VAL} |
 
-For scale: GPT-2 (124M) reaches a perplexity of about 30–40 on such text; this model saw a few
-million tokens, about a thousandth of GPT-2's training data.
+For scale: GPT-2 (124M) reaches a perplexity of about 30–40 on such text; this model saw
+${tokens_m} M tokens, GPT-2 saw WebText (40 GB of text, billions of tokens).
 
 ## Samples (attnx-cli generate, 40 new tokens)
 
