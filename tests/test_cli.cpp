@@ -16,8 +16,6 @@ using Run = test::CliRun;
 
 Run cli(const QStringList& args) { return test::runCli(args, 120000); }
 
-nlohmann::json parse(const Run& r) { return nlohmann::json::parse(r.out.toStdString()); }
-
 QString joinIds(const nlohmann::json& ids) {
   QStringList parts;
   for (const auto& id : ids) parts << QString::number(id.get<int64_t>());
@@ -92,7 +90,7 @@ class TestCli : public QObject {
     for (const auto& seq : ref["sequences"]) {
       const auto r = cli({"score", "--ids", joinIds(seq["ids"]), "--model", model_, "--json"});
       QCOMPARE(r.code, 0);
-      const auto got = parse(r)["logprobs"].get<std::vector<double>>();
+      const auto got = r.json()["logprobs"].get<std::vector<double>>();
       const auto want = seq["logprobs"].get<std::vector<double>>();
       QCOMPARE(got.size(), want.size());
       double diff = 0;
@@ -107,7 +105,7 @@ class TestCli : public QObject {
     const auto r = cli({"generate", "--prompt-ids", joinIds(ref["prompt"]), "--max-new-tokens", "20", "--no-eos-stop",
                         "--model", model_, "--json"});
     QCOMPARE(r.code, 0);
-    QCOMPARE(parse(r)["ids"], ref["continuation"]);
+    QCOMPARE(r.json()["ids"], ref["continuation"]);
   }
 
   void sampledGenerateIsReproducible() {
@@ -115,15 +113,15 @@ class TestCli : public QObject {
                            "--top-k", "40", "--top-p", "0.9", "--seed", "5", "--model", model_, "--json"};
     const auto a = cli(args), b = cli(args);
     QCOMPARE(a.code, 0);
-    QCOMPARE(parse(a)["ids"], parse(b)["ids"]);
-    QCOMPARE(parse(a)["greedy"], false);
+    QCOMPARE(a.json()["ids"], b.json()["ids"]);
+    QCOMPARE(a.json()["greedy"], false);
   }
 
   // GPT-2's own ids for a few words (from its published vocabulary): "Hello" 15496, " world" 995, "!" 0.
   void tokenizeWithGpt2Vocabulary() {
     const auto r = cli({"tokenize", "--text", "Hello world!", "--model", model_, "--json"});
     QVERIFY2(r.code == 0, qPrintable(r.err));
-    QCOMPARE(parse(r)["ids"], nlohmann::json::parse("[15496, 995, 0]"));
+    QCOMPARE(r.json()["ids"], nlohmann::json::parse("[15496, 995, 0]"));
   }
 };
 

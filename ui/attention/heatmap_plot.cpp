@@ -47,8 +47,17 @@ HeatmapPlot::HeatmapPlot(QWidget* parent) : QCustomPlot(parent) {
   auto* group = new QCPMarginGroup(this);
   axisRect()->setMarginGroup(QCP::msBottom | QCP::msTop, group);
   scale_->setMarginGroup(QCP::msBottom | QCP::msTop, group);
-  // How many token labels fit depends on the axis length: recount after every layout (resizes included).
-  connect(this, &QCustomPlot::afterLayout, this, [this] { rebuildTickLabels(); });
+  // How many token labels fit depends on the axis length: recount after every layout (resizes
+  // included). QCustomPlot made this frame's ticks before the layout, so changed labels need one more
+  // replot to show; never more than two in a row (a label width can change the layout back and forth).
+  connect(this, &QCustomPlot::afterLayout, this, [this] {
+    if (rebuildTickLabels() && relabelReplots_ < 2) {
+      ++relabelReplots_;
+      replot(QCustomPlot::rpQueuedReplot);
+    } else {
+      relabelReplots_ = 0;
+    }
+  });
   connect(xAxis, qOverload<const QCPRange&>(&QCPAxis::rangeChanged), this, [this] { onRangeChanged(); });
   connect(yAxis, qOverload<const QCPRange&>(&QCPAxis::rangeChanged), this, [this] { onRangeChanged(); });
   clearMatrix(tr("No attention map yet"));
@@ -177,8 +186,8 @@ void HeatmapPlot::rebuildCells() {
   map_->setData(data, /*copy=*/false);
 }
 
-void HeatmapPlot::rebuildTickLabels() {
-  if (n_ <= 0) return;
+bool HeatmapPlot::rebuildTickLabels() {
+  if (n_ <= 0) return false;
   QList<int> signature;
   for (QCPAxis* axis : {xAxis, yAxis}) {
     const int first = std::max(0, static_cast<int>(std::ceil(axis->range().lower)));
@@ -198,15 +207,9 @@ void HeatmapPlot::rebuildTickLabels() {
     }
     axis->setTicker(ticker);
   }
-  // Called after a layout: QCustomPlot has already made this frame's ticks, so new labels show only
-  // after one more replot.
-  if (signature != labelSignature_ && relabelReplots_ < 2) {
-    ++relabelReplots_;
-    replot(QCustomPlot::rpQueuedReplot);
-  } else {
-    relabelReplots_ = 0;
-  }
+  const bool changed = signature != labelSignature_;
   labelSignature_ = signature;
+  return changed;
 }
 
 double HeatmapPlot::valueAt(int query, int key) const {

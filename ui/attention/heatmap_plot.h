@@ -54,7 +54,7 @@ class HeatmapPlot : public QCustomPlot {
 
  private:
   void rebuildCells();       // pools the visible range into the colour map
-  void rebuildTickLabels();  // token labels for the visible range, thinned to fit
+  bool rebuildTickLabels();  // token labels for the visible range, thinned to fit; true if they changed
   void onRangeChanged();
   void clampRanges();
 
@@ -65,9 +65,8 @@ class HeatmapPlot : public QCustomPlot {
   QStringList tokens_;
   int n_ = 0;
   bool signed_ = false, log_ = false, settingRange_ = false;
-  // The labels last set (first index, step per axis) and how many replots a label change has asked
-  // for in a row: labels are set after a layout, so a change needs one more replot to show, and
-  // never more than two in a row (a label width can change the layout back and forth).
+  // The labels last set (first, last index and step per axis), and how many replots in a row a
+  // label change after a layout has asked for.
   QList<int> labelSignature_;
   int relabelReplots_ = 0;
   float maxAbs_ = 1;
