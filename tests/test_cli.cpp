@@ -68,6 +68,7 @@ class TestCli : public QObject {
     QTest::newRow("bad id list") << QStringList{"score", "--ids", "1,x,3", "--model", model_};
     QTest::newRow("greedy with temperature") << QStringList{"generate", "--prompt", "a", "--greedy", "--temperature", "0.5"};
     QTest::newRow("top-p out of range") << QStringList{"generate", "--prompt", "a", "--top-p", "1.5"};
+    QTest::newRow("zero repetition penalty") << QStringList{"generate", "--prompt", "a", "--repetition-penalty", "0"};
   }
   void wrongArgumentsExitTwoWithOneLine() {
     QFETCH(QStringList, args);
@@ -106,6 +107,18 @@ class TestCli : public QObject {
                         "--model", model_, "--json"});
     QCOMPARE(r.code, 0);
     QCOMPARE(r.json()["ids"], ref["continuation"]);
+  }
+
+  // The same prompt with --repetition-penalty 1.3 against the reference's own penalised argmax loop
+  // (which breaks the plain greedy continuation's "89, 89, 89").
+  void penalizedGreedyGenerateMatchesReference() {
+    const auto ref = test::readJsonFile(test::fixture("gpt2-tiny/reference.json"))["greedy"];
+    const auto r = cli({"generate", "--prompt-ids", joinIds(ref["prompt"]), "--max-new-tokens", "20", "--no-eos-stop",
+                        "--repetition-penalty", QString::number(ref["repetition_penalty"].get<double>()), "--model",
+                        model_, "--json"});
+    QVERIFY2(r.code == 0, qPrintable(r.err));
+    QCOMPARE(r.json()["ids"], ref["penalized_continuation"]);
+    QCOMPARE(r.json()["repetition_penalty"].get<double>(), 1.3);
   }
 
   void sampledGenerateIsReproducible() {

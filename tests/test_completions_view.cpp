@@ -26,7 +26,7 @@ class TestCompletionsView : public QObject {
   std::vector<int> cliTeacherTokens(quint64 seed, int tokens) {
     const auto r = attnx::test::runCli({"generate", "--model", tmp_.path() + QStringLiteral("/teacher/model"), "--prompt", kPrompt,
                                         "--max-new-tokens", QString::number(tokens), "--temperature", "1", "--top-k", "40",
-                                        "--top-p", "1", "--seed", QString::number(seed), "--json"});
+                                        "--top-p", "1", "--repetition-penalty", "1.25", "--seed", QString::number(seed), "--json"});
     if (r.code != 0) qWarning("%s", qPrintable(r.err));
     const auto j = nlohmann::json::parse(r.out.toStdString());
     return j["ids"].get<std::vector<int>>();
@@ -48,6 +48,7 @@ class TestCompletionsView : public QObject {
     s.temperature = 1.0;
     s.topK = 40;
     s.topP = 1.0;
+    s.repetitionPenalty = 1.25;  // reaches the generator: the CLI below is given the same
     s.seed = 11;
     s.maxNewTokens = 8;
     view.setSampling(s);

@@ -1,4 +1,5 @@
 // attnx-cli generate --prompt T --max-new-tokens N [--greedy | --temperature t --top-k k --top-p p] [--seed s]
+//                    [--repetition-penalty r]
 //                    [--run RUN [--student compiled|masked|soft]]: the teacher or a run's student continues
 // a prompt; a window/sink plan decodes with a bounded KV cache.
 #include <algorithm>
@@ -33,6 +34,10 @@ Runner addGenerateCommand(CLI::App& app, GlobalOptions& g) {
   auto* topP = sub->add_option("--top-p", a->s.topP, "Sample from the smallest set of tokens holding this mass")
                    ->check(CLI::Range(0.0, 1.0));
   for (auto* o : {temp, topK, topP}) greedy->excludes(o);
+  sub->add_option("--repetition-penalty", a->s.repetitionPenalty,
+                  "Divide the positive logits of tokens already in the text by r (multiply the negative ones); "
+                  "1 turns it off, 1.1-1.3 breaks greedy loops. Greedy or sampled")
+      ->capture_default_str()->check(CLI::PositiveNumber);
   sub->add_option("--seed", a->s.seed, "Random seed for sampling")->capture_default_str();
   sub->add_flag("--no-eos-stop", [a](int64_t) { a->s.stopOnEos = false; }, "Keep going after <|endoftext|>");
   auto* noCache = sub->add_flag("--no-kv-cache", a->noCache, "Recompute the whole prefix for every token (slow; for checks)");
@@ -100,7 +105,8 @@ Runner addGenerateCommand(CLI::App& app, GlobalOptions& g) {
     if (g.json) {
       auto j = chosen.json(densityN);
       j.update({{"prompt_ids", prompt}, {"ids", result.tokens}, {"stopped_on_eos", result.stoppedOnEos},
-                {"greedy", s.greedy}, {"seed", s.seed}});
+                {"greedy", s.greedy}, {"seed", s.seed},
+                {"repetition_penalty", s.repetitionPenalty}});
       if (s.useKvCache)
         j["kv_cache"] = {{"bounded", c.bounded}, {"sinks", c.sinks}, {"window", c.window}, {"peak_keys", c.peakKeys},
                          {"peak_bytes", c.peakBytes}, {"dropped_keys", c.droppedKeys}};

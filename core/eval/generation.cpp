@@ -13,10 +13,21 @@ namespace attnx {
 
 void SamplingOptions::validate() const {
   if (maxNewTokens < 0) throw std::invalid_argument("max new tokens must be ≥ 0");
+  if (!(repetitionPenalty > 0) || !std::isfinite(repetitionPenalty))
+    throw std::invalid_argument("the repetition penalty must be > 0 (1 turns it off)");
   if (greedy) return;
   if (!(temperature > 0) || !std::isfinite(temperature)) throw std::invalid_argument("temperature must be > 0");
   if (topK < 0) throw std::invalid_argument("top-k must be ≥ 0 (0 disables it)");
   if (!(topP > 0 && topP <= 1)) throw std::invalid_argument("top-p must be in (0, 1]");
+}
+
+torch::Tensor penalizeRepeats(const torch::Tensor& logits, const std::vector<int64_t>& context, double penalty) {
+  if (penalty == 1.0 || context.empty()) return logits;
+  const auto ids = torch::tensor(context, torch::kLong).to(logits.device());
+  const auto seen = logits.index_select(0, ids);  // a repeated id reads, and then writes, the same value
+  auto out = logits.clone();
+  out.index_put_({ids}, torch::where(seen > 0, seen / penalty, seen * penalty));
+  return out;
 }
 
 int64_t pickToken(const torch::Tensor& logits, const SamplingOptions& options, double uniform) {
@@ -97,6 +108,7 @@ GenerationResult generate(Gpt2& model, const std::vector<int64_t>& prompt, const
       next = model->forward(tail(1), &cache, kernel)[0][-1];
     }
     if (useCache && reach) cache.dropUnreachable(*reach);
+    next = penalizeRepeats(next, context, options.repetitionPenalty);
     const int64_t token = pickToken(next, options, options.greedy ? 0.0 : unit(rng));
     result.tokens.push_back(token);
     context.push_back(token);

@@ -1,5 +1,5 @@
-// Text generation from a GPT-2: greedy or sampled (temperature, top-k, top-p), reproducible for a
-// seed. Sampling draws from our own seeded generator in double precision on the CPU, so the same
+// Text generation from a GPT-2: greedy or sampled (temperature, top-k, top-p), with an optional
+// repetition penalty, reproducible for a seed. Sampling draws from our own seeded generator in double precision on the CPU, so the same
 // seed gives the same tokens whatever the device or LibTorch version.
 #pragma once
 
@@ -17,6 +17,11 @@ struct SamplingOptions {
   int64_t topK = 0;          // 0: no limit
   double topP = 1.0;         // nucleus mass in (0, 1]
   uint64_t seed = 0;
+  // CTRL's repetition penalty (Hugging Face's repetition_penalty), applied greedy or sampled: the
+  // logit of every token already in the context (prompt and new tokens) is divided by it when
+  // positive and multiplied by it when negative. 1 turns it off; 1.1-1.3 breaks the loops small
+  // models fall into when decoding greedily.
+  double repetitionPenalty = 1.0;
   int64_t maxNewTokens = 32;
   bool stopOnEos = true;
   bool useKvCache = true;    // false recomputes the whole prefix for every token (benchmarks, tests)
@@ -48,6 +53,10 @@ using TokenCallback = std::function<bool(int64_t token)>;
 
 GenerationResult generate(Gpt2& model, const std::vector<int64_t>& prompt, const SamplingOptions& options,
                           const AttentionKernel* kernel = nullptr, const TokenCallback& onToken = {});
+
+// The logits (V) with CTRL's repetition penalty applied to every token id in `context` (a copy;
+// the input is untouched). Exposed for tests.
+torch::Tensor penalizeRepeats(const torch::Tensor& logits, const std::vector<int64_t>& context, double penalty);
 
 // Picks the next token from one row of logits (V) under the options; `uniform` is a draw in [0, 1).
 // Exposed for tests: the filtering order is temperature → top-k → top-p, as in Hugging Face.

@@ -201,6 +201,7 @@ std::vector<int> AnalysisSession::generate(const std::vector<int>& prompt, const
   o.temperature = s.temperature;
   o.topK = s.topK;
   o.topP = s.topP;
+  o.repetitionPenalty = s.repetitionPenalty;
   o.seed = s.seed;
   o.stopOnEos = true;
   // Never run past the context: the prompt plus every new token must fit.

@@ -56,6 +56,7 @@ struct SamplingSettings {
   double temperature = 1.0;
   int topK = 40;
   double topP = 1.0;
+  double repetitionPenalty = 1.0;  // 1: off (see SamplingOptions)
   quint64 seed = 1;
   int maxNewTokens = 32;
 };

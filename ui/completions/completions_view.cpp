@@ -49,6 +49,12 @@ CompletionsView::CompletionsView(QWidget* parent) : QWidget(parent) {
   topP_->setSingleStep(0.05);
   topP_->setValue(1.0);
   topP_->setToolTip(tr("Nucleus sampling mass"));
+  repetition_ = new QDoubleSpinBox(this);
+  repetition_->setRange(0.5, 3.0);
+  repetition_->setSingleStep(0.05);
+  repetition_->setValue(1.0);
+  repetition_->setToolTip(tr("Repetition penalty: tokens already in the text have their logits divided by it "
+                             "(1: off; 1.1-1.3 breaks the loops of greedy decoding)"));
   greedy_ = new QCheckBox(tr("Greedy"), this);
   greedy_->setToolTip(tr("Always take the most likely token (samples are then identical)"));
   studentCombo_ = new QComboBox(this);
@@ -75,6 +81,7 @@ CompletionsView::CompletionsView(QWidget* parent) : QWidget(parent) {
   addPair(tr("Temperature"), temperature_);
   addPair(tr("Top-k"), topK_);
   addPair(tr("Top-p"), topP_);
+  addPair(tr("Repetition"), repetition_);
   controls->addWidget(greedy_);
   controls->addWidget(studentCombo_);
   controls->addStretch(1);
@@ -124,6 +131,7 @@ void CompletionsView::setSampling(const SamplingSettings& s) {
   temperature_->setValue(s.temperature);
   topK_->setValue(s.topK);
   topP_->setValue(s.topP);
+  repetition_->setValue(s.repetitionPenalty);
   seed_->setValue(static_cast<int>(s.seed));
   maxTokens_->setValue(s.maxNewTokens);
 }
@@ -191,6 +199,7 @@ void CompletionsView::start() {
   s.temperature = temperature_->value();
   s.topK = topK_->value();
   s.topP = topP_->value();
+  s.repetitionPenalty = repetition_->value();
   s.seed = static_cast<quint64>(seed_->value());
   s.maxNewTokens = maxNew;
   const StudentKind kind = studentCombo_->currentIndex() == 0 ? StudentKind::Soft : StudentKind::Pruned;

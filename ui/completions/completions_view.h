@@ -35,7 +35,7 @@ class CompletionsView : public QWidget {
   void setPrompt(const QString& prompt);
   void setSamples(int samples);
   void setMaxNewTokens(int tokens);
-  void setSampling(const SamplingSettings& s);  // greedy, temperature, top-k, top-p, seed
+  void setSampling(const SamplingSettings& s);  // greedy, temperature, top-k, top-p, repetition, seed
   void setStudentKind(StudentKind kind);
   void start();   // generate (cancels a run in flight)
   void cancel();
@@ -70,7 +70,7 @@ class CompletionsView : public QWidget {
   std::shared_ptr<AnalysisSession> session_;
   QPlainTextEdit* prompt_;
   QSpinBox *samples_, *maxTokens_, *seed_, *topK_;
-  QDoubleSpinBox *temperature_, *topP_;
+  QDoubleSpinBox *temperature_, *topP_, *repetition_;
   QCheckBox* greedy_;
   QComboBox* studentCombo_;
   QPushButton *generate_, *stop_;
