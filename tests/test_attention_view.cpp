@@ -186,6 +186,61 @@ class TestAttentionView : public QObject {
     for (int r = 0; r < 20; ++r)
       for (int c = 0; c < 20; ++c) QCOMPARE(plot.cellValue(c, r), static_cast<double>((*m)[(200 + r) * n + 100 + c]));
   }
+
+  // By default a map fills its widget: no padding around it.
+  void mapsFillTheirWidgetByDefault() {
+    auto m = std::make_shared<std::vector<float>>(40 * 40, 0.5f);
+    HeatmapPlot plot;
+    plot.resize(330, 700);
+    plot.show();
+    QVERIFY(QTest::qWaitForWindowExposed(&plot));
+    plot.setMatrix(m, 40, QStringList(), false);
+    QTest::qWait(50);
+    QCOMPARE(plot.plotLayout()->margins(), QMargins());
+    QVERIFY(plot.axisRect()->rect().height() > 2 * plot.axisRect()->rect().width());
+  }
+
+  // Square cells (setSquareCells), as imshow draws them: in a tall, a wide and a square widget, and zoomed to a
+  // range twice as tall as wide, one key spans as many pixels as one query (within a pixel or two
+  // of rounding), and the map is centred: the padding on either side differs by at most a pixel.
+  void cellsAreSquareAndCentred_data() {
+    QTest::addColumn<QSize>("size");
+    QTest::addColumn<double>("keys");     // visible keys
+    QTest::addColumn<double>("queries");  // visible queries
+    QTest::newRow("tall") << QSize(330, 700) << 40.0 << 40.0;
+    QTest::newRow("wide") << QSize(900, 400) << 40.0 << 40.0;
+    QTest::newRow("square") << QSize(500, 500) << 40.0 << 40.0;
+    QTest::newRow("zoomed 10 x 20") << QSize(600, 600) << 10.0 << 20.0;
+  }
+  void cellsAreSquareAndCentred() {
+    QFETCH(QSize, size);
+    QFETCH(double, keys);
+    QFETCH(double, queries);
+    const int n = 40;
+    auto m = std::make_shared<std::vector<float>>(static_cast<size_t>(n) * n, 0.5f);
+    QStringList tokens;
+    for (int i = 0; i < n; ++i) tokens << QStringLiteral("w%1").arg(i);
+    HeatmapPlot plot;
+    plot.setSquareCells(true);
+    plot.resize(size);
+    plot.show();
+    QVERIFY(QTest::qWaitForWindowExposed(&plot));
+    plot.setMatrix(m, n, tokens, false);
+    if (keys < n) plot.setVisibleRange(QCPRange(4.5, 4.5 + keys), QCPRange(9.5, 9.5 + queries));
+    QTest::qWait(50);  // the queued replots that settle labels and padding
+    const QRect area = plot.axisRect()->rect();
+    const double keyPx = area.width() / keys, queryPx = area.height() / queries;
+    qInfo("%dx%d widget: data area %dx%d, %.2f x %.2f px per cell", size.width(), size.height(), area.width(),
+          area.height(), keyPx, queryPx);
+    // Rounding the data area to whole pixels shifts the far edge by at most a pixel or two.
+    QVERIFY2(std::abs(keyPx - queryPx) * std::max(keys, queries) <= 2.0, "cells are not square");
+    // Padding on one axis only (the map fills the other, as far as labels and colour bar allow),
+    // split evenly so the map is centred.
+    const QMargins pad = plot.plotLayout()->margins();
+    QVERIFY(pad.left() + pad.right() == 0 || pad.top() + pad.bottom() == 0);
+    QVERIFY(pad.left() + pad.right() + pad.top() + pad.bottom() > 0 || size == QSize(500, 500));
+    QVERIFY(std::abs(pad.left() - pad.right()) <= 1 && std::abs(pad.top() - pad.bottom()) <= 1);
+  }
 };
 
 QTEST_MAIN(TestAttentionView)

@@ -1,6 +1,7 @@
 #include "ui/attention/attention_view.h"
 
 #include <QComboBox>
+#include <QCheckBox>
 #include <QFormLayout>
 #include <QHBoxLayout>
 #include <QLabel>
@@ -62,6 +63,8 @@ AttentionView::AttentionView(QWidget* parent) : QWidget(parent) {
   scaleCombo_ = new QComboBox(this);
   scaleCombo_->addItems({tr("Linear"), tr("Log")});
   scaleCombo_->setToolTip(tr("Colour scale of the weights (the difference map is always linear)"));
+  squareCheck_ = new QCheckBox(tr("Square cells"), this);
+  squareCheck_->setToolTip(tr("Keep the heatmaps' cells square (diagonals at 45°) instead of filling the panels"));
   gridCombo_ = new QComboBox(this);
   gridCombo_->addItems({tr("Teacher"), tr("Student"), tr("Difference")});
   gridCombo_->setToolTip(tr("What the overview thumbnails show (each scaled to its own maximum)"));
@@ -78,6 +81,7 @@ AttentionView::AttentionView(QWidget* parent) : QWidget(parent) {
   controls->addWidget(headSpin_);
   controls->addWidget(new QLabel(tr("Scale"), this));
   controls->addWidget(scaleCombo_);
+  controls->addWidget(squareCheck_);
   controls->addWidget(new QLabel(tr("Overview"), this));
   controls->addWidget(gridCombo_);
   controls->addStretch(1);
@@ -114,6 +118,7 @@ AttentionView::AttentionView(QWidget* parent) : QWidget(parent) {
   connect(layerSpin_, qOverload<int>(&QSpinBox::valueChanged), this, [this](int l) { selectHead(l, headSpin_->value()); });
   connect(headSpin_, qOverload<int>(&QSpinBox::valueChanged), this, [this](int h) { selectHead(layerSpin_->value(), h); });
   connect(scaleCombo_, qOverload<int>(&QComboBox::currentIndexChanged), this, [this](int i) { setLogScale(i == 1); });
+  connect(squareCheck_, &QCheckBox::toggled, this, &AttentionView::setSquareCells);
   connect(gridCombo_, qOverload<int>(&QComboBox::currentIndexChanged), this, [this] { refreshOverview(); });
   connect(grid_, &HeadGrid::headClicked, this, &AttentionView::selectHead);
   // Zoom and pan one heatmap, the others follow.
@@ -303,6 +308,14 @@ void AttentionView::setLogScale(bool log) {
     scaleCombo_->setCurrentIndex(log ? 1 : 0);
   }
   for (HeatmapPlot* p : {teacherPlot_, studentPlot_, diffPlot_}) p->setLogScale(log);
+}
+
+void AttentionView::setSquareCells(bool square) {
+  {
+    const QSignalBlocker b(squareCheck_);
+    squareCheck_->setChecked(square);
+  }
+  for (HeatmapPlot* p : {teacherPlot_, studentPlot_, diffPlot_}) p->setSquareCells(square);
 }
 
 void AttentionView::registerFigures(FigureRegistry& registry) {

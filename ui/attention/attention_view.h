@@ -1,7 +1,7 @@
 // The Attention view: a prompt, the teacher's heatmap beside the student's (soft or pruned) and
 // their difference for one layer and head, a layer x head overview with the per-head KL, linear or
-// log colour scale. Maps are computed on a worker thread; a new prompt supersedes the one in
-// flight (latest wins), so typing never queues up stale work.
+// log colour scale, cells filling the panels or square. Maps are computed on a worker thread; a new
+// prompt supersedes the one in flight (latest wins), so typing never queues up stale work.
 #pragma once
 
 #include <QElapsedTimer>
@@ -13,6 +13,7 @@
 
 #include "ui/bridge/analysis_session.h"
 
+class QCheckBox;
 class QComboBox;
 class QLabel;
 class QPlainTextEdit;
@@ -52,6 +53,7 @@ class AttentionView : public QWidget {
   void showData(const AttentionViewData& data);
   void selectHead(int layer, int head);
   void setLogScale(bool log);
+  void setSquareCells(bool square);  // all three heatmaps: square cells, or filling their panels
   void setStudentKind(StudentKind kind);
 
   std::shared_ptr<const AttentionMapSet> maps() const { return data_.maps; }
@@ -83,6 +85,7 @@ class AttentionView : public QWidget {
   QPlainTextEdit* prompt_;
   QPushButton* showButton_;
   QComboBox *studentCombo_, *scaleCombo_, *gridCombo_;
+  QCheckBox* squareCheck_;
   QSpinBox *layerSpin_, *headSpin_;
   QLabel *status_, *klLabel_;
   HeadGrid* grid_;

@@ -50,8 +50,10 @@ HeatmapPlot::HeatmapPlot(QWidget* parent) : QCustomPlot(parent) {
   // How many token labels fit depends on the axis length: recount after every layout (resizes
   // included). QCustomPlot made this frame's ticks before the layout, so changed labels need one more
   // replot to show; never more than two in a row (a label width can change the layout back and forth).
+  plotLayout()->setAutoMargins(QCP::msNone);  // its margins are ours: the padding of keepSquareCells
   connect(this, &QCustomPlot::afterLayout, this, [this] {
-    if (rebuildTickLabels() && relabelReplots_ < 2) {
+    const bool squared = keepSquareCells();
+    if ((rebuildTickLabels() || squared) && relabelReplots_ < 3) {
       ++relabelReplots_;
       replot(QCustomPlot::rpQueuedReplot);
     } else {
@@ -184,6 +186,35 @@ void HeatmapPlot::rebuildCells() {
       }
   }
   map_->setData(data, /*copy=*/false);
+}
+
+void HeatmapPlot::setSquareCells(bool square) {
+  if (square == square_) return;
+  square_ = square;
+  replot();  // its layout pass pads (or unpads) the map
+}
+
+bool HeatmapPlot::keepSquareCells() {
+  // The data area the layout would give without padding, and the width/height it should have.
+  const QRect area = axisRect()->rect();
+  const int w = area.width() + squarePadding_.left() + squarePadding_.right();
+  const int h = area.height() + squarePadding_.top() + squarePadding_.bottom();
+  if (w <= 0 || h <= 0) return false;
+  QMargins pad;  // none when the map fills the widget
+  if (square_) {
+    const double aspect = xAxis->range().size() / std::max(1e-9, yAxis->range().size());
+    if (w > h * aspect) {  // too wide: pad left and right
+      const int extra = static_cast<int>(std::lround(w - h * aspect));
+      pad = QMargins(extra / 2, 0, extra - extra / 2, 0);
+    } else {               // too tall: pad top and bottom
+      const int extra = static_cast<int>(std::lround(h - w / aspect));
+      pad = QMargins(0, extra / 2, 0, extra - extra / 2);
+    }
+  }
+  if (pad == squarePadding_) return false;
+  squarePadding_ = pad;
+  plotLayout()->setMargins(pad);
+  return true;
 }
 
 bool HeatmapPlot::rebuildTickLabels() {

@@ -1,7 +1,8 @@
 // One attention heatmap: query rows against key columns, token labels on both axes, a colour bar,
 // linear or log colour scale, hover tooltip with the exact weight, wheel zoom and drag pan.
 // Large maps are pooled for display (heatmap_sampling.h) and re-pooled for the visible range on
-// every zoom, so a zoomed-in view shows exact cells.
+// every zoom, so a zoomed-in view shows exact cells. The map fills the widget, or with square cells
+// (as imshow draws them, diagonals at 45°) is centred in it with its aspect kept.
 #pragma once
 
 #include <memory>
@@ -24,6 +25,8 @@ class HeatmapPlot : public QCustomPlot {
   void setTitle(const QString& title);
   void setLogScale(bool log);
   bool logScale() const { return log_; }
+  void setSquareCells(bool square);
+  bool squareCells() const { return square_; }
   void clearMatrix(const QString& message);
 
   // Visible key and query ranges, in token indices (inclusive bounds as doubles).
@@ -55,6 +58,7 @@ class HeatmapPlot : public QCustomPlot {
  private:
   void rebuildCells();       // pools the visible range into the colour map
   bool rebuildTickLabels();  // token labels for the visible range, thinned to fit; true if they changed
+  bool keepSquareCells();    // pads the layout so a key and a query span the same pixels; true if it changed
   void onRangeChanged();
   void clampRanges();
 
@@ -64,11 +68,12 @@ class HeatmapPlot : public QCustomPlot {
   std::shared_ptr<const std::vector<float>> values_;
   QStringList tokens_;
   int n_ = 0;
-  bool signed_ = false, log_ = false, settingRange_ = false;
+  bool signed_ = false, log_ = false, square_ = false, settingRange_ = false;
   // The labels last set (first, last index and step per axis), and how many replots in a row a
   // label change after a layout has asked for.
   QList<int> labelSignature_;
   int relabelReplots_ = 0;
+  QMargins squarePadding_;  // plot layout margins that keep cells square
   float maxAbs_ = 1;
 };
 
