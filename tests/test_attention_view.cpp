@@ -4,7 +4,9 @@
 #include <QSignalSpy>
 #include <QTemporaryDir>
 #include <QtTest>
+
 #include <cmath>
+#include <map>
 #include <random>
 
 #include "tests/support/tiny_run_session.h"
@@ -100,6 +102,62 @@ class TestAttentionView : public QObject {
     view.setLogScale(true);
     QVERIFY(view.teacherPlot()->logScale());
     QVERIFY(!view.grab().isNull());
+  }
+
+  // The overview's head roles: on a prompt longer than 16 tokens every teacher head gets a role whose
+  // shares match sums taken here over the maps themselves (query rows 16..n-1), delimiters found by
+  // this test's own rule (the decoded token is punctuation and spaces only); each head's tooltip
+  // carries its note and its badge matches its kind. A short prompt gets no roles.
+  void headRolesMatchTheMaps() {
+    const QString prompt = QStringLiteral(
+        "Father Brown looked at the garden, and the garden looked back. \"Well,\" he said; the priest "
+        "walked on, slowly, past the hedge and the gate, and then he stopped.\nThe end.");
+    AttentionView view;
+    view.resize(1400, 800);
+    view.setSession(session_);
+    view.setPrompt(prompt);
+    QSignalSpy shown(&view, &AttentionView::mapsShown);
+    view.requestMaps();
+    QTRY_COMPARE_WITH_TIMEOUT(shown.count(), 1, 60000);
+    const auto maps = view.maps();
+    const int n = maps->n;
+    QVERIFY(n > 30);
+    QCOMPARE(maps->teacherRoles.size(), size_t(8));
+    std::vector<bool> delimiter(n);
+    int delimiters = 0;
+    for (int j = 0; j < n; ++j) {
+      const QString text = session_->decode({maps->prompt.ids[j]});
+      delimiter[j] = !text.isEmpty() && std::all_of(text.begin(), text.end(), [](QChar c) { return c.isPunct() || c.isSpace(); });
+      delimiters += delimiter[j];
+    }
+    QVERIFY(delimiters >= 8);
+    QCOMPARE(maps->delimiterShare, double(delimiters) / n);
+    const std::map<QString, QString> badgeOf{{"previous-token", "P"}, {"sink", "S"}, {"self", "I"},
+                                            {"delimiter", "D"}, {"local", "L"}, {"broad", ""}};
+    for (int l = 0; l < 2; ++l)
+      for (int h = 0; h < 4; ++h) {
+        const float* t = maps->teacherHead(l, h);
+        double prev = 0, sink = 0, self = 0, delim = 0, local = 0;
+        for (int i = 16; i < n; ++i) {
+          prev += t[i * n + i - 1];
+          sink += t[i * n];
+          self += t[i * n + i];
+          for (int j = 0; j <= i; ++j) {
+            if (delimiter[j]) delim += t[i * n + j];
+            if (i - j < AttentionMapSet::kRoleLocalWidth) local += t[i * n + j];
+          }
+        }
+        const double rows = n - 16;
+        const HeadRole& r = maps->teacherRoles[l * 4 + h];
+        for (auto [got, want] : {std::pair{r.previousToken, prev}, {r.sink, sink}, {r.self, self}, {r.delimiter, delim}, {r.local, local}})
+          QVERIFY2(std::fabs(got - want / rows) < 1e-5, qPrintable(QStringLiteral("L%1H%2: %3 vs %4").arg(l).arg(h).arg(got).arg(want / rows)));
+        QVERIFY2(badgeOf.count(r.kind), qPrintable(r.kind));
+        QCOMPARE(view.overview()->badge(l, h), badgeOf.at(r.kind));
+        QVERIFY(view.overview()->toolTipFor(l, h).contains(QStringLiteral("Teacher head on this prompt: ") + r.kind));
+      }
+    // Short prompts: no roles, no badges.
+    const auto shortMaps = session_->attentionMaps(QStringLiteral("Father Brown looked back."), StudentKind::Soft);
+    QVERIFY(shortMaps->teacherRoles.empty());
   }
 
   void emptyPromptSaysSo() {

@@ -41,6 +41,25 @@ QImage colourise(const std::vector<float>& cells, int side, bool isSigned) {
   }
   return img;
 }
+// The overview's tag for a head kind (HeadRole::kind); none for a broad head.
+QString roleBadge(const QString& kind) {
+  if (kind == QLatin1String("previous-token")) return QStringLiteral("P");
+  if (kind == QLatin1String("sink")) return QStringLiteral("S");
+  if (kind == QLatin1String("self")) return QStringLiteral("I");
+  if (kind == QLatin1String("delimiter")) return QStringLiteral("D");
+  if (kind == QLatin1String("local")) return QStringLiteral("L");
+  return QString();
+}
+
+QString roleNote(const HeadRole& r, double delimiterShare) {
+  const auto f = [](double v) { return QString::number(v, 'f', 2); };
+  return AttentionView::tr("Teacher head on this prompt: %1. Its attention: previous token %2, first token %3, itself %4, "
+                           "delimiters %5 (%6% of the tokens), within %7 tokens %8")
+      .arg(r.kind, f(r.previousToken), f(r.sink), f(r.self), f(r.delimiter))
+      .arg(std::lround(100 * delimiterShare))
+      .arg(AttentionMapSet::kRoleLocalWidth)
+      .arg(f(r.local));
+}
 }  // namespace
 
 AttentionView::AttentionView(QWidget* parent) : QWidget(parent) {
@@ -266,6 +285,12 @@ void AttentionView::refreshOverview() {
     captions << QString::number(data_.maps->headKl[i], 'f', 3);
   }
   grid_->setHeads(data_.maps->layers, data_.maps->heads, std::move(images), captions);
+  QStringList badges, notes;
+  for (const HeadRole& role : data_.maps->teacherRoles) {
+    badges << roleBadge(role.kind);
+    notes << roleNote(role, data_.maps->delimiterShare);
+  }
+  grid_->setHeadRoles(badges, notes);
   // Room for every head of a row (up to 12 heads); more scroll sideways.
   gridScroll_->setMinimumWidth(std::min(grid_->sizeHint().width() + 24, 12 * (HeadGrid::kThumbnail + 4) + 40));
   grid_->setSelected(layerSpin_->value(), headSpin_->value());

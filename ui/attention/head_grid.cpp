@@ -12,7 +12,8 @@ constexpr int kMargin = 4, kCaption = 14, kHeader = 16;
 }
 
 HeadGrid::HeadGrid(QWidget* parent) : QWidget(parent) {
-  setToolTip(tr("Every head of every layer; click one to show it large"));
+  setToolTip(tr("Every head of every layer; click one to show it large. Tags say what the teacher head does on "
+                "this prompt: P previous token, S first-token sink, I itself, D delimiters, L local"));
   setSizePolicy(QSizePolicy::Preferred, QSizePolicy::Preferred);
 }
 
@@ -21,8 +22,28 @@ void HeadGrid::setHeads(int layers, int heads, std::vector<QImage> thumbnails, Q
   heads_ = heads;
   thumbnails_ = std::move(thumbnails);
   captions_ = std::move(captions);
+  badges_.clear();
+  notes_.clear();
   updateGeometry();
   update();
+}
+
+void HeadGrid::setHeadRoles(QStringList badges, QStringList notes) {
+  badges_ = std::move(badges);
+  notes_ = std::move(notes);
+  update();
+}
+
+QString HeadGrid::badge(int layer, int head) const {
+  const int i = layer * heads_ + head;
+  return i >= 0 && i < badges_.size() ? badges_[i] : QString();
+}
+
+QString HeadGrid::toolTipFor(int layer, int head) const {
+  const int i = layer * heads_ + head;
+  QString tip = tr("layer %1, head %2: KL %3 nats").arg(layer).arg(head).arg(i < captions_.size() ? captions_[i] : QString());
+  if (i < notes_.size() && !notes_[i].isEmpty()) tip += QStringLiteral("\n") + notes_[i];
+  return tip;
 }
 
 void HeadGrid::clear() { setHeads(0, 0, {}, {}); }
@@ -72,6 +93,14 @@ void HeadGrid::paintEvent(QPaintEvent*) {
       const QRect r = cellRect(l, h);
       const size_t i = static_cast<size_t>(l) * heads_ + h;
       if (i < thumbnails_.size()) p.drawImage(r, thumbnails_[i]);
+      if (const QString b = badge(l, h); !b.isEmpty()) {
+        // A light tag in the thumbnail's top-right corner (the upper triangle of a causal map is empty).
+        const QRect tag(r.right() - 13, r.top() + 1, 13, 13);
+        p.fillRect(tag, QColor(255, 255, 255, 200));
+        p.setPen(Qt::black);
+        p.drawText(tag, Qt::AlignCenter, b);
+        p.setPen(palette().color(QPalette::WindowText));
+      }
       if (l == selLayer_ && h == selHead_) {
         p.setPen(QPen(palette().highlight(), 3));
         p.drawRect(r.adjusted(-1, -1, 1, 1));
@@ -96,8 +125,7 @@ bool HeadGrid::event(QEvent* e) {
     auto* he = static_cast<QHelpEvent*>(e);
     int l = 0, h = 0;
     if (headAt(he->pos(), &l, &h)) {
-      const int i = l * heads_ + h;
-      QToolTip::showText(he->globalPos(), tr("layer %1, head %2: KL %3 nats").arg(l).arg(h).arg(i < captions_.size() ? captions_[i] : QString()), this);
+      QToolTip::showText(he->globalPos(), toolTipFor(l, h), this);
       return true;
     }
   }

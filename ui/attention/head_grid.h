@@ -1,5 +1,7 @@
 // The layer x head overview: one small thumbnail per head (teacher, student or their difference),
-// each captioned with its KL; a click selects that head in the large heatmaps.
+// each captioned with its KL and badged with what the teacher head does (P previous-token, S
+// first-token sink, I self, D delimiter, L local; none when broad); a click selects that head in
+// the large heatmaps.
 #pragma once
 
 #include <QImage>
@@ -15,6 +17,11 @@ class HeadGrid : public QWidget {
 
   // thumbnails: layers * heads images, layer-major; captions likewise.
   void setHeads(int layers, int heads, std::vector<QImage> thumbnails, QStringList captions);
+  // badges: one short tag per head (drawn on the thumbnail), notes: one line per head (its tooltip);
+  // both layer-major, empty for none. setHeads clears them.
+  void setHeadRoles(QStringList badges, QStringList notes);
+  QString badge(int layer, int head) const;
+  QString toolTipFor(int layer, int head) const;
   void clear();
   void setSelected(int layer, int head);
   int layers() const { return layers_; }
@@ -37,7 +44,7 @@ class HeadGrid : public QWidget {
 
   int layers_ = 0, heads_ = 0, selLayer_ = 0, selHead_ = 0;
   std::vector<QImage> thumbnails_;
-  QStringList captions_;
+  QStringList captions_, badges_, notes_;
 };
 
 }  // namespace attnx::ui

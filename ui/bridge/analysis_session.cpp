@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <fstream>
 #include <mutex>
+#include <numeric>
 #include <optional>
 #include <sstream>
 #include <stdexcept>
@@ -17,6 +18,7 @@
 #include "core/bench/tracking_allocator.h"
 #include "core/eval/attention_plan.h"
 #include "core/eval/generation.h"
+#include "core/eval/head_profile.h"
 #include "core/io/bpe_tokenizer.h"
 #include "core/io/gpt2_checkpoint.h"
 #include "core/io/model_locator.h"
@@ -174,6 +176,19 @@ std::shared_ptr<const AttentionMapSet> AnalysisSession::attentionMaps(const QStr
   if (stop()) return nullptr;
   const auto studentMaps = s_->model->attentionMaps(ids, s_->kernel(student));
   if (stop()) return nullptr;
+
+  // What each teacher head does on this prompt, when it is long enough to say (the profile skips the
+  // first rows, which see too few keys).
+  HeadProfileOptions roleOptions;
+  roleOptions.localWidth = AttentionMapSet::kRoleLocalWidth;
+  if (set->n > roleOptions.firstQuery) {
+    std::vector<uint8_t> isDelimiter;
+    for (int id : set->prompt.ids) isDelimiter.push_back(isDelimiterText(s_->tokenizer->tokenBytes(id)) ? 1 : 0);
+    set->delimiterShare = std::accumulate(isDelimiter.begin(), isDelimiter.end(), 0.0) / set->n;
+    const auto keys = torch::tensor(std::vector<int64_t>(isDelimiter.begin(), isDelimiter.end())).to(torch::kBool).unsqueeze(0);
+    for (const auto& p : profileHeads(teacher, roleOptions, keys))
+      set->teacherRoles.push_back({QString::fromStdString(p.kind), p.previousToken, p.sink, p.self, p.delimiter, p.local});
+  }
 
   const size_t perLayer = static_cast<size_t>(set->heads) * set->n * set->n;
   set->teacher.resize(perLayer * set->layers);

@@ -37,6 +37,13 @@ struct EncodedPrompt {
   bool truncated() const { return originalTokens > static_cast<int>(ids.size()); }
 };
 
+// What one teacher head does on a prompt (core/eval/head_profile.h): its kind and the shares of its
+// attention behind it, averaged over the query rows from the 17th token on.
+struct HeadRole {
+  QString kind;  // "previous-token", "sink", "self", "delimiter", "local" or "broad"
+  double previousToken = 0, sink = 0, self = 0, delimiter = 0, local = 0;
+};
+
 // Attention maps of every layer and head for one prompt, teacher and student. Immutable once made.
 struct AttentionMapSet {
   EncodedPrompt prompt;
@@ -44,6 +51,9 @@ struct AttentionMapSet {
   int layers = 0, heads = 0, n = 0;
   std::vector<float> teacher, studentMaps;  // (L, H, n, n) row-major each: query row, key column
   std::vector<double> headKl;               // (L, H): mean over queries of KL(teacher row || student row), nats
+  std::vector<HeadRole> teacherRoles;       // (L, H); empty when the prompt is too short to tell (<= 16 tokens)
+  double delimiterShare = 0;                // of the prompt's tokens: punctuation and line breaks
+  static constexpr int kRoleLocalWidth = 16;  // "local": within this many tokens
   const float* teacherHead(int layer, int head) const { return teacher.data() + offset(layer, head); }
   const float* studentHead(int layer, int head) const { return studentMaps.data() + offset(layer, head); }
   size_t offset(int layer, int head) const {
