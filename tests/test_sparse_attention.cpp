@@ -175,13 +175,18 @@ class TestSparseAttention : public QObject {
   void fastKernelMatchesReferenceKernel() {
     // The benchmarks' shape (64-wide tiles, head dimension 64) and small tiles; soft mask (union
     // layouts, random weights) and support mode (each head's first branch, null where it has none);
-    // whole sequences, a prompt chunk and a decoded row.
-    const auto bank = mixedBank();
-    const int64_t H = 3, K = static_cast<int64_t>(bank.masks.size()), B = 2, d = 64;
+    // whole sequences, a prompt chunk and a decoded row. Two banks: one mask of every family, and
+    // Sparse Transformer's strided pattern with offsets, whose tiles attend a diagonal or two (the
+    // kernel's pair-by-pair path for sparse tiles).
+    const int64_t H = 3, B = 2, d = 64;
     std::mt19937 rng(11);
     torch::manual_seed(11);
+    const auto strided = test::makeBank({MaskSpec::window("w40", 40), MaskSpec::strided("s32", 32),
+                                         MaskSpec::offsetSet("off", {3, 70}), MaskSpec::strided("s64", 64)});
+    for (const auto& bank : {mixedBank(), strided})
     for (int64_t blockSize : {16, 64})
       for (const auto& [n, Tq] : std::vector<std::pair<int64_t, int64_t>>{{200, 200}, {200, 70}, {130, 1}}) {
+        const int64_t K = static_cast<int64_t>(bank.masks.size());
         const auto plan = AttentionPlan::fromAlpha(randomAlpha(rng, 1, H, K, true), 1, H, bank, PruningRule::thresholdRule(0));
         const auto layouts = compilePlanLayouts(plan, bank, PlanCombine::BranchMixture, n, blockSize, n - Tq);
         auto soft = std::make_shared<SparseHeads>(), support = std::make_shared<SparseHeads>();

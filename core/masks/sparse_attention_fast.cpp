@@ -3,7 +3,10 @@
 // the mask is added only where a tile needs it (the diagonal of a FULL tile, the pattern of a
 // PARTIAL one, precomputed as an additive bias); an exact softmax runs over each buffer row; and
 // O = P V is one more sgemm per tile. Backward recomputes P the same way and does its four products
-// per tile with sgemm. The reference kernel (sparse_attention_reference.cpp) computes the same.
+// per tile with sgemm. A PARTIAL tile whose pattern attends few of its cells (a strided mask's
+// diagonal, a set of offsets: at most 1/8) skips the products and scores, weighs and back-propagates
+// its pairs one by one (SparsePatterns). The reference kernel (sparse_attention_reference.cpp)
+// computes the same.
 //
 // Why one BLAS call per 64x64 tile rather than one per run of adjacent tiles: OpenBLAS (pthreads)
 // hands any call above m*n*k = 2^18 to its own thread pool, and calls from our worker threads then
@@ -231,6 +234,12 @@ float dot(const float* __restrict a, const float* __restrict b, int64_t n) {
   return sum;
 }
 
+// y += a x.
+ATTNX_VECTOR_CLONES
+void axpy(float* __restrict y, float a, const float* __restrict x, int64_t n) {
+  for (int64_t j = 0; j < n; ++j) y[j] += a * x[j];
+}
+
 // ---- Masks as additive biases -------------------------------------------------------------
 
 // Per head, per pattern of its layout: blockSize^2 additive biases, log W (soft mask; 0 in support
@@ -273,17 +282,78 @@ class PatternBiases {
   std::vector<std::shared_ptr<const std::vector<float>>> perHead_;
 };
 
+// Sparse patterns (at most 1/8 of the cells attended: a strided mask's diagonal, a set of offsets)
+// stored by row: each row's attended key columns in `slots` slots, -1 past its last. Such a tile
+// takes `slots` columns of the score buffer instead of up to 64 and is scored one dot product per
+// pair: a product over the whole tile would compute 64 x 64 scores to keep 64 (a diagonal), and the
+// softmax would run over all of them.
+struct SparseTile {
+  int64_t slots = 0;
+  std::vector<int32_t> column;  // blockSize x slots, row-major
+};
+
+// The SparseTile of each sparse pattern of each head's layout (null for dense patterns).
+class SparsePatterns {
+ public:
+  explicit SparsePatterns(const Problem& p) : perHead_(p.H) {
+    std::map<const BlockLayout*, std::shared_ptr<const Table>> shared;
+    const int64_t bs = p.blockSize;
+    for (int64_t h = 0; h < p.H; ++h) {
+      const BlockLayout* layout = p.heads->layouts[h].get();
+      if (!layout || layout->patterns.empty()) continue;
+      auto& table = shared[layout];
+      if (!table) {
+        auto t = std::make_shared<Table>(layout->patterns.size());
+        for (size_t i = 0; i < layout->patterns.size(); ++i) {
+          const MaskMembers* pattern = layout->patterns[i].data();
+          int64_t attended = 0, slots = 0;
+          for (int64_t r = 0; r < bs; ++r) {
+            const int64_t inRow = std::count_if(pattern + r * bs, pattern + (r + 1) * bs, [](MaskMembers m) { return m != 0; });
+            attended += inRow;
+            slots = std::max(slots, inRow);
+          }
+          if (attended * kSparseRatio > bs * bs) continue;
+          auto tile = std::make_unique<SparseTile>();
+          tile->slots = slots;
+          tile->column.assign(static_cast<size_t>(bs * slots), -1);
+          for (int64_t r = 0; r < bs; ++r)
+            for (int64_t c = 0, slot = 0; c < bs; ++c)
+              if (pattern[r * bs + c]) tile->column[r * slots + slot++] = static_cast<int32_t>(c);
+          (*t)[i] = std::move(tile);
+        }
+        table = std::move(t);
+      }
+      perHead_[h] = table;
+    }
+  }
+  const SparseTile* find(int64_t h, const LayoutTile& tile) const {
+    if (tile.full || !perHead_[h]) return nullptr;
+    return (*perHead_[h])[tile.pattern].get();
+  }
+
+ private:
+  static constexpr int64_t kSparseRatio = 8;
+  using Table = std::vector<std::unique_ptr<const SparseTile>>;
+  std::vector<std::shared_ptr<const Table>> perHead_;
+};
+
+// Columns a tile takes in the score buffer: its slots when sparse, else its column span.
+int64_t tileWidth(const Problem& p, const SparsePatterns& sparse, int64_t h, const BlockLayout& layout, const LayoutTile& tile) {
+  if (const SparseTile* st = sparse.find(h, tile)) return st->slots;
+  const auto cols = tileColumns(p, layout, tile);
+  return cols.end - cols.begin;
+}
+
 // The widest query block of any head: the buffer's row length.
-int64_t maxBlockWidth(const Problem& p) {
+int64_t maxBlockWidth(const Problem& p, const SparsePatterns& sparse) {
   int64_t widest = 1;
-  for (const auto& layout : p.heads->layouts) {
+  for (int64_t h = 0; h < p.H; ++h) {
+    const BlockLayout* layout = p.heads->layouts[h].get();
     if (!layout) continue;
     for (int64_t qb = 0; qb < layout->numQueryBlocks(); ++qb) {
       int64_t width = 0;
-      for (int64_t t = layout->tileStart[qb]; t < layout->tileStart[qb + 1]; ++t) {
-        const auto cols = tileColumns(p, *layout, layout->tiles[t]);
-        width += cols.end - cols.begin;
-      }
+      for (int64_t t = layout->tileStart[qb]; t < layout->tileStart[qb + 1]; ++t)
+        width += tileWidth(p, sparse, h, *layout, layout->tiles[t]);
       widest = std::max(widest, width);
     }
   }
@@ -299,8 +369,8 @@ struct QueryBlock {
 
 // S (R x width, row stride ldS) = scale q k^T + mask bias over the block's tiles, side by side: tile
 // t's columns start at offsets[t - first tile]. Returns the width.
-int64_t blockScores(const Problem& p, const PatternBiases& biases, const QueryBlock& b, float* S, int64_t ldS,
-                    std::vector<int64_t>& offsets) {
+int64_t blockScores(const Problem& p, const PatternBiases& biases, const SparsePatterns& sparse, const QueryBlock& b,
+                    float* S, int64_t ldS, std::vector<int64_t>& offsets) {
   const BlockLayout& L = *b.layout;
   const int64_t bs = p.blockSize, d = p.d, cells = bs * bs;
   offsets.clear();
@@ -311,6 +381,21 @@ int64_t blockScores(const Problem& p, const PatternBiases& biases, const QueryBl
     const int64_t k0 = tile.keyBlock * bs, c0 = cols.begin, C = cols.end - cols.begin;
     offsets.push_back(width);
     float* St = S + width;
+    if (const SparseTile* st = sparse.find(b.h, tile)) {  // pair by pair, into the tile's slots
+      const float* bias = biases.pattern(b.h, tile.pattern, cells);
+      const MaskMembers* pattern = L.patterns[tile.pattern].data();
+      const int64_t W = st->slots;
+      for (int64_t r = 0; r < b.R; ++r)
+        for (int64_t slot = 0; slot < W; ++slot) {
+          const int32_t c = st->column[r * W + slot];
+          const int64_t cell = r * bs + c;
+          St[r * ldS + slot] = c < 0 ? kNegInf
+                                     : p.scale * dot(b.q + r * d, b.k + (k0 + c) * d, d) +
+                                           (bias ? bias[cell] : PatternBiases::pairBias(p, b.h, pattern[cell]));
+        }
+      width += W;
+      continue;
+    }
     gemm(false, true, b.R, C, d, p.scale, b.q, d, b.k + (k0 + c0) * d, d, 0.f, St, ldS);
     if (tile.full) {
       if (p.soft) {
@@ -344,7 +429,8 @@ ForwardResult fastForward(const Problem& p, const torch::Tensor& q, const torch:
   float *od = out.data_ptr<float>(), *ld = lse.data_ptr<float>();
   const int64_t bs = p.blockSize, d = p.d, QB = p.maxQueryBlocks;
   const PatternBiases biases(p);
-  const int64_t ldS = maxBlockWidth(p);
+  const SparsePatterns sparse(p);
+  const int64_t ldS = maxBlockWidth(p, sparse);
 
   at::parallel_for(0, p.B * p.H * QB, 1, [&](int64_t begin, int64_t end) {
     std::vector<float> S(bs * ldS), inverseSum(bs);
@@ -358,7 +444,7 @@ ForwardResult fastForward(const Problem& p, const torch::Tensor& q, const torch:
       b.q = qd + (bh * p.Tq + r0) * d, b.k = kd + bh * p.Tk * d, b.v = vd + bh * p.Tk * d;
       float* oRows = od + (bh * p.Tq + r0) * d;
       float* lRows = ld + bh * p.Tq + r0;
-      const int64_t width = b.layout ? blockScores(p, biases, b, S.data(), ldS, offsets) : 0;
+      const int64_t width = b.layout ? blockScores(p, biases, sparse, b, S.data(), ldS, offsets) : 0;
       for (int64_t r = 0; r < b.R; ++r) {
         float* s = S.data() + r * ldS;
         const float m = rowMax(s, width);
@@ -372,12 +458,21 @@ ForwardResult fastForward(const Problem& p, const torch::Tensor& q, const torch:
         lRows[r] = m + std::log(sum);
         inverseSum[r] = 1.f / sum;
       }
-      if (width == 0) std::fill(oRows, oRows + b.R * d, 0.f);
+      std::fill(oRows, oRows + b.R * d, 0.f);
       for (size_t t = 0; t < offsets.size() && width > 0; ++t) {  // O = P V, tile by tile
         const auto& tile = b.layout->tiles[b.layout->tileStart[qb] + t];
         const auto cols = tileColumns(p, *b.layout, tile);
         const int64_t key = tile.keyBlock * bs + cols.begin, C = cols.end - cols.begin;
-        gemm(false, false, b.R, d, C, 1.f, S.data() + offsets[t], ldS, b.v + key * d, d, t == 0 ? 0.f : 1.f, oRows, d);
+        const float* Pt = S.data() + offsets[t];
+        if (const SparseTile* st = sparse.find(h, tile)) {
+          const int64_t k0 = tile.keyBlock * bs, W = st->slots;
+          for (int64_t r = 0; r < b.R; ++r)
+            for (int64_t slot = 0; slot < W; ++slot)
+              if (const int32_t c = st->column[r * W + slot]; c >= 0)
+                axpy(oRows + r * d, Pt[r * ldS + slot], b.v + (k0 + c) * d, d);
+        } else {
+          gemm(false, false, b.R, d, C, 1.f, Pt, ldS, b.v + key * d, d, 1.f, oRows, d);
+        }
       }
       for (int64_t r = 0; r < b.R; ++r) {
         float* o = oRows + r * d;
@@ -406,7 +501,8 @@ Gradients fastBackward(const Problem& p, const torch::Tensor& q, const torch::Te
   double* dad = dalphaBH.data_ptr<double>();
   const int64_t bs = p.blockSize, d = p.d;
   const PatternBiases biases(p);
-  const int64_t ldS = maxBlockWidth(p);
+  const SparsePatterns sparse(p);
+  const int64_t ldS = maxBlockWidth(p, sparse);
 
   // Parallel over (batch, head): dK and dV of a head collect from every query block.
   at::parallel_for(0, p.B * p.H, 1, [&](int64_t begin, int64_t end) {
@@ -438,7 +534,7 @@ Gradients fastBackward(const Problem& p, const torch::Tensor& q, const torch::Te
           D[r] = dot(gRows + r * d, oRows + r * d, d);
         }
         if (!b.layout) continue;
-        const int64_t width = blockScores(p, biases, b, S.data(), ldS, offsets);
+        const int64_t width = blockScores(p, biases, sparse, b, S.data(), ldS, offsets);
         if (width == 0) continue;
         for (int64_t r = 0; r < b.R; ++r) {  // P = exp(S - lse); 0 off the support and in empty rows
           float* s = S.data() + r * ldS;
@@ -452,6 +548,22 @@ Gradients fastBackward(const Problem& p, const torch::Tensor& q, const torch::Te
           const auto& tile = b.layout->tiles[b.layout->tileStart[qb] + t];
           const auto cols = tileColumns(p, *b.layout, tile);
           const int64_t key = tile.keyBlock * bs + cols.begin, C = cols.end - cols.begin;
+          if (const SparseTile* st = sparse.find(h, tile)) {  // the same two products, pair by pair
+            const int64_t k0 = tile.keyBlock * bs, W = st->slots;
+            const float* Pt = S.data() + offsets[t];
+            float* dPt = dS.data() + offsets[t];
+            for (int64_t r = 0; r < b.R; ++r)
+              for (int64_t slot = 0; slot < W; ++slot) {
+                const int32_t c = st->column[r * W + slot];
+                if (c < 0) {
+                  dPt[r * ldS + slot] = 0.f;  // P is 0 there too: dZ = 0
+                  continue;
+                }
+                axpy(dvh + (k0 + c) * d, Pt[r * ldS + slot], gRows + r * d, d);
+                dPt[r * ldS + slot] = dot(gRows + r * d, b.v + (k0 + c) * d, d);
+              }
+            continue;
+          }
           gemm(true, false, C, d, b.R, 1.f, S.data() + offsets[t], ldS, gRows, d, 1.f, dvh + key * d, d);  // dV += P^T dO
           gemm(false, true, b.R, C, d, 1.f, gRows, d, b.v + key * d, d, 0.f, dS.data() + offsets[t], ldS);  // dP = dO V^T
         }
@@ -462,7 +574,15 @@ Gradients fastBackward(const Problem& p, const torch::Tensor& q, const torch::Te
           const auto cols = tileColumns(p, *b.layout, tile);
           const int64_t key = tile.keyBlock * bs + cols.begin, C = cols.end - cols.begin;
           const float* dSt = dS.data() + offsets[t];
+          const SparseTile* st = sparse.find(h, tile);
           if (p.soft) {  // dL/dalpha_k = sum over pairs covered by mask k of dZ_ij / W_ij
+            auto addPair = [&](MaskMembers m, float g) {
+              if (!m || g == 0.f) return;
+              const float w = p.weights[h].weight(m);
+              if (!(w > 0.f)) return;
+              for (int64_t bit = 0; bit < b.layout->numMasks; ++bit)
+                if (m >> bit & 1) dah[(*columns)[bit]] += double(g) / w;
+            };
             if (tile.full) {
               double sum = 0.0;
               for (int64_t r = 0; r < b.R; ++r)
@@ -471,19 +591,29 @@ Gradients fastBackward(const Problem& p, const torch::Tensor& q, const torch::Te
               if (sum != 0.0 && w > 0.f)
                 for (int64_t bit = 0; bit < b.layout->numMasks; ++bit)
                   if (tile.members >> bit & 1) dah[(*columns)[bit]] += sum / w;
+            } else if (st) {
+              const MaskMembers* pattern = b.layout->patterns[tile.pattern].data();
+              for (int64_t r = 0; r < b.R; ++r)
+                for (int64_t slot = 0; slot < st->slots; ++slot)
+                  if (const int32_t c = st->column[r * st->slots + slot]; c >= 0)
+                    addPair(pattern[r * bs + c], dSt[r * ldS + slot]);
             } else {
               const MaskMembers* pattern = b.layout->patterns[tile.pattern].data() + cols.begin;
               for (int64_t r = 0; r < b.R; ++r)
-                for (int64_t j = 0; j < C; ++j) {
-                  const MaskMembers m = pattern[r * bs + j];
-                  const float g = dSt[r * ldS + j];
-                  if (!m || g == 0.f) continue;
-                  const float w = p.weights[h].weight(m);
-                  if (!(w > 0.f)) continue;
-                  for (int64_t bit = 0; bit < b.layout->numMasks; ++bit)
-                    if (m >> bit & 1) dah[(*columns)[bit]] += double(g) / w;
-                }
+                for (int64_t j = 0; j < C; ++j) addPair(pattern[r * bs + j], dSt[r * ldS + j]);
             }
+          }
+          if (st) {
+            const int64_t k0 = tile.keyBlock * bs, W = st->slots;
+            for (int64_t r = 0; r < b.R; ++r)
+              for (int64_t slot = 0; slot < W; ++slot) {
+                const int32_t c = st->column[r * W + slot];
+                if (c < 0) continue;
+                const float g = p.scale * dSt[r * ldS + slot];
+                axpy(dqRows + r * d, g, b.k + (k0 + c) * d, d);
+                axpy(dkh + (k0 + c) * d, g, b.q + r * d, d);
+              }
+            continue;
           }
           gemm(false, false, b.R, d, C, p.scale, dSt, ldS, b.k + key * d, d, 1.f, dqRows, d);  // dQ += dZ K scale
           gemm(true, false, C, d, b.R, p.scale, dSt, ldS, b.q, d, 1.f, dkh + key * d, d);      // dK += dZ^T Q scale
