@@ -7,6 +7,7 @@
 # usage: scripts/make_default_model.sh RUN_DIR [OUT_DIR]     (OUT_DIR default: resources/default-model)
 #   TRAINING_NOTE="..."  a paragraph for the card on how the run really went (resumes with other
 #                        totals, threads): pretrain.json only keeps the last settings.
+#   HEADS_NOTE="..."     a paragraph after the measured head summary, saying what it means.
 set -euo pipefail
 ROOT="$(cd -- "$(dirname -- "${BASH_SOURCE[0]}")/.." && pwd)"
 RUN="${1:?usage: make_default_model.sh RUN_DIR [OUT_DIR]}"
@@ -62,7 +63,9 @@ install without a download. It is not a good language model; it is a real one, t
 project from scratch on a CPU.
 
 **Attention structure** (\`attnx-cli heads\` on the Austen test book, 8 windows of 256 tokens): ${HEADS}
-
+${HEADS_NOTE:+
+${HEADS_NOTE}
+}
 | | |
 |---|---|
 | architecture | GPT-2 (pre-LayerNorm, GELU, tied embeddings), $(cfg n_layer) layers, $(cfg n_head) heads, width $(cfg n_embd), context $(cfg n_positions) |
@@ -96,6 +99,7 @@ ${tokens_m} M tokens, GPT-2 saw WebText (40 GB of text, billions of tokens).
 ## Samples (attnx-cli generate, 40 new tokens)
 
 - greedy, "It was a truth universally acknowledged": $(sample "It was a truth universally acknowledged" --greedy)
+- greedy with \`--repetition-penalty 1.3\`, the same prompt: $(sample "It was a truth universally acknowledged" --repetition-penalty 1.3)
 - temperature 0.8, top-k 40, seed 1, "The Congress of the United States": $(sample "The Congress of the United States" --temperature 0.8 --top-k 40 --seed 1)
 - temperature 0.8, top-k 40, seed 2, "She walked into the room and": $(sample "She walked into the room and" --temperature 0.8 --top-k 40 --seed 2)
 
