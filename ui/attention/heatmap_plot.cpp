@@ -49,7 +49,8 @@ HeatmapPlot::HeatmapPlot(QWidget* parent) : QCustomPlot(parent) {
   scale_->setMarginGroup(QCP::msBottom | QCP::msTop, group);
   // How many token labels fit depends on the axis length: recount after every layout (resizes
   // included). QCustomPlot made this frame's ticks before the layout, so changed labels need one more
-  // replot to show; never more than two in a row (a label width can change the layout back and forth).
+  // replot to show, and so does a change of the square-cell padding; never more than three in a row (a
+  // label width can change the layout back and forth).
   plotLayout()->setAutoMargins(QCP::msNone);  // its margins are ours: the padding of keepSquareCells
   connect(this, &QCustomPlot::afterLayout, this, [this] {
     const bool squared = keepSquareCells();
