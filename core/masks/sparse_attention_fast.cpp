@@ -337,6 +337,19 @@ class SparsePatterns {
   std::vector<std::shared_ptr<const Table>> perHead_;
 };
 
+// Calls f(r, slot, c) for every attended pair of a sparse tile's first R rows: c is the key column in
+// the block, slot the pair's column in the tile's part of the score buffer. A row's pairs fill its
+// first slots; the rest hold -1.
+template <class F>
+void forEachPair(const SparseTile& st, int64_t R, F&& f) {
+  for (int64_t r = 0; r < R; ++r)
+    for (int64_t slot = 0; slot < st.slots; ++slot) {
+      const int32_t c = st.column[r * st.slots + slot];
+      if (c < 0) break;
+      f(r, slot, c);
+    }
+}
+
 // Columns a tile takes in the score buffer: its slots when sparse, else its column span.
 int64_t tileWidth(const Problem& p, const SparsePatterns& sparse, int64_t h, const BlockLayout& layout, const LayoutTile& tile) {
   if (const SparseTile* st = sparse.find(h, tile)) return st->slots;
@@ -384,16 +397,13 @@ int64_t blockScores(const Problem& p, const PatternBiases& biases, const SparseP
     if (const SparseTile* st = sparse.find(b.h, tile)) {  // pair by pair, into the tile's slots
       const float* bias = biases.pattern(b.h, tile.pattern, cells);
       const MaskMembers* pattern = L.patterns[tile.pattern].data();
-      const int64_t W = st->slots;
-      for (int64_t r = 0; r < b.R; ++r)
-        for (int64_t slot = 0; slot < W; ++slot) {
-          const int32_t c = st->column[r * W + slot];
-          const int64_t cell = r * bs + c;
-          St[r * ldS + slot] = c < 0 ? kNegInf
-                                     : p.scale * dot(b.q + r * d, b.k + (k0 + c) * d, d) +
-                                           (bias ? bias[cell] : PatternBiases::pairBias(p, b.h, pattern[cell]));
-        }
-      width += W;
+      for (int64_t r = 0; r < b.R; ++r) std::fill(St + r * ldS, St + r * ldS + st->slots, kNegInf);
+      forEachPair(*st, b.R, [&](int64_t r, int64_t slot, int64_t c) {
+        const int64_t cell = r * bs + c;
+        St[r * ldS + slot] = p.scale * dot(b.q + r * d, b.k + (k0 + c) * d, d) +
+                             (bias ? bias[cell] : PatternBiases::pairBias(p, b.h, pattern[cell]));
+      });
+      width += st->slots;
       continue;
     }
     gemm(false, true, b.R, C, d, p.scale, b.q, d, b.k + (k0 + c0) * d, d, 0.f, St, ldS);
@@ -465,11 +475,10 @@ ForwardResult fastForward(const Problem& p, const torch::Tensor& q, const torch:
         const int64_t key = tile.keyBlock * bs + cols.begin, C = cols.end - cols.begin;
         const float* Pt = S.data() + offsets[t];
         if (const SparseTile* st = sparse.find(h, tile)) {
-          const int64_t k0 = tile.keyBlock * bs, W = st->slots;
-          for (int64_t r = 0; r < b.R; ++r)
-            for (int64_t slot = 0; slot < W; ++slot)
-              if (const int32_t c = st->column[r * W + slot]; c >= 0)
-                axpy(oRows + r * d, Pt[r * ldS + slot], b.v + (k0 + c) * d, d);
+          const int64_t k0 = tile.keyBlock * bs;
+          forEachPair(*st, b.R, [&](int64_t r, int64_t slot, int64_t c) {
+            axpy(oRows + r * d, Pt[r * ldS + slot], b.v + (k0 + c) * d, d);
+          });
         } else {
           gemm(false, false, b.R, d, C, 1.f, Pt, ldS, b.v + key * d, d, 1.f, oRows, d);
         }
@@ -549,19 +558,15 @@ Gradients fastBackward(const Problem& p, const torch::Tensor& q, const torch::Te
           const auto cols = tileColumns(p, *b.layout, tile);
           const int64_t key = tile.keyBlock * bs + cols.begin, C = cols.end - cols.begin;
           if (const SparseTile* st = sparse.find(h, tile)) {  // the same two products, pair by pair
-            const int64_t k0 = tile.keyBlock * bs, W = st->slots;
+            const int64_t k0 = tile.keyBlock * bs;
             const float* Pt = S.data() + offsets[t];
             float* dPt = dS.data() + offsets[t];
-            for (int64_t r = 0; r < b.R; ++r)
-              for (int64_t slot = 0; slot < W; ++slot) {
-                const int32_t c = st->column[r * W + slot];
-                if (c < 0) {
-                  dPt[r * ldS + slot] = 0.f;  // P is 0 there too: dZ = 0
-                  continue;
-                }
-                axpy(dvh + (k0 + c) * d, Pt[r * ldS + slot], gRows + r * d, d);
-                dPt[r * ldS + slot] = dot(gRows + r * d, b.v + (k0 + c) * d, d);
-              }
+            // Slots without a pair: P is 0 there, so dZ is 0 whatever dP holds; 0 keeps it finite.
+            for (int64_t r = 0; r < b.R; ++r) std::fill(dPt + r * ldS, dPt + r * ldS + st->slots, 0.f);
+            forEachPair(*st, b.R, [&](int64_t r, int64_t slot, int64_t c) {
+              axpy(dvh + (k0 + c) * d, Pt[r * ldS + slot], gRows + r * d, d);
+              dPt[r * ldS + slot] = dot(gRows + r * d, b.v + (k0 + c) * d, d);
+            });
             continue;
           }
           gemm(true, false, C, d, b.R, 1.f, S.data() + offsets[t], ldS, gRows, d, 1.f, dvh + key * d, d);  // dV += P^T dO
@@ -593,10 +598,9 @@ Gradients fastBackward(const Problem& p, const torch::Tensor& q, const torch::Te
                   if (tile.members >> bit & 1) dah[(*columns)[bit]] += sum / w;
             } else if (st) {
               const MaskMembers* pattern = b.layout->patterns[tile.pattern].data();
-              for (int64_t r = 0; r < b.R; ++r)
-                for (int64_t slot = 0; slot < st->slots; ++slot)
-                  if (const int32_t c = st->column[r * st->slots + slot]; c >= 0)
-                    addPair(pattern[r * bs + c], dSt[r * ldS + slot]);
+              forEachPair(*st, b.R, [&](int64_t r, int64_t slot, int64_t c) {
+                addPair(pattern[r * bs + c], dSt[r * ldS + slot]);
+              });
             } else {
               const MaskMembers* pattern = b.layout->patterns[tile.pattern].data() + cols.begin;
               for (int64_t r = 0; r < b.R; ++r)
@@ -604,15 +608,12 @@ Gradients fastBackward(const Problem& p, const torch::Tensor& q, const torch::Te
             }
           }
           if (st) {
-            const int64_t k0 = tile.keyBlock * bs, W = st->slots;
-            for (int64_t r = 0; r < b.R; ++r)
-              for (int64_t slot = 0; slot < W; ++slot) {
-                const int32_t c = st->column[r * W + slot];
-                if (c < 0) continue;
-                const float g = p.scale * dSt[r * ldS + slot];
-                axpy(dqRows + r * d, g, b.k + (k0 + c) * d, d);
-                axpy(dkh + (k0 + c) * d, g, b.q + r * d, d);
-              }
+            const int64_t k0 = tile.keyBlock * bs;
+            forEachPair(*st, b.R, [&](int64_t r, int64_t slot, int64_t c) {
+              const float g = p.scale * dSt[r * ldS + slot];
+              axpy(dqRows + r * d, g, b.k + (k0 + c) * d, d);
+              axpy(dkh + (k0 + c) * d, g, b.q + r * d, d);
+            });
             continue;
           }
           gemm(false, false, b.R, d, C, p.scale, dSt, ldS, b.k + key * d, d, 1.f, dqRows, d);  // dQ += dZ K scale
