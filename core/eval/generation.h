@@ -1,6 +1,7 @@
 // Text generation from a GPT-2: greedy or sampled (temperature, top-k, top-p), with an optional
-// repetition penalty, reproducible for a seed. Sampling draws from our own seeded generator in double precision on the CPU, so the same
-// seed gives the same tokens whatever the device or LibTorch version.
+// repetition penalty, reproducible for a seed. Sampling draws from our own seeded generator in
+// double precision on the CPU, so the same seed gives the same tokens whatever the device or
+// LibTorch version.
 #pragma once
 
 #include <cstdint>

@@ -196,10 +196,12 @@ void HeatmapPlot::setSquareCells(bool square) {
 }
 
 bool HeatmapPlot::keepSquareCells() {
-  // The data area the layout would give without padding, and the width/height it should have.
+  // The data area the layout would give without padding (the plot layout's margins are only ever
+  // this padding), and the width/height it should have.
   const QRect area = axisRect()->rect();
-  const int w = area.width() + squarePadding_.left() + squarePadding_.right();
-  const int h = area.height() + squarePadding_.top() + squarePadding_.bottom();
+  const QMargins current = plotLayout()->margins();
+  const int w = area.width() + current.left() + current.right();
+  const int h = area.height() + current.top() + current.bottom();
   if (w <= 0 || h <= 0) return false;
   QMargins pad;  // none when the map fills the widget
   if (square_) {
@@ -212,8 +214,7 @@ bool HeatmapPlot::keepSquareCells() {
       pad = QMargins(0, extra / 2, 0, extra - extra / 2);
     }
   }
-  if (pad == squarePadding_) return false;
-  squarePadding_ = pad;
+  if (pad == current) return false;
   plotLayout()->setMargins(pad);
   return true;
 }

@@ -73,7 +73,6 @@ class HeatmapPlot : public QCustomPlot {
   // label change after a layout has asked for.
   QList<int> labelSignature_;
   int relabelReplots_ = 0;
-  QMargins squarePadding_;  // plot layout margins that keep cells square
   float maxAbs_ = 1;
 };
 
