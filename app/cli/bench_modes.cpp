@@ -25,6 +25,7 @@ std::optional<PruningRule> SparseBenchArgs::pruneRule(int64_t densityLength) con
   if (pruneThreshold) return PruningRule::thresholdRule(*pruneThreshold);
   if (pruneTopK) return PruningRule::topKRule(*pruneTopK);
   if (pruneTargetDensity) return PruningRule::targetDensityRule(*pruneTargetDensity, densityLength);
+  if (pruneBudget) return PruningRule::budgetRule(*pruneBudget, densityLength);
   return std::nullopt;
 }
 
@@ -47,7 +48,7 @@ std::string csvField(const std::string& s) {
 // default threshold (the same choice as score, generate and eval make).
 AttentionPlan benchPlan(const RunArtifacts& run, const SparseBenchArgs& a) {
   if (const auto rule = a.pruneRule(run.config.seqLen))
-    return AttentionPlan::fromAlpha(run.alpha, run.numLayers, run.numHeads, run.bank, *rule);
+    return run.prune(*rule);
   return run.planOr(PruningRule::thresholdRule(kDefaultRunPruneThreshold));
 }
 

@@ -21,9 +21,9 @@ struct SparseBenchArgs {
   std::optional<std::string> run;  // --run RUN
   std::string data;                // --run: held-out text for KL and perplexity
   int64_t windows = 16;
-  // --prune-threshold / --prune-top-k / --prune-target-density (at most one): prune the run's learned
-  // alpha with that rule; none given: the run's plan.json, else threshold kDefaultRunPruneThreshold.
-  std::optional<double> pruneThreshold, pruneTargetDensity;
+  // --prune-threshold / --prune-top-k / --prune-target-density / --prune-budget (at most one): prune the
+  // run's learned alpha with that rule; none given: the run's plan.json, else threshold kDefaultRunPruneThreshold.
+  std::optional<double> pruneThreshold, pruneTargetDensity, pruneBudget;
   std::optional<int64_t> pruneTopK;
   // The rule given, if any; densityLength: the n at which a target density is measured.
   std::optional<PruningRule> pruneRule(int64_t densityLength) const;

@@ -79,8 +79,13 @@ Runner addBenchCommand(CLI::App& app, GlobalOptions& g) {
   auto* densityOpt = sub->add_option("--prune-target-density", a->sparse.pruneTargetDensity,
                                      std::string("Prune: drop the smallest alpha until the mean density <= r") + fallback)
                          ->check(CLI::Range(0.0, 1.0));
-  thresholdOpt->excludes(topKOpt)->excludes(densityOpt);
-  topKOpt->excludes(densityOpt);
+  auto* budgetOpt = sub->add_option("--prune-budget", a->sparse.pruneBudget,
+                                    std::string("Prune: spend a mean density r where the run's pruning profile says it "
+                                                "costs least KL (attnx-cli profile)") + fallback)
+                        ->check(CLI::Range(0.0, 1.0));
+  thresholdOpt->excludes(topKOpt)->excludes(densityOpt)->excludes(budgetOpt);
+  topKOpt->excludes(densityOpt)->excludes(budgetOpt);
+  densityOpt->excludes(budgetOpt);
   auto* seqOpt = sub->get_option("--seq");
   addModelOption(sub, g);
   addJsonFlag(sub, g);

@@ -1,6 +1,6 @@
-// attnx-cli eval --run RUN --data PATH [--threshold t | --top-k k | --target-density r] [--student compiled|masked]:
-// the student of a run against its teacher on held-out text, soft and pruned (the pruned plan through
-// the compiled block-sparse kernel by default).
+// attnx-cli eval --run RUN --data PATH [--threshold t | --top-k k | --target-density r | --budget r | --plan FILE]
+// [--finetune-steps N] [--student compiled|masked]: the student of a run against its teacher on held-out
+// text, soft and pruned (the pruned plan through the compiled block-sparse kernel by default).
 #include <cstdio>
 #include <filesystem>
 #include <optional>
@@ -14,6 +14,7 @@
 #include "core/eval/run_student.h"
 #include "core/eval/student_eval.h"
 #include "core/train/distill_trainer.h"
+#include "core/train/plan_finetuner.h"
 
 namespace attnx::cli {
 namespace {
@@ -27,9 +28,22 @@ nlohmann::json resultJson(const StudentEvalResult& r) {
 
 Runner addEvalCommand(CLI::App& app, GlobalOptions& g) {
   auto* sub = app.add_subcommand("eval", "Evaluate a run's student against its teacher on held-out text");
-  struct Args { StudentOptions s; std::string data; int64_t windows = 16; int64_t seqLen = 0; };
+  struct Args {
+    StudentOptions s;
+    std::string data, planFile;
+    int64_t windows = 16, seqLen = 0;
+    PlanFinetuneConfig finetune{0};
+  };
   auto a = std::make_shared<Args>();
   addStudentOptions(sub, a->s, /*runRequired=*/true, /*allowSoft=*/false, /*shortNames=*/true);
+  auto* planOpt = sub->add_option("--plan", a->planFile, "Evaluate this plan file (made for the run's bank) as the pruned student");
+  for (auto* o : {a->s.thresholdOpt, a->s.topKOpt, a->s.densityOpt, a->s.budgetOpt}) planOpt->excludes(o);
+  sub->add_option("--finetune-steps", a->finetune.steps,
+                  "Fine-tune the pruned plan's weights this many steps on the run's training text (through the "
+                  "compiled kernel) before evaluating; saved with the plan")
+      ->capture_default_str()->check(CLI::NonNegativeNumber);
+  sub->add_option("--finetune-lr", a->finetune.learningRate, "Learning rate of --finetune-steps")
+      ->capture_default_str()->check(CLI::PositiveNumber);
   sub->add_option("--data", a->data, "Held-out text: a .txt file or a folder of them")->required();
   sub->add_option("--windows", a->windows, "Held-out windows to evaluate")->capture_default_str()->check(CLI::PositiveNumber);
   sub->add_option("--seq-len", a->seqLen, "Window length (default: the run's)")->check(CLI::Range(2, 1 << 20));
@@ -63,11 +77,26 @@ Runner addEvalCommand(CLI::App& app, GlobalOptions& g) {
       staticResult = evaluateStudent(model, *fixedAlphaStudent(bank, options, run.alpha, L, H, device), windows,
                                      config.batchSize);
     const auto rule = a->s.rule(seqLen);
-    const auto prunedStudent = makeRunStudent(run, cfg, a->s.kind(), rule, device);
+    auto prunedStudent = !a->planFile.empty()
+                             ? makePlanStudent(run, cfg, a->s.kind(), AttentionPlan::load(a->planFile), a->planFile, device)
+                             : makeRunStudent(run, cfg, a->s.kind(), rule, device);
+    std::optional<PlanFinetuneResult> tuned;
+    if (a->finetune.steps > 0) {
+      // The run's training text, windows drawn with another seed than the distillation's.
+      const auto train = loadCorpus(config.dataPath, tok);
+      const WindowSampler sampler(train, config.seqLen, config.seed + 1);
+      const auto batchSize = config.batchSize;
+      tuned = finetunePlan(model, prunedStudent.plan, bank, combine, options.normaliseBranches,
+                           [&](int64_t step) { return sampler.batch(batchSize, step); }, a->finetune,
+                           [](int64_t step, double kl) { std::fprintf(stderr, "fine-tune step %lld: KL %.5f\r", static_cast<long long>(step), kl); });
+      std::fprintf(stderr, "\n");
+      prunedStudent = makePlanStudent(run, cfg, a->s.kind(), tuned->plan, prunedStudent.planSource, device);
+    }
     const auto pruned = evaluateStudent(model, *prunedStudent.kernel, windows, config.batchSize);
     const auto& softPlan = softStudent.plan;
     const auto& plan = prunedStudent.plan;
-    if (rule) plan.save((fs::path(a->s.run) / "plan.json").string());
+    const bool savePlan = rule || tuned;
+    if (savePlan) plan.save((fs::path(a->s.run) / "plan.json").string());
 
     const double denseFlops = AttentionPlan::denseAttentionFlops(L, H, cfg.headDim(), seqLen);
     nlohmann::json j = {{"run", a->s.run}, {"seq_len", seqLen}, {"windows", windows.size()}, {"soft", resultJson(soft)},
@@ -87,7 +116,9 @@ Runner addEvalCommand(CLI::App& app, GlobalOptions& g) {
     j["pruned_density"] = plan.meanDensity(bank, seqLen);
     j["pruned_attention_flops"] = plan.attentionFlops(bank, combine, cfg.headDim(), seqLen);
     j["active_masks"] = plan.activeCount();
-    if (rule) j["plan"] = (fs::path(a->s.run) / "plan.json").string();
+    if (savePlan) j["plan"] = (fs::path(a->s.run) / "plan.json").string();
+    if (tuned) j["finetune"] = {{"steps", a->finetune.steps}, {"first_kl", tuned->firstKl}, {"last_kl", tuned->lastKl},
+                                {"seconds", tuned->seconds}};
     j["head_density"] = plan.headDensities(bank, seqLen);
     if (g.json) {
       printJson(j);
@@ -106,7 +137,7 @@ Runner addEvalCommand(CLI::App& app, GlobalOptions& g) {
     if (staticResult) row("static", *staticResult, softPlan);
     row("pruned", pruned, plan);
     std::printf("dense attention: %.4f GFLOP per window%s\n", denseFlops / 1e9,
-                rule ? (", plan saved to " + j["plan"].get<std::string>()).c_str() : "");
+                savePlan ? (", plan saved to " + j["plan"].get<std::string>()).c_str() : "");
     return 0;
   };
 }

@@ -19,5 +19,7 @@ Runner addEvalCommand(CLI::App& app, GlobalOptions& g);
 Runner addPretrainCommand(CLI::App& app, GlobalOptions& g);
 Runner addConvertCommand(CLI::App& app, GlobalOptions& g);
 Runner addHeadsCommand(CLI::App& app, GlobalOptions& g);
+Runner addProfileCommand(CLI::App& app, GlobalOptions& g);
+Runner addStudyCommand(CLI::App& app, GlobalOptions& g);
 
 }  // namespace attnx::cli

@@ -57,6 +57,8 @@ int main(int argc, char** argv) {
   add(addPretrainCommand);
   add(addConvertCommand);
   add(addHeadsCommand);
+  add(addProfileCommand);
+  add(addStudyCommand);
 #ifdef ATTNX_CLI_FIGURES
   add(addFiguresCommand);
 #endif

@@ -8,6 +8,7 @@ std::optional<PruningRule> StudentOptions::rule(int64_t densityLength) const {
   if (thresholdOpt && thresholdOpt->count()) return PruningRule::thresholdRule(threshold);
   if (topKOpt && topKOpt->count()) return PruningRule::topKRule(topK);
   if (densityOpt && densityOpt->count()) return PruningRule::targetDensityRule(density, densityLength);
+  if (budgetOpt && budgetOpt->count()) return PruningRule::budgetRule(budget, densityLength);
   return std::nullopt;
 }
 
@@ -37,10 +38,15 @@ void addStudentOptions(CLI::App* sub, StudentOptions& s, bool runRequired, bool 
   s.densityOpt = sub->add_option(name("--prune-target-density", "--target-density"), s.density,
                                  std::string("Prune: drop the smallest alpha until the mean density <= r") + fallback)
                      ->check(CLI::Range(0.0, 1.0));
-  s.thresholdOpt->excludes(s.topKOpt)->excludes(s.densityOpt);
-  s.topKOpt->excludes(s.densityOpt);
+  s.budgetOpt = sub->add_option(name("--prune-budget", "--budget"), s.budget,
+                                std::string("Prune: spend a mean density r where the run's pruning profile (attnx-cli "
+                                            "profile) says it costs least KL") + fallback)
+                    ->check(CLI::Range(0.0, 1.0));
+  s.thresholdOpt->excludes(s.topKOpt)->excludes(s.densityOpt)->excludes(s.budgetOpt);
+  s.topKOpt->excludes(s.densityOpt)->excludes(s.budgetOpt);
+  s.densityOpt->excludes(s.budgetOpt);
   if (!runRequired)
-    for (auto* o : {studentOpt, s.thresholdOpt, s.topKOpt, s.densityOpt}) o->needs(s.runOpt);
+    for (auto* o : {studentOpt, s.thresholdOpt, s.topKOpt, s.densityOpt, s.budgetOpt}) o->needs(s.runOpt);
 }
 
 GlobalOptions withRunTeacher(const GlobalOptions& g, const RunArtifacts& run) {

@@ -17,10 +17,12 @@ struct StudentOptions {
   double threshold = 0;           // the pruning rule, when one of the three is given
   int64_t topK = 1;
   double density = 1;
+  double budget = 1;
   CLI::Option* runOpt = nullptr;
   CLI::Option* thresholdOpt = nullptr;
   CLI::Option* topKOpt = nullptr;
   CLI::Option* densityOpt = nullptr;
+  CLI::Option* budgetOpt = nullptr;
 
   bool hasRun() const { return runOpt && runOpt->count() > 0; }
   // The rule given on the command line, if any; densityLength: n of --prune-target-density.
@@ -29,8 +31,8 @@ struct StudentOptions {
 };
 
 // Adds --run (required when runRequired), --student (the choices listed) and the pruning options
-// --prune-threshold, --prune-top-k, --prune-target-density (eval also keeps its shorter
-// --threshold, --top-k, --target-density: pass shortNames).
+// --prune-threshold, --prune-top-k, --prune-target-density, --prune-budget (eval also keeps its shorter
+// --threshold, --top-k, --target-density, --budget: pass shortNames).
 void addStudentOptions(CLI::App* sub, StudentOptions& s, bool runRequired, bool allowSoft, bool shortNames);
 
 // The global options with --model defaulting to the run's teacher.

@@ -11,6 +11,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "core/eval/pruning_profile.h"
 #include "core/io/atomic_file.h"
 
 namespace attnx {
@@ -73,6 +74,12 @@ PruningRule PruningRule::targetDensityRule(double rho, int64_t n) {
   return r;
 }
 
+PruningRule PruningRule::budgetRule(double rho, int64_t n) {
+  PruningRule r = targetDensityRule(rho, n);
+  r.kind = Kind::Budget;
+  return r;
+}
+
 std::string PruningRule::problem() const {
   switch (kind) {
     case Kind::Threshold:
@@ -83,6 +90,7 @@ std::string PruningRule::problem() const {
       if (topK < 1) return "k must be an integer >= 1, got " + std::to_string(topK);
       return {};
     case Kind::TargetDensity:
+    case Kind::Budget:
       if (!(targetDensity > 0 && targetDensity <= 1))
         return "target density must be in (0, 1], got " + numberText(targetDensity);
       if (densityLength < 1) return "density length n must be an integer >= 1, got " + std::to_string(densityLength);
@@ -96,6 +104,7 @@ const char* PruningRule::kindName(Kind kind) {
     case Kind::Threshold: return "threshold";
     case Kind::TopK: return "top-k";
     case Kind::TargetDensity: return "target-density";
+    case Kind::Budget: return "budget";
   }
   return "?";
 }
@@ -106,6 +115,8 @@ std::string PruningRule::text() const {
     case Kind::TopK: return "top-" + std::to_string(topK);
     case Kind::TargetDensity:
       return "density " + numberText(targetDensity) + " at n=" + std::to_string(densityLength);
+    case Kind::Budget:
+      return "budget " + numberText(targetDensity) + " at n=" + std::to_string(densityLength);
   }
   return "?";
 }
@@ -115,7 +126,8 @@ bool PruningRule::operator==(const PruningRule& o) const {
   switch (kind) {
     case Kind::Threshold: return threshold == o.threshold;
     case Kind::TopK: return topK == o.topK;
-    case Kind::TargetDensity: return targetDensity == o.targetDensity && densityLength == o.densityLength;
+    case Kind::TargetDensity:
+    case Kind::Budget: return targetDensity == o.targetDensity && densityLength == o.densityLength;
   }
   return false;
 }
@@ -123,7 +135,7 @@ bool PruningRule::operator==(const PruningRule& o) const {
 // ---- building ----
 
 AttentionPlan AttentionPlan::fromAlpha(const std::vector<double>& alpha, int64_t numLayers, int64_t numHeads,
-                                       const MaskBank& bank, const PruningRule& rule) {
+                                       const MaskBank& bank, const PruningRule& rule, const PruningProfile* profile) {
   if (auto p = rule.problem(); !p.empty()) throw PlanError("pruning rule " + std::string(PruningRule::kindName(rule.kind)) + ": " + p);
   bank.validate();
   if (numLayers < 1 || numHeads < 1)
@@ -204,11 +216,43 @@ AttentionPlan AttentionPlan::fromAlpha(const std::vector<double>& alpha, int64_t
       }
       break;
     }
+    case PruningRule::Kind::Budget: {
+      if (!profile) throw PlanError("the budgeted rule needs the run's pruning profile (attnx-cli profile --run RUN)");
+      profile->checkBank(bank);
+      if (profile->numLayers != numLayers || profile->numHeads != numHeads)
+        throw PlanError("the pruning profile is for " + std::to_string(profile->numLayers) + " layers x " +
+                        std::to_string(profile->numHeads) + " heads, the plan for " + std::to_string(numLayers) + " x " +
+                        std::to_string(numHeads));
+      const auto chosen = allocateBudget(*profile, bank, rule.targetDensity, rule.densityLength);
+      for (int64_t hd = 0; hd < numHeadsTotal; ++hd)
+        for (int k : chosen[static_cast<size_t>(hd)]) {
+          if (!(a(hd, k) > 0))
+            throw PlanError("the pruning profile keeps mask \"" + bank.masks[static_cast<size_t>(k)].name + "\" in " +
+                            headLabel(hd / numHeads, hd % numHeads) +
+                            ", whose alpha is 0: it was measured for other coefficients (measure it again)");
+          keep[hd][k] = true;
+        }
+      break;
+    }
   }
-  for (int64_t hd = 0; hd < numHeadsTotal; ++hd)
+  for (int64_t hd = 0; hd < numHeadsTotal; ++hd) {
+    std::vector<int> kept;
     for (int64_t k = 0; k < K; ++k)
-      if (keep[hd][k]) plan.heads[hd].push_back(PlanEntry{static_cast<int>(k), a(hd, k)});
+      if (keep[hd][k]) kept.push_back(static_cast<int>(k));
+    const auto w = hardenHead(std::vector<double>(alpha.begin() + hd * K, alpha.begin() + (hd + 1) * K), kept);
+    for (int k : kept) plan.heads[hd].push_back(PlanEntry{k, w[static_cast<size_t>(k)]});
+  }
   return plan;
+}
+
+std::vector<double> hardenHead(const std::vector<double>& headAlpha, const std::vector<int>& kept) {
+  double all = 0, sumKept = 0;
+  for (double v : headAlpha) all += v;
+  for (int k : kept) sumKept += headAlpha.at(static_cast<size_t>(k));
+  const double scale = sumKept > 0 ? all / sumKept : 1.0;
+  std::vector<double> out(headAlpha.size(), 0.0);
+  for (int k : kept) out[static_cast<size_t>(k)] = headAlpha[static_cast<size_t>(k)] * scale;
+  return out;
 }
 
 const std::vector<PlanEntry>& AttentionPlan::active(int64_t layer, int64_t head) const {
@@ -347,6 +391,7 @@ void AttentionPlan::validate() const {
         throw PlanError("mask " + std::to_string(k) + ": the name \"" + maskNames[k] + "\" is already used by mask " + std::to_string(j));
   }
   if (auto p = rule.problem(); !p.empty()) throw PlanError("rule: " + p);
+  if (finetuneSteps < 0) throw PlanError("finetune_steps must be >= 0, got " + std::to_string(finetuneSteps));
   if (static_cast<int64_t>(heads.size()) != numLayers * numHeads)
     throw PlanError("expected " + std::to_string(numLayers * numHeads) + " head lists, got " + std::to_string(heads.size()));
   for (size_t hd = 0; hd < heads.size(); ++hd) {
@@ -364,7 +409,8 @@ void AttentionPlan::validate() const {
 }
 
 bool AttentionPlan::operator==(const AttentionPlan& o) const {
-  return numLayers == o.numLayers && numHeads == o.numHeads && maskNames == o.maskNames && rule == o.rule && heads == o.heads;
+  return numLayers == o.numLayers && numHeads == o.numHeads && maskNames == o.maskNames && rule == o.rule &&
+         finetuneSteps == o.finetuneSteps && heads == o.heads;
 }
 
 // ---- the plan file ----
@@ -379,10 +425,13 @@ std::string AttentionPlan::toJsonText() const {
     case PruningRule::Kind::Threshold: out << ", \"threshold\": " << numberText(rule.threshold); break;
     case PruningRule::Kind::TopK: out << ", \"k\": " << rule.topK; break;
     case PruningRule::Kind::TargetDensity:
+    case PruningRule::Kind::Budget:
       out << ", \"density\": " << numberText(rule.targetDensity) << ", \"n\": " << rule.densityLength;
       break;
   }
-  out << "},\n  \"plan\": [";
+  out << "},\n";
+  if (finetuneSteps > 0) out << "  \"finetune_steps\": " << finetuneSteps << ",\n";
+  out << "  \"plan\": [";
   for (int64_t l = 0; l < numLayers; ++l) {
     out << (l ? "," : "") << "\n    [";
     for (int64_t h = 0; h < numHeads; ++h) {
@@ -423,8 +472,10 @@ AttentionPlan AttentionPlan::fromJson(const json& doc, const std::string& origin
          std::to_string(kVersion) + "): upgrade attnx to open it");
   for (const auto& item : doc.items()) {
     const auto& key = item.key();
-    if (key != "format" && key != "version" && key != "layers" && key != "heads" && key != "masks" && key != "rule" && key != "plan")
-      fail("unknown field \"" + key + "\" (a plan has \"format\", \"version\", \"layers\", \"heads\", \"masks\", \"rule\" and \"plan\")");
+    if (key != "format" && key != "version" && key != "layers" && key != "heads" && key != "masks" && key != "rule" &&
+        key != "plan" && key != "finetune_steps")
+      fail("unknown field \"" + key + "\" (a plan has \"format\", \"version\", \"layers\", \"heads\", \"masks\", \"rule\", \"plan\" "
+           "and optionally \"finetune_steps\")");
   }
 
   AttentionPlan plan;
@@ -436,6 +487,11 @@ AttentionPlan AttentionPlan::fromJson(const json& doc, const std::string& origin
   };
   plan.numLayers = positive("layers");
   plan.numHeads = positive("heads");
+
+  if (auto tuned = doc.find("finetune_steps"); tuned != doc.end()) {
+    if (!isInteger(*tuned) || integerValue(*tuned) < 0) fail("field \"finetune_steps\" must be an integer >= 0, got " + gotText(*tuned));
+    plan.finetuneSteps = integerValue(*tuned);
+  }
 
   auto masks = doc.find("masks");
   if (masks == doc.end()) fail("field \"masks\" is missing (the bank's mask names)");
@@ -454,7 +510,7 @@ AttentionPlan AttentionPlan::fromJson(const json& doc, const std::string& origin
   if (rule == doc.end()) fail("field \"rule\" is missing");
   if (!rule->is_object()) fail("field \"rule\" must be an object, got " + gotText(*rule));
   auto kind = rule->find("kind");
-  if (kind == rule->end()) fail("rule: field \"kind\" is missing (threshold, top-k or target-density)");
+  if (kind == rule->end()) fail("rule: field \"kind\" is missing (threshold, top-k, target-density or budget)");
   auto ruleNumber = [&](const char* key) {
     auto it = rule->find(key);
     if (it == rule->end()) fail(std::string("rule: field \"") + key + "\" is missing");
@@ -477,15 +533,15 @@ AttentionPlan AttentionPlan::fromJson(const json& doc, const std::string& origin
     if (!isInteger(k)) fail("rule: field \"k\" must be an integer >= 1, got " + gotText(k));
     plan.rule.topK = integerValue(k);
     allowOnly({"k"});
-  } else if (*kind == "target-density") {
-    plan.rule.kind = PruningRule::Kind::TargetDensity;
+  } else if (*kind == "target-density" || *kind == "budget") {
+    plan.rule.kind = *kind == "budget" ? PruningRule::Kind::Budget : PruningRule::Kind::TargetDensity;
     plan.rule.targetDensity = ruleNumber("density").get<double>();
     auto n = ruleNumber("n");
     if (!isInteger(n)) fail("rule: field \"n\" must be an integer >= 1, got " + gotText(n));
     plan.rule.densityLength = integerValue(n);
     allowOnly({"density", "n"});
   } else {
-    fail("rule: field \"kind\" is " + gotText(*kind) + ", expected \"threshold\", \"top-k\" or \"target-density\"");
+    fail("rule: field \"kind\" is " + gotText(*kind) + ", expected \"threshold\", \"top-k\", \"target-density\" or \"budget\"");
   }
   if (auto p = plan.rule.problem(); !p.empty()) fail("rule: " + p);
 

@@ -21,8 +21,13 @@ struct PlanError : std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
+class PruningProfile;  // pruning_profile.h
+
 // How soft coefficients become a hard plan. In every rule a mask with alpha = 0 is never active
-// (it contributes nothing in either way of combining), and kept masks keep their alpha as weight.
+// (it contributes nothing in either way of combining). Hardening is faithful (method.md): a head's
+// kept masks share its whole trained alpha sum, w_k = alpha_k * sum_all(alpha) / sum_kept(alpha), so a
+// branch-mixture head keeps its output scale when masks are dropped (a soft-mask head is unchanged by
+// the common factor: its softmax normalises it away). Pruning nothing keeps every alpha as it is.
 struct PruningRule {
   enum class Kind {
     // Keep alpha >= threshold (and alpha > 0). A head may end with no mask (see AttentionPlan).
@@ -38,32 +43,45 @@ struct PruningRule {
     // left as it is. Removing a mask whose support is covered by other active masks of its head
     // lowers nothing and the loop simply goes on; the result can stay above the target.
     TargetDensity,
+    // Budgeted (MoA-style): needs the run's PruningProfile, the measured KL increase of each head
+    // hardened alone to each rung of its ladder. Every head starts at its trained set; repeatedly the
+    // head whose next move on the lower convex hull of its (density, KL increase) rungs costs the least
+    // KL per attended pair saved takes that move (equal cost: the lower flat head index), until the
+    // mean density at densityLength is <= targetDensity or every head is on its last rung. Plans for
+    // lower targets are nested inside those for higher ones, so the frontier moves one way.
+    Budget,
   };
   Kind kind = Kind::Threshold;
   double threshold = 0.0;        // Threshold: tau >= 0
   int64_t topK = 1;              // TopK: k >= 1
-  double targetDensity = 1.0;    // TargetDensity: rho in (0, 1]
-  int64_t densityLength = 1024;  // TargetDensity: n at which density is measured, >= 1
+  double targetDensity = 1.0;    // TargetDensity, Budget: rho in (0, 1]
+  int64_t densityLength = 1024;  // TargetDensity, Budget: n at which density is measured, >= 1
 
   static PruningRule thresholdRule(double tau);
   static PruningRule topKRule(int64_t k);
   static PruningRule targetDensityRule(double rho, int64_t n);
+  static PruningRule budgetRule(double rho, int64_t n);
 
   // The first problem with the parameters of this rule's kind, empty when valid.
   std::string problem() const;
-  // "threshold", "top-k", "target-density" as written in plan files.
+  // "threshold", "top-k", "target-density", "budget" as written in plan files.
   static const char* kindName(Kind kind);
-  // "threshold 0.05", "top-2", "density 0.3 at n=1024": for listings.
+  // "threshold 0.05", "top-2", "density 0.3 at n=1024", "budget 0.25 at n=512": for listings.
   std::string text() const;
 
   bool operator==(const PruningRule& other) const;
   bool operator!=(const PruningRule& other) const { return !(*this == other); }
 };
 
+// Faithful hardening of one head: its K trained alpha with only the masks `kept` (bank indices) left,
+// rescaled to the head's whole alpha sum, w_k = alpha_k * sum_all / sum_kept; 0 for the others. A head
+// whose kept alpha sum to 0 keeps them as they are.
+std::vector<double> hardenHead(const std::vector<double>& headAlpha, const std::vector<int>& kept);
+
 // One active mask of a head.
 struct PlanEntry {
   int maskIndex = 0;    // index in the bank (and in AttentionPlan::maskNames)
-  double weight = 0.0;  // alpha as trained, > 0
+  double weight = 0.0;  // > 0: alpha as trained, scaled by the head's faithful-hardening factor
   bool operator==(const PlanEntry& o) const { return maskIndex == o.maskIndex && weight == o.weight; }
   bool operator!=(const PlanEntry& o) const { return !(*this == o); }
 };
@@ -87,11 +105,15 @@ class AttentionPlan {
   int64_t numHeads = 0;
   std::vector<std::string> maskNames;        // the bank's mask names, in bank order
   PruningRule rule;                          // the rule that made the plan
+  int64_t finetuneSteps = 0;                 // steps its weights were fine-tuned after hardening (plan_finetuner.h)
   std::vector<std::vector<PlanEntry>> heads; // numLayers * numHeads lists, index layer * numHeads + head
 
   // alpha: (L, H, K) row-major, K = bank size, every value finite and >= 0 (else PlanError).
+  // profile: required by the Budget rule (PlanError without one, or when it does not fit the bank,
+  // the shape, or alpha: a rung may only keep masks with alpha > 0); ignored by the others.
   static AttentionPlan fromAlpha(const std::vector<double>& alpha, int64_t numLayers, int64_t numHeads,
-                                 const MaskBank& bank, const PruningRule& rule);
+                                 const MaskBank& bank, const PruningRule& rule,
+                                 const PruningProfile* profile = nullptr);
 
   const std::vector<PlanEntry>& active(int64_t layer, int64_t head) const;
   int64_t numMasks() const { return static_cast<int64_t>(maskNames.size()); }
@@ -142,9 +164,10 @@ class AttentionPlan {
 
   // ---- the plan file ----
   // {"format": "attnx-attention-plan", "version": 1, "layers": L, "heads": H,
-  //  "masks": ["causal", "win64", ...], "rule": {"kind": "top-k", "k": 2},
+  //  "masks": ["causal", "win64", ...], "rule": {"kind": "top-k", "k": 2}, ["finetune_steps": 40,]
   //  "plan": [ /* layer 0 */ [ /* head 0 */ [{"mask": "win64", "weight": 0.73}, ...], ... ], ... ]}
-  // Entries name their mask; each head's list is in bank order. One line per head.
+  // Entries name their mask; each head's list is in bank order. One line per head. "finetune_steps"
+  // is written only when > 0 (absent: 0).
   std::string toJsonText() const;
   static AttentionPlan fromJsonText(const std::string& text, const std::string& origin);
   static AttentionPlan fromJson(const nlohmann::json& doc, const std::string& origin);

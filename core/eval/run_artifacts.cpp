@@ -27,7 +27,16 @@ PlanCombine RunArtifacts::combine() const {
 
 AttentionPlan RunArtifacts::planOr(const PruningRule& fallback) const {
   if (plan) return *plan;
-  return AttentionPlan::fromAlpha(alpha, numLayers, numHeads, bank, fallback);
+  return prune(fallback);
+}
+
+std::string RunArtifacts::path(const std::string& file) const { return (std::filesystem::path(dir) / file).string(); }
+
+AttentionPlan RunArtifacts::prune(const PruningRule& rule) const {
+  if (rule.kind == PruningRule::Kind::Budget && !profile)
+    throw PlanError(path(kProfileFile) + ": missing: the budgeted rule spends the density where the run's measured "
+                    "profile says it costs least; make it with attnx-cli profile --run " + dir);
+  return AttentionPlan::fromAlpha(alpha, numLayers, numHeads, bank, rule, profile ? &*profile : nullptr);
 }
 
 RunArtifacts RunArtifacts::load(const std::string& dir) {
@@ -58,10 +67,17 @@ RunArtifacts RunArtifacts::load(const std::string& dir) {
   const auto K = static_cast<int64_t>(r.bank.masks.size());
   if (r.numLayers < 1 || static_cast<int64_t>(r.alpha.size()) != r.numLayers * r.numHeads * K)
     throw std::runtime_error(learnedPath + ": alpha is not layers x heads x " + std::to_string(K) + " masks");
-  const auto planPath = (fs::path(dir) / "plan.json").string();
-  if (fs::exists(planPath)) {
+  if (const auto planPath = r.path(kPlanFile); fs::exists(planPath)) {
     r.plan = AttentionPlan::load(planPath);
     r.plan->checkBank(r.bank);
+  }
+  if (const auto profilePath = r.path(kProfileFile); fs::exists(profilePath)) {
+    r.profile = PruningProfile::load(profilePath);
+    try {
+      r.profile->checkBank(r.bank);
+    } catch (const PlanError& e) {
+      throw PlanError(profilePath + ": " + e.what());
+    }
   }
   return r;
 }

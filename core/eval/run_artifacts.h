@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "core/eval/attention_plan.h"
+#include "core/eval/pruning_profile.h"
 #include "core/masks/mask_bank.h"
 #include "core/train/distill_config.h"
 
@@ -22,10 +23,18 @@ struct RunArtifacts {
   int64_t step = 0;                   // optimiser steps behind the learned alpha (learned_bank.json)
   std::string alphaSource;            // learned_bank.json "alpha_source" (a gated run: how alpha was averaged), or ""
   std::optional<AttentionPlan> plan;  // plan.json when present
+  std::optional<PruningProfile> profile;  // pruning_profile.json when present (attnx-cli profile)
+
+  static constexpr const char* kPlanFile = "plan.json";
+  static constexpr const char* kProfileFile = "pruning_profile.json";
+  std::string path(const std::string& file) const;  // dir/file
 
   PlanCombine combine() const;
   // plan.json if the run has one, else the learned alpha pruned with `fallback`.
   AttentionPlan planOr(const PruningRule& fallback) const;
+  // The learned alpha pruned with `rule` (a budget rule uses the run's profile; PlanError naming
+  // attnx-cli profile when the run has none).
+  AttentionPlan prune(const PruningRule& rule) const;
 
   // Throws std::runtime_error naming the file and what is wrong with it.
   static RunArtifacts load(const std::string& dir);

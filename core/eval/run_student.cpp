@@ -91,16 +91,34 @@ RunStudent makeRunStudent(const RunArtifacts& run, const Gpt2Config& config, Run
     }
     return s;
   }
+  AttentionPlan plan;
+  std::string source;
   if (rule) {
-    s.plan = AttentionPlan::fromAlpha(run.alpha, L, H, run.bank, *rule);
-    s.planSource = "learned alpha pruned: " + rule->text();
+    plan = run.prune(*rule);
+    source = "learned alpha pruned: " + rule->text();
   } else if (run.plan) {
-    s.plan = *run.plan;
-    s.planSource = "plan.json: " + run.plan->rule.text();
+    plan = *run.plan;
+    source = "plan.json: " + run.plan->rule.text();
   } else {
-    s.plan = AttentionPlan::fromAlpha(run.alpha, L, H, run.bank, PruningRule::thresholdRule(kDefaultRunPruneThreshold));
-    s.planSource = "no plan.json, learned alpha pruned: " + s.plan.rule.text();
+    plan = run.prune(PruningRule::thresholdRule(kDefaultRunPruneThreshold));
+    source = "no plan.json, learned alpha pruned: " + plan.rule.text();
   }
+  return makePlanStudent(run, config, kind, std::move(plan), std::move(source), device, blockSize);
+}
+
+RunStudent makePlanStudent(const RunArtifacts& run, const Gpt2Config& config, RunStudentKind kind, AttentionPlan plan,
+                           std::string planSource, const torch::Device& device, int64_t blockSize) {
+  if (kind == RunStudentKind::Soft) throw std::invalid_argument("makePlanStudent: a plan's student is compiled or masked");
+  plan.checkBank(run.bank);
+  if (plan.numLayers != config.numLayers || plan.numHeads != config.numHeads)
+    throw PlanError("the plan is for " + std::to_string(plan.numLayers) + " layers x " + std::to_string(plan.numHeads) +
+                    " heads, the model has " + std::to_string(config.numLayers) + " x " + std::to_string(config.numHeads));
+  if (plan.finetuneSteps > 0) planSource += ", fine-tuned " + std::to_string(plan.finetuneSteps) + " steps";
+  const auto options = mixtureOptionsOf(run.config);
+  RunStudent s;
+  s.kind = kind;
+  s.plan = std::move(plan);
+  s.planSource = std::move(planSource);
   if (kind == RunStudentKind::Compiled) {
     if (!device.is_cpu())
       throw std::runtime_error("the compiled student's block-sparse kernel runs on the CPU only; on " + device.str() +
@@ -108,7 +126,7 @@ RunStudent makeRunStudent(const RunArtifacts& run, const Gpt2Config& config, Run
     s.kernel = std::make_unique<CompiledPlanAttention>(s.plan, run.bank, run.combine(), options.normaliseBranches,
                                                        blockSize);
   } else {
-    s.kernel = fixedAlphaStudent(run.bank, options, s.plan.alphaTensorValues(), L, H, device);
+    s.kernel = fixedAlphaStudent(run.bank, options, s.plan.alphaTensorValues(), config.numLayers, config.numHeads, device);
   }
   return s;
 }

@@ -61,4 +61,9 @@ RunStudent makeRunStudent(const RunArtifacts& run, const Gpt2Config& config, Run
                           const std::optional<PruningRule>& rule = std::nullopt,
                           const torch::Device& device = torch::kCPU, int64_t blockSize = 64);
 
+// The student of `run` running a given hard `plan` (a plan file, a fine-tuned plan): kind Compiled or
+// Masked. Throws PlanError when the plan does not fit the run's bank or the model's shape.
+RunStudent makePlanStudent(const RunArtifacts& run, const Gpt2Config& config, RunStudentKind kind, AttentionPlan plan,
+                           std::string planSource, const torch::Device& device = torch::kCPU, int64_t blockSize = 64);
+
 }  // namespace attnx

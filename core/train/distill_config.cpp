@@ -57,6 +57,17 @@ std::string DistillConfig::toJsonText() const {
   return j.dump(2) + "\n";
 }
 
+void DistillConfig::applyFields(const ordered_json& fields, const std::string& origin) {
+  if (!fields.is_object()) throw std::runtime_error(origin + ": expected an object of distillation settings");
+  if (fields.contains("format") || fields.contains("version"))
+    throw std::runtime_error(origin + ": unknown field \"" + std::string(fields.contains("format") ? "format" : "version") + "\"");
+  JsonFieldReader read(fields, origin);
+#define X(member, key) read(member, key);
+  ATTNX_DISTILL_FIELDS(X)
+#undef X
+  read.rejectUnknown();
+}
+
 DistillConfig DistillConfig::fromJsonText(const std::string& text, const std::string& origin) {
   const auto j = parseVersionedJson(text, origin, "attnx-distill-run", 1);
   DistillConfig c;

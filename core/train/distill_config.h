@@ -5,6 +5,8 @@
 #include <cstdint>
 #include <string>
 
+#include <nlohmann/json_fwd.hpp>
+
 namespace attnx {
 
 struct DistillConfig {
@@ -49,6 +51,9 @@ struct DistillConfig {
   std::string toJsonText() const;
   // Throws std::runtime_error "<origin>: ..." naming the bad field; unknown fields are errors.
   static DistillConfig fromJsonText(const std::string& text, const std::string& origin);
+  // Overwrites the fields `fields` names (run.json's keys, no "format"/"version"), leaving the others;
+  // throws std::runtime_error "<origin>: ..." for an unknown key or a wrong type (no validate()).
+  void applyFields(const nlohmann::ordered_json& fields, const std::string& origin);
 };
 
 }  // namespace attnx

@@ -48,13 +48,6 @@ Gpt2 frozenCopy(Gpt2& model) {
   return copy;
 }
 
-// τ²·KL(softmax(zT/τ) ‖ softmax(zS/τ)), mean over tokens.
-torch::Tensor distillationKl(const torch::Tensor& zT, const torch::Tensor& zS, double tau) {
-  auto logPT = torch::log_softmax(zT / tau, -1);
-  auto logPS = torch::log_softmax(zS / tau, -1);
-  return (logPT.exp() * (logPT - logPS)).sum(-1).mean() * (tau * tau);
-}
-
 }  // namespace
 
 struct DistillTrainer::State {

@@ -17,6 +17,12 @@ double warmupCosineLr(int64_t step, double peak, int64_t warmup, int64_t total, 
   return floor + 0.5 * (peak - floor) * (1 + std::cos(M_PI * progress));
 }
 
+torch::Tensor distillationKl(const torch::Tensor& zT, const torch::Tensor& zS, double tau) {
+  auto logPT = torch::log_softmax(zT / tau, -1);
+  auto logPS = torch::log_softmax(zS / tau, -1);
+  return (logPT.exp() * (logPT - logPS)).sum(-1).mean() * (tau * tau);
+}
+
 void stepAdamW(torch::optim::AdamW& optimizer, double learningRate) {
   for (auto& group : optimizer.param_groups())
     static_cast<torch::optim::AdamWOptions&>(group.options()).lr(learningRate);

@@ -23,6 +23,9 @@ struct TrainingStopped : std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
+// τ²·KL(softmax(zT/τ) ‖ softmax(zS/τ)), mean over tokens: the distillation loss.
+torch::Tensor distillationKl(const torch::Tensor& zT, const torch::Tensor& zS, double tau);
+
 // Sets every parameter group's learning rate, then takes the optimiser step.
 void stepAdamW(torch::optim::AdamW& optimizer, double learningRate);
 
