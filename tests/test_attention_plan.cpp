@@ -229,7 +229,7 @@ class TestAttentionPlan : public QObject {
         {"duplicate mask", [](auto& d) { d["masks"][2] = "win2"; }, "field \"masks\": the name \"win2\" appears twice"},
         {"no rule", [](auto& d) { d.erase("rule"); }, "field \"rule\" is missing"},
         {"unknown kind", [](auto& d) { d["rule"]["kind"] = "magic"; },
-         "rule: field \"kind\" is \"magic\", expected \"threshold\", \"top-k\" or \"target-density\""},
+         "rule: field \"kind\" is \"magic\", expected \"threshold\", \"top-k\", \"target-density\" or \"budget\""},
         {"negative threshold", [](auto& d) { d["rule"]["threshold"] = -1; },
          "rule: threshold must be a finite number >= 0, got -1.0"},
         {"text threshold", [](auto& d) { d["rule"]["threshold"] = "x"; }, "rule: field \"threshold\" must be a number, got \"x\""},

@@ -32,7 +32,11 @@ Runner addEvalCommand(CLI::App& app, GlobalOptions& g) {
     StudentOptions s;
     std::string data, planFile;
     int64_t windows = 16, seqLen = 0;
-    PlanFinetuneConfig finetune{0};
+    PlanFinetuneConfig finetune = [] {
+      PlanFinetuneConfig c;
+      c.steps = 0;  // off unless asked for
+      return c;
+    }();
   };
   auto a = std::make_shared<Args>();
   addStudentOptions(sub, a->s, /*runRequired=*/true, /*allowSoft=*/false, /*shortNames=*/true);

@@ -57,26 +57,6 @@ torch::Tensor denseAttention(const torch::Tensor& q, const torch::Tensor& k, con
   return out;
 }
 
-struct Timing {
-  double medianMs = 0;
-  int64_t peakBytes = 0;
-};
-
-Timing timeCall(const std::function<void()>& call, int warmup, int repeats) {
-  for (int i = 0; i < warmup; ++i) call();
-  std::vector<double> ms;
-  int64_t peak = 0;
-  for (int i = 0; i < repeats; ++i) {
-    const auto before = trackedTensorMemory().currentBytes;
-    resetTrackedPeak();
-    const auto t0 = std::chrono::steady_clock::now();
-    call();
-    const auto t1 = std::chrono::steady_clock::now();
-    ms.push_back(std::chrono::duration<double, std::milli>(t1 - t0).count());
-    peak = std::max(peak, trackedTensorMemory().peakBytes - before);
-  }
-  return {median(ms), peak};
-}
 
 std::string formatBytes(double bytes) {
   std::ostringstream s;

@@ -7,6 +7,7 @@
 #include <torch/torch.h>
 
 #include "core/bench/memory_probe.h"
+#include "core/bench/tracking_allocator.h"
 #include "core/eval/generation.h"
 
 namespace attnx {
@@ -35,6 +36,21 @@ std::vector<int64_t> randomIds(int64_t n, int64_t vocab, uint64_t seed) {
 }
 
 }  // namespace
+
+CallTiming timeCall(const std::function<void()>& call, int warmup, int repeats) {
+  for (int i = 0; i < warmup; ++i) call();
+  std::vector<double> ms;
+  int64_t peak = 0;
+  for (int i = 0; i < repeats; ++i) {
+    const auto before = trackedTensorMemory().currentBytes;
+    resetTrackedPeak();
+    const auto t0 = std::chrono::steady_clock::now();
+    call();
+    ms.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
+    peak = std::max(peak, trackedTensorMemory().peakBytes - before);
+  }
+  return {median(ms), peak};
+}
 
 double median(std::vector<double> values) {
   std::sort(values.begin(), values.end());

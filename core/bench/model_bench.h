@@ -49,4 +49,12 @@ ModelBenchResult benchModel(Gpt2& model, const ModelBenchOptions& options,
 // Median of a non-empty sample.
 double median(std::vector<double> values);
 
+// `call` run warmup times, then timed `repeats` times: the median in ms and the most tensor bytes one
+// call held above what was live before it. Counts only while a TrackingAllocatorScope is installed.
+struct CallTiming {
+  double medianMs = 0;
+  int64_t peakBytes = 0;
+};
+CallTiming timeCall(const std::function<void()>& call, int warmup, int repeats);
+
 }  // namespace attnx

@@ -6,7 +6,7 @@
 // {"format": "attnx-study", "version": 1, "name": "...", "description": "...",
 //  "teacher": "DIR" (absent: the embedded model),
 //  "data": {"train": PATH, "profile": PATH, "test": PATH},
-//  "eval": {"windows": 16, "lengths": [512], "profile_windows": 4, "finetune_steps": 30, "finetune_lr": 0.05},
+//  "eval": {"windows": 16, "lengths": [512], "profile_windows": 4, "finetune_steps": 60, "finetune_lr": 0.1},
 //  "targets": [0.1, 0.25, 0.5],
 //  "distill": {run.json fields for every distillation},
 //  "learned": [{"name": "local-sinks", "bank": PATH, "seeds": [0, 1], "distill": {overrides}}],
@@ -68,8 +68,8 @@ struct StudyConfig {
   int64_t evalWindows = 16;
   std::vector<int64_t> evalLengths;  // empty in the file: the distillation's seq_len and the teacher's context
   int64_t profileWindows = 4;
-  int64_t finetuneSteps = 30;
-  double finetuneLr = 0.05;
+  int64_t finetuneSteps = 60;  // plan_finetuner.h's defaults
+  double finetuneLr = 0.1;
   std::vector<double> targets;
   std::vector<LearnedSpec> learned;
   std::vector<BaselineSpec> baselines;

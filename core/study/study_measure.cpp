@@ -33,22 +33,12 @@ double rounded(double v, int digits = 5) {
   return std::round(v * scale) / scale;
 }
 
-// Median time (ms) of one forward and the most tensor bytes it held above what was live before it.
+// Median time (ms) of one forward and the most tensor bytes it held.
 std::pair<double, int64_t> timeForward(Gpt2& model, const AttentionKernel* kernel, const torch::Tensor& ids, int repeats) {
   torch::NoGradGuard noGrad;
   TrackingAllocatorScope tracking;
-  model->forward(ids, nullptr, kernel);  // warm-up
-  std::vector<double> ms;
-  int64_t peak = 0;
-  for (int i = 0; i < repeats; ++i) {
-    const auto before = trackedTensorMemory().currentBytes;
-    resetTrackedPeak();
-    const auto t0 = std::chrono::steady_clock::now();
-    model->forward(ids, nullptr, kernel);
-    ms.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
-    peak = std::max(peak, trackedTensorMemory().peakBytes - before);
-  }
-  return {median(ms), peak};
+  const auto t = timeCall([&] { model->forward(ids, nullptr, kernel); }, 1, repeats);
+  return {t.medianMs, t.peakBytes};
 }
 
 // A plan the study saved, with what it needs to run.

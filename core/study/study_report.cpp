@@ -3,6 +3,7 @@
 #include "core/study/study_report.h"
 
 #include <algorithm>
+#include <cctype>
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
@@ -10,6 +11,7 @@
 #include <map>
 #include <set>
 #include <sstream>
+#include <tuple>
 
 #include <nlohmann/json.hpp>
 
@@ -69,12 +71,16 @@ struct Point {
 // Series key -> points, for the entries at length n. Fixed baselines (no target) are one point per
 // variant; seeded ones are grouped over seeds.
 std::map<std::string, std::vector<Point>> group(const json& doc, int64_t n) {
+  std::set<std::string> learnedFamilies;
+  for (const auto& e : doc["plans"])
+    if (e.value("kind", "") == "learned") learnedFamilies.insert(e.value("family", ""));
+  const bool oneLearned = learnedFamilies.size() <= 1;
   std::map<std::string, std::map<std::string, std::vector<const json*>>> bins;
   for (const auto& e : doc["plans"]) {
     if (e.value("n", int64_t{0}) != n) continue;
-    const std::string series = e.value("kind", "") == "learned"
-                                   ? "learned " + e.value("family", "") + ": " + e.value("variant", "")
-                                   : e.value("family", "");
+    const std::string series = e.value("kind", "") != "learned" ? e.value("family", "")
+                               : oneLearned ? "learned: " + e.value("variant", "")
+                                            : "learned " + e.value("family", "") + ": " + e.value("variant", "");
     const std::string point = e["target"].is_null() ? e.value("variant", "") : e["target"].dump();
     bins[series][point].push_back(&e);
   }
@@ -102,20 +108,35 @@ std::map<std::string, std::vector<Point>> group(const json& doc, int64_t n) {
 
 bool isSoft(const std::string& series) { return series.size() >= 6 && series.compare(series.size() - 6, 6, ": soft") == 0; }
 
+// How a series looks: the learned plans as the study means them (budget + fine-tune) in bold red, their
+// ablations dashed, each kind of baseline in a colour of its own.
+void styleSeries(svg::Series& s, const std::string& name, size_t index) {
+  static const std::map<std::string, std::pair<std::string, char>> fixedStyles = {
+      {"window-sinks", {"#1f77b4", 'o'}}, {"block-sinks", {"#9467bd", 's'}}, {"duo", {"#8c564b", 'd'}},
+      {"random", {"#7f7f7f", 't'}}};
+  const char markers[] = {'o', 's', 'd', 't'};
+  s.color = kPalette[index % kPalette.size()];
+  s.marker = markers[index % 4];
+  for (const auto& [kind, style] : fixedStyles)
+    if (name == kind || name.rfind(kind + " ", 0) == 0) std::tie(s.color, s.marker) = style;
+  if (name.rfind("learned", 0) == 0) {
+    const bool main = name.find("budget+finetune") != std::string::npos;
+    s.dashed = !main;
+    s.width = main ? 2.8 : 1.6;
+    s.color = main ? "#d62728" : name.find("alpha-order") != std::string::npos ? "#2ca02c" : "#ff7f0e";
+  }
+}
+
 std::string paretoFigure(const std::map<std::string, std::vector<Point>>& groups, bool perplexity, double teacherPpl,
                          int64_t n) {
   std::vector<svg::Series> series;
-  size_t colour = 0;
-  const char markers[] = {'o', 's', 'd', 't'};
+  size_t index = 0;
+  double lowest = 1;
   for (const auto& [name, points] : groups) {
     if (isSoft(name)) continue;
     svg::Series s;
     s.name = name;
-    s.color = kPalette[colour % kPalette.size()];
-    s.marker = markers[colour % 4];
-    ++colour;
-    const bool faint = name.find(": budget+finetune") == std::string::npos && name.rfind("learned", 0) == 0;
-    s.dashed = faint;
+    styleSeries(s, name, index++);
     for (const auto& p : points) {
       s.x.push_back(p.density.mean);
       s.y.push_back(perplexity ? p.ppl.mean : p.kl.mean);
@@ -123,6 +144,7 @@ std::string paretoFigure(const std::map<std::string, std::vector<Point>>& groups
       s.tooltips.push_back(name + " " + p.label + ": density " + fixed(p.density.mean, 3) + ", KL " + fixed(p.kl.mean, 4) +
                            (p.kl.count > 1 ? " ± " + fixed(p.kl.sd, 4) + " (" + std::to_string(p.kl.count) + " seeds)" : "") +
                            ", perplexity " + fixed(p.ppl.mean, 1));
+      lowest = std::min(lowest, p.density.mean);
     }
     series.push_back(std::move(s));
   }
@@ -132,19 +154,19 @@ std::string paretoFigure(const std::map<std::string, std::vector<Point>>& groups
     t.color = "#000000";
     t.dashed = true;
     t.markers = false;
-    t.x = {0.005, 1.0};
+    t.x = {lowest, 1.0};
     t.y = {teacherPpl, teacherPpl};
     series.push_back(t);
   }
   svg::ChartOptions o;
   o.title = perplexity ? "Density against perplexity, n = " + std::to_string(n)
                        : "Density against KL(teacher ‖ student), n = " + std::to_string(n);
-  o.xLabel = "effective density (attended pairs / causal pairs)";
-  o.yLabel = perplexity ? "student perplexity (held-out text)" : "KL per token, nats (log scale)";
+  o.xLabel = "effective density (attended pairs / causal pairs, log scale)";
+  o.yLabel = perplexity ? "student perplexity (held-out text, log scale)" : "KL per token, nats (log scale)";
   o.logX = true;
-  o.logY = !perplexity;
-  o.width = 900;
-  o.height = 460;
+  o.logY = true;
+  o.width = 960;
+  o.height = 480;
   return svg::chart(o, series);
 }
 
@@ -200,6 +222,51 @@ std::string table(const std::vector<std::string>& head, const std::vector<std::v
   return s.str();
 }
 
+// Each learned plan (budget + fine-tune) beside the baselines that are at least as dense: the best fixed one
+// (the same plan for every head: window or blocks + sinks) and the best of all, with the KL ratios.
+std::string verdict(const std::map<std::string, std::vector<Point>>& groups) {
+  struct Candidate {
+    std::string name;
+    const Point* point;
+    bool fixed;
+  };
+  std::vector<Candidate> baselines;
+  std::vector<std::pair<std::string, const Point*>> learned;
+  for (const auto& [name, points] : groups)
+    for (const auto& p : points) {
+      if (name.rfind("learned", 0) == 0) {
+        if (name.find("budget+finetune") != std::string::npos) learned.emplace_back(name, &p);
+      } else {
+        // Fixed plans are named by their variant ("window 64 + 4 sinks"), the others by kind and target.
+        const bool byTarget = !p.label.empty() && (std::isdigit(static_cast<unsigned char>(p.label[0])) != 0);
+        baselines.push_back({byTarget ? name + ", target " + p.label : p.label, &p, name == "window-sinks" || name == "block-sinks"});
+      }
+    }
+  if (learned.empty() || baselines.empty()) return {};
+  std::vector<std::vector<std::string>> rows;
+  for (const auto& [name, p] : learned) {
+    const Candidate *bestFixed = nullptr, *bestAny = nullptr;
+    for (const auto& c : baselines) {
+      if (c.point->density.mean < p->density.mean) continue;
+      if (!bestAny || c.point->kl.mean < bestAny->point->kl.mean) bestAny = &c;
+      if (c.fixed && (!bestFixed || c.point->kl.mean < bestFixed->point->kl.mean)) bestFixed = &c;
+    }
+    auto cell = [&](const Candidate* c) {
+      if (!c) return std::string("none as dense");
+      return svg::escape(c->name) + " (density " + fixed(c->point->density.mean, 3) + ", KL " + fixed(c->point->kl.mean, 4) +
+             "): ratio " + fixed(p->kl.mean / c->point->kl.mean, 2);
+    };
+    rows.push_back({p->label, fixed(p->density.mean, 3), fixed(p->kl.mean, 4) + (p->kl.count > 1 ? " ± " + fixed(p->kl.sd, 4) : ""),
+                    fixed(100 * (p->ppl.mean / p->teacherPpl - 1), 1) + "%", cell(bestFixed), cell(bestAny)});
+  }
+  return "<p>Each learned plan (budget + fine-tune, mean over seeds) beside the baselines of equal or higher density: "
+         "the best fixed plan (one plan for every head) and the best baseline of any kind. A ratio below 1 means the "
+         "learned plan is closer to the teacher.</p>" +
+         table({"target", "density", "KL/token", "perplexity vs teacher", "best fixed baseline at ≥ density",
+                "best baseline of any kind at ≥ density"},
+               rows);
+}
+
 }  // namespace
 
 std::string writeStudyReport(const std::string& outDir) {
@@ -214,9 +281,15 @@ std::string writeStudyReport(const std::string& outDir) {
 
   std::ostringstream body;
   int figures = 0;
-  auto figure = [&](const std::string& svgText, const std::string& caption) {
+  // A figure in the page; one made of a single chart is also written as DIR/figures/<file>.svg, for
+  // papers and for the README.
+  const fs::path figureDir = results.dir() / "figures";
+  fs::create_directories(figureDir);
+  auto figure = [&](const std::string& svgText, const std::string& caption, const std::string& file = "") {
     ++figures;
     body << "<figure>" << svgText << "<figcaption>Figure " << figures << ". " << caption << "</figcaption></figure>\n";
+    if (!file.empty())
+      writeFileAtomically((figureDir / (file + ".svg")).string(), "<?xml version='1.0' encoding='UTF-8'?>\n" + svgText + "\n");
   };
 
   body << "<h1>" << svg::escape(config.value("name", std::string("attnx study"))) << "</h1>\n";
@@ -238,8 +311,10 @@ std::string writeStudyReport(const std::string& outDir) {
     figure(paretoFigure(groups, false, teacherPpl, n),
            "KL of every plan against the dense teacher on held-out text, by effective density. Learned series are the "
            "mean over seeds with ±1 standard deviation; dashed learned series are the ablations (alpha-order pruning, the "
-           "budgeted rule without fine-tuning).");
-    figure(paretoFigure(groups, true, teacherPpl, n), "Student perplexity on the same text; the dashed line is the teacher's.");
+           "budgeted rule without fine-tuning).",
+           "pareto-kl-" + std::to_string(n));
+    figure(paretoFigure(groups, true, teacherPpl, n), "Student perplexity on the same text; the dashed line is the teacher's.",
+           "pareto-perplexity-" + std::to_string(n));
     std::vector<std::vector<std::string>> rows;
     for (const auto& [name, points] : groups)
       for (const auto& p : points)
@@ -249,7 +324,8 @@ std::string writeStudyReport(const std::string& outDir) {
                         fixed(100 * (p.ppl.mean / p.teacherPpl - 1), 1) + "%", fixed(p.agreement.mean, 4),
                         std::to_string(p.kl.count)});
     std::sort(rows.begin(), rows.end(), [](const auto& a, const auto& b) { return std::stod(a[2]) < std::stod(b[2]); });
-    body << "<p>Teacher perplexity " << fixed(teacherPpl, 2) << ". Sorted by density.</p>"
+    body << verdict(groups);
+    body << "<p>Every point: teacher perplexity " << fixed(teacherPpl, 2) << ". Sorted by density.</p>"
          << table({"series", "target / plan", "density", "KL/token", "perplexity", "vs teacher", "top-1 agree", "seeds"},
                   rows, "sortable");
   }
@@ -315,7 +391,7 @@ std::string writeStudyReport(const std::string& outDir) {
     o.xLabel = "step";
     o.yLabel = "KL per token (training batch, log scale)";
     o.logY = true;
-    figure(svg::chart(o, klSeries), "Distillation loss (the KL term) per step, one line per run.");
+    figure(svg::chart(o, klSeries), "Distillation loss (the KL term) per step, one line per run.", "training-kl");
     const auto first = *runs.begin();
     const auto c = readCurves(results.absolute(first) + "/metrics.csv");
     std::vector<svg::Series> alphaSeries;
@@ -331,7 +407,8 @@ std::string writeStudyReport(const std::string& outDir) {
     }
     o.title = "Coefficients of " + first.substr(first.rfind('/') + 1);
     o.yLabel = "alpha, mean over layers and heads (log scale)";
-    figure(svg::chart(o, alphaSeries), "How each mask's coefficient evolved during distillation (averaged over heads).");
+    figure(svg::chart(o, alphaSeries), "How each mask's coefficient evolved during distillation (averaged over heads).",
+           "coefficients");
   }
 
   // ---- heatmaps ----
@@ -399,10 +476,11 @@ std::string writeStudyReport(const std::string& outDir) {
     o.title = "Attention alone, all " + std::to_string(L * H) + " heads: time";
     o.yLabel = "ms (median)";
     figure(svg::chart(o, t), "Attention-only time of the whole model's heads (compiled block-sparse kernel; dense: LibTorch "
-                             "matmul–softmax–matmul) against n.");
+                             "matmul–softmax–matmul) against n.",
+           "attention-time");
     o.title = "Attention alone: peak tensor memory";
     o.yLabel = "MiB above the inputs";
-    figure(svg::chart(o, m), "Peak tensor memory of the same calls (tracking allocator).");
+    figure(svg::chart(o, m), "Peak tensor memory of the same calls (tracking allocator).", "attention-memory");
   }
   {
     std::vector<std::vector<std::string>> rows;

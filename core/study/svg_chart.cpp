@@ -105,8 +105,9 @@ std::vector<std::pair<double, std::string>> ticks(double lo, double hi, bool log
         const double v = m * std::pow(10.0, e);
         if (v >= lo * (1 - 1e-9) && v <= hi * (1 + 1e-9)) out.emplace_back(v, label(v));
       }
-    if (out.size() < 2) out = {{lo, label(lo)}, {hi, label(hi)}};
-    return out;
+    if (out.size() >= 2) return out;
+    // Less than a decade and no 1-2-5 value inside: nice linear steps read better than the two ends.
+    out.clear();
   }
   const double raw = (hi - lo) / 5;
   const double mag = std::pow(10.0, std::floor(std::log10(raw)));
@@ -157,7 +158,7 @@ std::string chart(const ChartOptions& o, const std::vector<Series>& series) {
     if (!s.name.empty()) named.push_back(&s);
   size_t longest = 0;
   for (const auto* s : named) longest = std::max(longest, s->name.size());
-  const double legendW = named.empty() ? 0 : std::min(260.0, 34.0 + 6.6 * static_cast<double>(longest));
+  const double legendW = named.empty() ? 0 : std::min(320.0, 40.0 + 7.0 * static_cast<double>(longest));
   const double left = 64, right = 16 + legendW, top = o.title.empty() ? 14 : 36, bottom = 50;
   const double W = o.width, H = o.height, pw = W - left - right, ph = H - top - bottom;
   auto sx = [&](double v) {
@@ -199,7 +200,8 @@ std::string chart(const ChartOptions& o, const std::vector<Series>& series) {
       return std::isfinite(se.x[i]) && std::isfinite(se.y[i]) && (!o.logX || se.x[i] > 0) && (!o.logY || se.y[i] > 0);
     };
     if (se.line && se.x.size() > 1) {
-      s << "<polyline fill='none' stroke='" << se.color << "' stroke-width='1.8'" << (se.dashed ? " stroke-dasharray='5,4'" : "")
+      s << "<polyline fill='none' stroke='" << se.color << "' stroke-width='" << num(se.width) << "'"
+        << (se.dashed ? " stroke-dasharray='5,4'" : "")
         << " points='";
       for (size_t i : order)
         if (ok(i)) s << num(sx(se.x[i])) << "," << num(sy(se.y[i])) << " ";
@@ -226,7 +228,7 @@ std::string chart(const ChartOptions& o, const std::vector<Series>& series) {
   for (const auto* se : named) {
     const double lx = left + pw + 14;
     s << "<line x1='" << num(lx) << "' y1='" << num(ly) << "' x2='" << num(lx + 20) << "' y2='" << num(ly) << "' stroke='"
-      << se->color << "' stroke-width='1.8'" << (se->dashed ? " stroke-dasharray='5,4'" : "")
+      << se->color << "' stroke-width='" << num(se->width) << "'" << (se->dashed ? " stroke-dasharray='5,4'" : "")
       << (se->line ? "" : " stroke-opacity='0'") << "/>";
     if (se->markers) s << markerShape(se->marker, lx + 10, ly, se->color) << "/>";
     s << "<text x='" << num(lx + 26) << "' y='" << num(ly + 4) << "'>" << escape(se->name) << "</text>";

@@ -18,6 +18,7 @@ struct Series {
   bool line = true;                  // join the points in x order
   bool markers = true;
   bool dashed = false;
+  double width = 1.8;                // line width
   char marker = 'o';                 // 'o' circle, 's' square, 'd' diamond, 't' triangle
 };
 

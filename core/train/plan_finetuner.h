@@ -16,8 +16,10 @@
 namespace attnx {
 
 struct PlanFinetuneConfig {
-  int64_t steps = 40;          // optimiser steps (0: the plan is returned as it is)
-  double learningRate = 0.05;  // AdamW on theta = log w, cosine decay to a tenth, no warm-up
+  // The defaults are what the committed study uses (docs/study): on the embedded teacher at density
+  // 0.24, 60 steps at 0.1 took the KL from 0.136 to 0.055; 30 steps at 0.05 only to 0.084.
+  int64_t steps = 60;          // optimiser steps (0: the plan is returned as it is)
+  double learningRate = 0.1;   // AdamW on theta = log w, cosine decay to a tenth, no warm-up
   double temperature = 1.0;    // τ of the KL
   double gradClip = 1.0;       // max gradient norm (0: off)
 };
