@@ -21,6 +21,7 @@
 
 #include "core/data/token_corpus.h"
 #include "core/eval/compiled_plan_attention.h"
+#include "core/eval/pruning_profile.h"
 #include "core/eval/run_artifacts.h"
 #include "core/eval/student_eval.h"
 #include "core/io/bpe_tokenizer.h"
@@ -287,6 +288,18 @@ class TestCliStudy : public QObject {
     QVERIFY2(r.code == 0, qPrintable(r.err));
     QCOMPARE(r.json()["format"].get<std::string>(), std::string("attnx-pruning-profile"));
     QVERIFY(fs::exists(run.toStdString() + "/pruning_profile.json"));
+    QCOMPARE(PruningProfile::load(run.toStdString() + "/pruning_profile.json").runStep, int64_t(2));
+    {
+      // A profile of other coefficients (the run went on after it was measured) is refused.
+      auto stale = PruningProfile::load(run.toStdString() + "/pruning_profile.json");
+      const auto fresh = stale;
+      stale.runStep = 999;
+      stale.save(run.toStdString() + "/pruning_profile.json");
+      r = cli({"eval", "--run", run, "--data", QString::fromStdString(test_), "--budget", "0.3", "--windows", "2", "--seq-len", "64"});
+      QVERIFY(r.code != 0);
+      QVERIFY2(r.err.contains("measured at step 999, but the run's alpha are from step 2"), qPrintable(r.err));
+      fresh.save(run.toStdString() + "/pruning_profile.json");
+    }
     r = cli({"eval", "--run", run, "--data", QString::fromStdString(test_), "--budget", "0.3", "--finetune-steps", "2",
              "--windows", "2", "--seq-len", "64", "--json"});
     QVERIFY2(r.code == 0, qPrintable(r.err));

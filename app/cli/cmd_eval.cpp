@@ -55,7 +55,6 @@ Runner addEvalCommand(CLI::App& app, GlobalOptions& g) {
   addJsonFlag(sub, g);
 
   return [&g, a] {
-    namespace fs = std::filesystem;
     const auto run = RunArtifacts::load(a->s.run);
     const auto& config = run.config;
     const auto teacherOpts = withRunTeacher(g, run);
@@ -100,7 +99,7 @@ Runner addEvalCommand(CLI::App& app, GlobalOptions& g) {
     const auto& softPlan = softStudent.plan;
     const auto& plan = prunedStudent.plan;
     const bool savePlan = rule || tuned;
-    if (savePlan) plan.save((fs::path(a->s.run) / "plan.json").string());
+    if (savePlan) plan.save(run.path(RunArtifacts::kPlanFile));
 
     const double denseFlops = AttentionPlan::denseAttentionFlops(L, H, cfg.headDim(), seqLen);
     nlohmann::json j = {{"run", a->s.run}, {"seq_len", seqLen}, {"windows", windows.size()}, {"soft", resultJson(soft)},
@@ -120,7 +119,7 @@ Runner addEvalCommand(CLI::App& app, GlobalOptions& g) {
     j["pruned_density"] = plan.meanDensity(bank, seqLen);
     j["pruned_attention_flops"] = plan.attentionFlops(bank, combine, cfg.headDim(), seqLen);
     j["active_masks"] = plan.activeCount();
-    if (savePlan) j["plan"] = (fs::path(a->s.run) / "plan.json").string();
+    if (savePlan) j["plan"] = run.path(RunArtifacts::kPlanFile);
     if (tuned) j["finetune"] = {{"steps", a->finetune.steps}, {"first_kl", tuned->firstKl}, {"last_kl", tuned->lastKl},
                                 {"seconds", tuned->seconds}};
     j["head_density"] = plan.headDensities(bank, seqLen);

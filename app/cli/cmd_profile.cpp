@@ -42,7 +42,8 @@ Runner addProfileCommand(CLI::App& app, GlobalOptions& g) {
     request.progress = [](int64_t done, int64_t total) {
       if (done % 10 == 0 || done == total) std::cerr << "profile: " << done << "/" << total << " rungs\r" << std::flush;
     };
-    const auto profile = measurePruningProfile(model, run.bank, mixtureOptionsOf(run.config), run.alpha, request);
+    auto profile = measurePruningProfile(model, run.bank, mixtureOptionsOf(run.config), run.alpha, request);
+    profile.runStep = run.step;
     std::cerr << '\n';
     profile.save(run.path(RunArtifacts::kProfileFile));
     if (g.json) {

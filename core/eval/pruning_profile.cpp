@@ -166,15 +166,16 @@ void PruningProfile::validate() const {
 
 bool PruningProfile::operator==(const PruningProfile& o) const {
   return numLayers == o.numLayers && numHeads == o.numHeads && maskNames == o.maskNames && n == o.n &&
-         windows == o.windows && data == o.data && baseKl == o.baseKl && heads == o.heads;
+         windows == o.windows && data == o.data && baseKl == o.baseKl && runStep == o.runStep && heads == o.heads;
 }
 
 std::string PruningProfile::toJsonText() const {
   std::ostringstream out;
   out << "{\n  \"format\": " << json(kFormat).dump() << ",\n  \"version\": " << kVersion << ",\n  \"layers\": " << numLayers
       << ",\n  \"heads\": " << numHeads << ",\n  \"masks\": " << json(maskNames).dump() << ",\n  \"n\": " << n
-      << ",\n  \"windows\": " << windows << ",\n  \"data\": " << json(data).dump() << ",\n  \"base_kl\": " << json(baseKl).dump()
-      << ",\n  \"profile\": [";
+      << ",\n  \"windows\": " << windows << ",\n  \"data\": " << json(data).dump() << ",\n  \"base_kl\": " << json(baseKl).dump();
+  if (runStep >= 0) out << ",\n  \"run_step\": " << runStep;
+  out << ",\n  \"profile\": [";
   for (int64_t l = 0; l < numLayers; ++l) {
     out << (l ? "," : "") << "\n    [";
     for (int64_t h = 0; h < numHeads; ++h) {
@@ -207,7 +208,7 @@ PruningProfile PruningProfile::fromJsonText(const std::string& text, const std::
   if (!doc.contains("version") || doc["version"] != kVersion)
     fail("field \"version\" must be " + std::to_string(kVersion));
   static const std::vector<std::string> known = {"format", "version", "layers", "heads", "masks", "n",
-                                                 "windows", "data", "base_kl", "profile"};
+                                                 "windows", "data", "base_kl", "run_step", "profile"};
   for (const auto& item : doc.items())
     if (std::find(known.begin(), known.end(), item.key()) == known.end()) fail("unknown field \"" + item.key() + "\"");
   PruningProfile p;
@@ -232,6 +233,7 @@ PruningProfile PruningProfile::fromJsonText(const std::string& text, const std::
     p.data = doc["data"].get<std::string>();
   }
   if (!doc.contains("base_kl") || !doc["base_kl"].is_number()) fail("field \"base_kl\" must be a number");
+  if (doc.contains("run_step")) p.runStep = integer("run_step");
   p.baseKl = doc["base_kl"].get<double>();
   if (!doc.contains("profile") || !doc["profile"].is_array() || static_cast<int64_t>(doc["profile"].size()) != p.numLayers)
     fail("field \"profile\" must be a list of " + std::to_string(p.numLayers) + " layers");

@@ -35,6 +35,7 @@ class PruningProfile {
   int64_t windows = 0;                 // held-out windows measured
   std::string data;                    // where the windows came from (for the record)
   double baseKl = 0.0;                 // KL of the unhardened student on those windows
+  int64_t runStep = -1;                // the run's step whose alpha were measured (-1: not recorded)
   // Per flat head (layer * numHeads + head): step 0 is the trained set (klIncrease 0), each later step
   // one mask fewer, as ladder() orders them.
   std::vector<std::vector<ProfileStep>> heads;
@@ -55,7 +56,7 @@ class PruningProfile {
   void validate() const;
 
   // {"format": "attnx-pruning-profile", "version": 1, "layers": L, "heads": H, "masks": [...], "n": 512,
-  //  "windows": 4, "data": "...", "base_kl": 0.07,
+  //  "windows": 4, "data": "...", "base_kl": 0.07, ["run_step": 150,]
   //  "profile": [ /* layer */ [ /* head */ [{"masks": ["win-16", "full"], "kl_increase": 0.0}, ...]]]}
   std::string toJsonText() const;
   static PruningProfile fromJsonText(const std::string& text, const std::string& origin);

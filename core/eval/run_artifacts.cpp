@@ -36,6 +36,9 @@ AttentionPlan RunArtifacts::prune(const PruningRule& rule) const {
   if (rule.kind == PruningRule::Kind::Budget && !profile)
     throw PlanError(path(kProfileFile) + ": missing: the budgeted rule spends the density where the run's measured "
                     "profile says it costs least; make it with attnx-cli profile --run " + dir);
+  if (rule.kind == PruningRule::Kind::Budget && profile->runStep >= 0 && profile->runStep != step)
+    throw PlanError(path(kProfileFile) + ": measured at step " + std::to_string(profile->runStep) + ", but the run's alpha are "
+                    "from step " + std::to_string(step) + "; measure it again with attnx-cli profile --run " + dir);
   return AttentionPlan::fromAlpha(alpha, numLayers, numHeads, bank, rule, profile ? &*profile : nullptr);
 }
 

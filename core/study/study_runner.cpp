@@ -177,6 +177,7 @@ class Study {
     request.stop = stop_;
     request.progress = [&](int64_t, int64_t) { eta_.done(0.35); };
     run.profile = measurePruningProfile(model_, run.bank, mixtureOptionsOf(run.config), run.alpha, request);
+    run.profile->runStep = run.step;
     run.profile->save(run.path(RunArtifacts::kProfileFile));
   }
 
