@@ -2,8 +2,19 @@
 find_package(Torch REQUIRED)
 find_package(nlohmann_json 3.10 REQUIRED)
 find_package(CLI11 REQUIRED)
-find_package(PkgConfig REQUIRED)
-pkg_check_modules(PCRE2 REQUIRED IMPORTED_TARGET libpcre2-8)
+# PCRE2 through pkg-config where it is (Debian); else by its header and library, for machines that
+# have the library but no pkg-config (scripts/gpu_check.sh unpacks Debian's libpcre2-dev on a GPU host).
+find_package(PkgConfig)
+if(PKG_CONFIG_FOUND)
+  pkg_check_modules(PCRE2 IMPORTED_TARGET libpcre2-8)
+endif()
+if(NOT TARGET PkgConfig::PCRE2)
+  find_path(PCRE2_INCLUDE_DIR pcre2.h REQUIRED)
+  find_library(PCRE2_LIBRARY NAMES libpcre2-8.a pcre2-8 REQUIRED)
+  add_library(PkgConfig::PCRE2 INTERFACE IMPORTED)
+  target_include_directories(PkgConfig::PCRE2 INTERFACE ${PCRE2_INCLUDE_DIR})
+  target_link_libraries(PkgConfig::PCRE2 INTERFACE ${PCRE2_LIBRARY})
+endif()
 find_package(Threads REQUIRED)
 
 if(ATTNX_WITH_UI OR ATTNX_BUILD_TESTS)

@@ -96,10 +96,14 @@ class TestBenchTools : public QObject {
     const auto& results = doc.at("results");
     QCOMPARE(results.size(), size_t{8});  // 2 lengths x (dense + 3 built-in plans)
     for (const auto& r : results)
-      for (const char* key : {"plan", "n", "time_ms", "peak_bytes", "flops", "gflops", "density", "skipped", "note"})
+      for (const char* key : {"plan", "n", "time_ms", "peak_bytes", "flops", "gflops", "tile_flops", "tile_gflops",
+                              "density", "skipped", "note"})
         QVERIFY2(r.contains(key), key);
     QCOMPARE(results[0].at("plan").get<std::string>(), std::string("dense"));
     QCOMPARE(results[0].at("n").get<int>(), 64);
+    // Dense at n = 64 in blocks of 64: one causal tile per head, 64 x 64 pairs x 4d flops, 2 heads.
+    QCOMPARE(results[0].at("tile_flops").get<double>(), 64.0 * 64 * 4 * 8 * 2);
+    QCOMPARE(doc.at("device").get<std::string>(), std::string("cpu"));
     // 0.0001 GiB = 107374 bytes: dense at n = 64 (2 * 2 * 64 * 64 * 4 + 64 * 64 = 69632 bytes) fits;
     // n = 100 (2 * 2 * 100 * 100 * 4 + 10000 = 170000) is chunked, and says so.
     QCOMPARE(results[0].at("note").get<std::string>(), std::string());
@@ -109,7 +113,7 @@ class TestBenchTools : public QObject {
     QVERIFY(err.contains("bench: [8/8] block256+sinks4 n=100"));
     const auto lines = test::readTextFile(csv.toStdString());
     QCOMPARE(std::count(lines.begin(), lines.end(), '\n'), std::ptrdiff_t{9});
-    QVERIFY(lines.rfind("plan,n,time_ms,peak_bytes,flops,gflops,density,skipped,note\n", 0) == 0);
+    QVERIFY(lines.rfind("plan,n,time_ms,peak_bytes,flops,gflops,tile_flops,tile_gflops,density,skipped,note\n", 0) == 0);
   }
 };
 

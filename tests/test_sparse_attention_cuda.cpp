@@ -2,7 +2,9 @@
 // kernel runs (core/cuda/sparse_flat.h), executed on the CPU, against the reference CPU kernel on
 // random inputs (soft mask and support mode, block sizes 16 and 64, whole sequences, a prompt chunk
 // and a decoded row, an empty head, heads sharing one layout). On a machine with a CUDA build and a
-// GPU: the kernel itself against the CPU kernel (skipped, and said so, everywhere else).
+// GPU: the kernel itself against the CPU kernel, the compiled student (one layer, and a whole tiny
+// GPT-2) on the GPU against the same student on the CPU, and the caching allocator's peak against a
+// known allocation (skipped, and said so, everywhere else).
 #include <QtTest>
 
 #include <random>
@@ -10,7 +12,11 @@
 
 #include <torch/torch.h>
 
+#include "core/bench/model_bench.h"
+#include "core/bench/tracking_allocator.h"
 #include "core/cuda/sparse_attention_cuda.h"
+#include "core/eval/compiled_plan_attention.h"
+#include "core/model/gpt2.h"
 #include "core/masks/block_layout.h"
 #include "core/masks/sparse_attention.h"
 #include "tests/support/sparse_cases.h"
@@ -77,6 +83,22 @@ void checkAgainstReference(const std::vector<Shape>& shapes, uint32_t seed, Kern
   }
 }
 
+// Skips the calling test unless this build has the kernel and the machine a GPU.
+#define ATTNX_REQUIRE_GPU()                                                                  \
+  do {                                                                                       \
+    if (!cudaSparseAttentionBuilt()) QSKIP("this build has no CUDA kernel: nothing ran on a GPU"); \
+    if (!torch::cuda::is_available()) QSKIP("no CUDA device on this machine: nothing ran on a GPU"); \
+  } while (0)
+
+// A random plan over the mixed bank for L x H heads (threshold 0.05 prunes some masks).
+CompiledPlanAttention randomStudent(uint32_t seed, int64_t L, int64_t H, PlanCombine combine) {
+  std::mt19937 rng(seed);
+  const auto bank = test::mixedBank();
+  const auto alpha = test::randomAlpha(rng, L, H, static_cast<int64_t>(bank.masks.size()), true);
+  return CompiledPlanAttention(AttentionPlan::fromAlpha(alpha, L, H, bank, PruningRule::thresholdRule(0.05)), bank,
+                               combine, false, 16);
+}
+
 }  // namespace
 
 class TestSparseAttentionCuda : public QObject {
@@ -139,6 +161,53 @@ class TestSparseAttentionCuda : public QObject {
                                          const SparseHeads& heads, const torch::Tensor& alpha) {
       return blockSparseAttentionCuda(q.cuda(), k.cuda(), v.cuda(), heads, alpha).cpu();
     });
+  }
+
+  // --device cuda runs the compiled student through the CUDA kernel: the same numbers as on the CPU,
+  // for both combines, whole sequences and the last rows of a longer one (decoding).
+  void compiledStudentOnTheGpuMatchesTheCpu() {
+    ATTNX_REQUIRE_GPU();
+    torch::NoGradGuard noGrad;
+    torch::manual_seed(4);
+    const int64_t H = 4, n = 300, d = 64;
+    for (auto combine : {PlanCombine::SoftMask, PlanCombine::BranchMixture}) {
+      const auto student = randomStudent(11, 1, H, combine);
+      const auto q = torch::randn({2, H, n, d}), k = torch::randn({2, H, n, d}), v = torch::randn({2, H, n, d});
+      for (int64_t Tq : {n, int64_t{1}, int64_t{37}}) {
+        const auto qs = q.narrow(2, n - Tq, Tq);
+        const auto cpu = student.forward(qs, k, v, 0, n - Tq);
+        const auto gpu = student.forward(qs.cuda(), k.cuda(), v.cuda(), 0, n - Tq).cpu();
+        const double error = maxError(gpu, cpu);
+        QVERIFY2(error < kTolerance, qPrintable(QString("combine %1 Tq %2: error %3")
+                                                    .arg(int(combine)).arg(Tq).arg(error)));
+      }
+    }
+  }
+
+  void tinyGpt2WithTheCompiledStudentMatchesOnTheGpu() {
+    ATTNX_REQUIRE_GPU();
+    torch::NoGradGuard noGrad;
+    Gpt2 model(Gpt2Config::preset("tiny"));
+    model->initWeights(3);
+    const auto& c = model->config();
+    const auto student = randomStudent(12, c.numLayers, c.numHeads, PlanCombine::BranchMixture);
+    const auto ids = torch::randint(c.vocabSize, {2, 200}, torch::kLong);
+    const auto cpu = model->forward(ids, nullptr, &student);
+    model->to(torch::kCUDA);
+    const auto gpu = model->forward(ids.cuda(), nullptr, &student).cpu();
+    const double error = maxError(gpu, cpu);
+    QVERIFY2(error < 1e-3, qPrintable(QString("logits differ by %1").arg(error)));
+  }
+
+  // The caching allocator's peak (what bench reports on a GPU) against an allocation of known size:
+  // 3 MiB is a multiple of the allocator's 512-byte rounding, so the count is exact.
+  void gpuPeakMemoryCountsAKnownAllocation() {
+    ATTNX_REQUIRE_GPU();
+    const int64_t floats = 3 * 1024 * 1024 / 4;
+    const auto t = timeCall([&] { torch::empty({floats}, torch::TensorOptions().device(torch::kCUDA)); }, 0, 2,
+                            torch::Device(torch::kCUDA, 0));
+    QCOMPARE(t.peakBytes, int64_t{3 * 1024 * 1024});
+    QVERIFY(cudaTensorMemory(0).peakBytes >= int64_t{3 * 1024 * 1024});
   }
 };
 

@@ -70,8 +70,10 @@ AttentionBenchPlan learnedPlan(const SparseBenchArgs& a) {
 }  // namespace
 
 int runAttentionOnlyBench(const SparseBenchArgs& a, const GlobalOptions& g) {
-  selectDevice(g);  // applies --threads
   AttentionBenchOptions o;
+  o.device = selectDevice(g);  // applies --threads
+  o.dtype = a.dtype == "bf16" ? torch::kBFloat16 : a.dtype == "fp16" ? torch::kFloat16 : torch::kFloat32;
+  o.densities = a.densities;
   o.seqLens = a.seqLens;
   o.warmup = a.warmup;
   o.repeats = a.repeats;
@@ -100,25 +102,29 @@ int runAttentionOnlyBench(const SparseBenchArgs& a, const GlobalOptions& g) {
 
   nlohmann::json results = nlohmann::json::array();
   std::ostringstream csv;
-  csv << "plan,n,time_ms,peak_bytes,flops,gflops,density,skipped,note\n";
+  csv << "plan,n,time_ms,peak_bytes,flops,gflops,tile_flops,tile_gflops,density,skipped,note\n";
   for (const auto& r : rows) {
     results.push_back({{"plan", r.plan}, {"n", r.n}, {"time_ms", r.timeMs}, {"peak_bytes", r.peakBytes},
-                       {"flops", r.flops}, {"gflops", r.gflops}, {"density", r.density}, {"skipped", r.skipped},
+                       {"flops", r.flops}, {"gflops", r.gflops}, {"tile_flops", r.tileFlops},
+                       {"tile_gflops", r.tileGflops}, {"density", r.density}, {"skipped", r.skipped},
                        {"note", r.note}});
     csv << csvField(r.plan) << ',' << r.n << ',' << r.timeMs << ',' << r.peakBytes << ',' << r.flops << ','
-        << r.gflops << ',' << r.density << ',' << (r.skipped ? "true" : "false") << ',' << csvField(r.note) << '\n';
+        << r.gflops << ',' << r.tileFlops << ',' << r.tileGflops << ',' << r.density << ','
+        << (r.skipped ? "true" : "false") << ',' << csvField(r.note) << '\n';
   }
   if (!a.csvPath.empty()) writeFileAtomically(a.csvPath, csv.str());
   auto machine = machineBefore;
   machine["load_1min_after"] = currentMachine().load1;
   if (g.json) {
     printJson({{"kind", "attention-only"}, {"machine", machine}, {"threads", torch::get_num_threads()},
-               {"results", results}});
+               {"device", o.device.str()}, {"dtype", a.dtype}, {"heads", a.heads}, {"head_dim", a.headDim},
+               {"block_size", a.blockSize}, {"results", results}});
     return 0;
   }
-  std::printf("attention only: B=1, H=%lld, d=%lld, block %lld, %d intra-op threads, CPU %s, load %.2f\n",
+  std::printf("attention only: B=1, H=%lld, d=%lld, block %lld, %s on %s, %d intra-op threads, CPU %s, load %.2f\n",
               static_cast<long long>(a.heads), static_cast<long long>(a.headDim), static_cast<long long>(a.blockSize),
-              torch::get_num_threads(), machine["cpu"].get<std::string>().c_str(), machine["load_1min"].get<double>());
+              a.dtype.c_str(), o.device.str().c_str(), torch::get_num_threads(), machine["cpu"].get<std::string>().c_str(),
+              machine["load_1min"].get<double>());
   std::printf("%-22s %7s %12s %12s %10s %9s %8s  %s\n", "plan", "n", "time ms", "peak MiB", "GFLOP", "GFLOP/s",
               "density", "note");
   for (const auto& r : rows) {

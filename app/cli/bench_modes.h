@@ -18,6 +18,8 @@ struct SparseBenchArgs {
   bool noDense = false;
   int sparseThreads = 0;
   std::string csvPath, tracePath;
+  std::string dtype = "fp32";        // attention-only: fp32, bf16 or fp16 inputs
+  std::vector<double> densities;     // attention-only: window + sinks plans sized to these densities
   std::optional<std::string> run;  // --run RUN
   std::string data;                // --run: held-out text for KL and perplexity
   int64_t windows = 16;

@@ -63,6 +63,12 @@ Runner addBenchCommand(CLI::App& app, GlobalOptions& g) {
   sub->add_option("--sparse-threads", a->sparse.sparseThreads,
                   "Attention-only: intra-op threads for the compiled kernel (0: LibTorch's setting)")
       ->capture_default_str()->check(CLI::NonNegativeNumber);
+  sub->add_option("--dtype", a->sparse.dtype,
+                  "Attention-only: q, k, v type for dense and SDPA (the compiled kernels compute in fp32)")
+      ->capture_default_str()->check(CLI::IsMember({"fp32", "bf16", "fp16"}));
+  sub->add_option("--densities", a->sparse.densities,
+                  "Attention-only: also window + 4 sinks plans sized at each n to these densities (e.g. 0.5,0.125)")
+      ->delimiter(',')->check(CLI::Range(0.0, 1.0));
   sub->add_option("--csv", a->sparse.csvPath, "Attention-only: also write the rows to this CSV file");
   sub->add_option("--trace", a->sparse.tracePath,
                   "Write a per-operator Chrome trace (LibTorch profiler) of one pass at the first --seq length");
@@ -122,14 +128,19 @@ Runner addBenchCommand(CLI::App& app, GlobalOptions& g) {
         std::printf("%-8s %6s %4s %14s %16s %8s\n", "n", "batch", "K", "dense step ms", "distill step ms", "ratio");
       for (int64_t n : a->o.seqLens) {
         const auto r = benchDistillStep(model, bank, options, a->batch, n, a->o.repeats, a->o.seed);
+        const double tokens = static_cast<double>(r.batchSize * n);
         rows.push_back({{"seq_len", n}, {"batch", r.batchSize}, {"masks", r.numMasks}, {"dense_step_s", r.denseSeconds},
-                        {"distill_step_s", r.studentSeconds}, {"ratio", r.ratio()}});
+                        {"distill_step_s", r.studentSeconds}, {"ratio", r.ratio()},
+                        {"dense_tokens_per_s", tokens / r.denseSeconds},
+                        {"distill_tokens_per_s", tokens / r.studentSeconds}});
         if (!g.json)
           std::printf("%-8lld %6lld %4lld %14.1f %16.1f %8.2f\n", static_cast<long long>(n),
                       static_cast<long long>(r.batchSize), static_cast<long long>(r.numMasks), r.denseSeconds * 1e3,
                       r.studentSeconds * 1e3, r.ratio());
       }
-      if (g.json) printJson({{"model", source}, {"combine", a->combine}, {"threads", torch::get_num_threads()}, {"distill_step", rows}});
+      if (g.json)
+        printJson({{"model", source}, {"combine", a->combine}, {"device", device.str()},
+                   {"threads", torch::get_num_threads()}, {"distill_step", rows}});
       return 0;
     }
     auto progress = [](const std::string& s) { std::cerr << "bench: " << s << '\n'; };

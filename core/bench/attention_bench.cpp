@@ -7,6 +7,7 @@
 #include <sstream>
 
 #include <torch/torch.h>
+#include <torch/version.h>
 
 #include "core/bench/model_bench.h"
 #include "core/bench/tracking_allocator.h"
@@ -30,7 +31,13 @@ AttentionBenchPlan uniformPlan(const std::string& name, std::vector<MaskSpec> ma
 // Bytes dense attention holds for `rows` query rows: scores and probabilities (B, H, rows, n) in
 // fp32 plus the (rows, n) boolean mask.
 int64_t denseChunkBytes(const AttentionBenchOptions& o, int64_t rows, int64_t n) {
-  return 2 * o.batch * o.heads * rows * n * 4 + rows * n;
+  return 2 * o.batch * o.heads * rows * n * static_cast<int64_t>(c10::elementSize(o.dtype)) + rows * n;
+}
+
+// Causal tiles of a dense (n, n) attention in blocks of bs: what a fused kernel computes.
+double causalTiles(int64_t n, int64_t bs) {
+  const double nb = static_cast<double>((n + bs - 1) / bs);
+  return nb * (nb + 1) / 2;
 }
 
 // Dense causal attention as a LibTorch user writes it: matmul, masked softmax, matmul; in chunks of
@@ -41,7 +48,7 @@ torch::Tensor denseAttention(const torch::Tensor& q, const torch::Tensor& k, con
   const double scale = 1.0 / std::sqrt(static_cast<double>(q.size(3)));
   const double negInf = -std::numeric_limits<double>::infinity();
   if (rowsPerChunk >= n) {
-    const auto future = torch::ones({n, n}, torch::kBool).triu(1);
+    const auto future = torch::ones({n, n}, q.options().dtype(torch::kBool)).triu(1);
     const auto S = torch::matmul(q, k.transpose(-2, -1)).mul_(scale).masked_fill_(future, negInf);
     return torch::matmul(torch::softmax(S, -1), v);
   }
@@ -50,7 +57,8 @@ torch::Tensor denseAttention(const torch::Tensor& q, const torch::Tensor& k, con
     const int64_t r1 = std::min(n, r0 + rowsPerChunk);
     // Row r (absolute r0 + r) may see keys 0 .. r0 + r; later keys are not even multiplied.
     const auto keys = k.narrow(2, 0, r1), values = v.narrow(2, 0, r1);
-    const auto future = torch::arange(r1).unsqueeze(0) > torch::arange(r0, r1).unsqueeze(1);
+    const auto idx = q.options().dtype(torch::kLong);
+    const auto future = torch::arange(r1, idx).unsqueeze(0) > torch::arange(r0, r1, idx).unsqueeze(1);
     const auto S = torch::matmul(q.narrow(2, r0, r1 - r0), keys.transpose(-2, -1)).mul_(scale).masked_fill_(future, negInf);
     out.narrow(2, r0, r1 - r0).copy_(torch::matmul(torch::softmax(S, -1), values));
   }
@@ -71,6 +79,20 @@ std::vector<AttentionBenchPlan> builtinBenchPlans(int64_t heads) {
   return {uniformPlan("window256+sinks4", {MaskSpec::window("window256", 256), MaskSpec::sinks("sinks4", 4)}, heads),
           uniformPlan("strided128", {MaskSpec::window("window128", 128), MaskSpec::strided("stride128", 128)}, heads),
           uniformPlan("block256+sinks4", {MaskSpec::blockLocal("block256", 256), MaskSpec::sinks("sinks4", 4)}, heads)};
+}
+
+AttentionBenchPlan windowPlanAtDensity(double density, int64_t n, int64_t heads, int64_t blockSize) {
+  AttentionBenchPlan best;
+  double bestGap = std::numeric_limits<double>::infinity();
+  for (int64_t w = blockSize; w <= n; w += blockSize) {
+    auto p = uniformPlan("window" + std::to_string(w) + "+sinks4",
+                         {MaskSpec::window("window" + std::to_string(w), w), MaskSpec::sinks("sinks4", 4)}, heads);
+    const double gap = std::abs(p.plan.meanDensity(p.bank, n) - density);
+    if (gap >= bestGap) break;  // density grows with w
+    bestGap = gap;
+    best = std::move(p);
+  }
+  return best;
 }
 
 AttentionBenchPlan flattenPlan(const std::string& name, const MaskBank& bank, const AttentionPlan& plan,
@@ -95,20 +117,34 @@ std::vector<AttentionBenchRow> benchAttention(const AttentionBenchOptions& o, co
                                               const AttentionBenchProgress& progress) {
   torch::NoGradGuard noGrad;
   TrackingAllocatorScope tracking;
-  const int64_t total = static_cast<int64_t>(o.seqLens.size() * (plans.size() + (o.dense ? 1 : 0)));
+  const bool sdpa = o.sdpa && TORCH_VERSION_MAJOR >= 2;
+  const int64_t perLength =
+      static_cast<int64_t>(plans.size() + o.densities.size()) + (o.dense ? 1 : 0) + (sdpa ? 1 : 0);
+  const int64_t total = static_cast<int64_t>(o.seqLens.size()) * perLength;
+  const double tileFlopsEach = static_cast<double>(o.blockSize * o.blockSize * 4 * o.headDim * o.batch);
   int64_t index = 0;
   std::vector<AttentionBenchRow> rows;
+  auto finish = [&](AttentionBenchRow& row, const CallTiming& t) {
+    row.timeMs = t.medianMs;
+    row.peakBytes = t.peakBytes;
+    row.gflops = row.flops / (row.timeMs * 1e6);
+    row.tileGflops = row.tileFlops / (row.timeMs * 1e6);
+  };
   for (int64_t n : o.seqLens) {
     torch::manual_seed(o.seed);
-    const auto q = torch::randn({o.batch, o.heads, n, o.headDim});
-    const auto k = torch::randn({o.batch, o.heads, n, o.headDim});
-    const auto v = torch::randn({o.batch, o.heads, n, o.headDim});
+    const auto options = torch::TensorOptions().dtype(o.dtype).device(o.device);
+    const auto q = torch::randn({o.batch, o.heads, n, o.headDim}, options);
+    const auto k = torch::randn({o.batch, o.heads, n, o.headDim}, options);
+    const auto v = torch::randn({o.batch, o.heads, n, o.headDim}, options);
+    const double denseFlops = AttentionPlan::denseAttentionFlops(1, o.heads, o.headDim, n) * o.batch;
+    const double denseTileFlops = causalTiles(n, o.blockSize) * o.heads * tileFlopsEach;
     if (o.dense) {
       if (progress) progress(++index, total, "dense", n);
       AttentionBenchRow row;
       row.plan = "dense";
       row.n = n;
-      row.flops = AttentionPlan::denseAttentionFlops(1, o.heads, o.headDim, n) * o.batch;
+      row.flops = denseFlops;
+      row.tileFlops = denseTileFlops;
       int64_t rowsPerChunk = n;
       while (rowsPerChunk > 1 && denseChunkBytes(o, rowsPerChunk, n) > o.maxDenseBytes) rowsPerChunk = (rowsPerChunk + 1) / 2;
       if (denseChunkBytes(o, rowsPerChunk, n) > o.maxDenseBytes) {
@@ -120,17 +156,40 @@ std::vector<AttentionBenchRow> benchAttention(const AttentionBenchOptions& o, co
                      std::to_string(rowsPerChunk) + " query rows (whole n x n would need " +
                      formatBytes(static_cast<double>(denseChunkBytes(o, n, n))) + " > --max-dense-bytes " +
                      formatBytes(static_cast<double>(o.maxDenseBytes)) + ")";
-        const auto t = timeCall([&] { denseAttention(q, k, v, rowsPerChunk); }, o.warmup, o.repeats);
-        row.timeMs = t.medianMs;
-        row.peakBytes = t.peakBytes;
-        row.gflops = row.flops / (row.timeMs * 1e6);
+        finish(row, timeCall([&] { denseAttention(q, k, v, rowsPerChunk); }, o.warmup, o.repeats, o.device));
       }
       rows.push_back(row);
     }
-    for (const auto& plan : plans) {
-      if (progress) progress(++index, total, plan.name, n);
+#if TORCH_VERSION_MAJOR >= 2
+    if (sdpa) {
+      if (progress) progress(++index, total, "sdpa", n);
       AttentionBenchRow row;
-      row.plan = plan.name;
+      row.plan = "sdpa";
+      row.n = n;
+      row.flops = denseFlops;
+      row.tileFlops = denseTileFlops;
+      finish(row, timeCall([&] { at::scaled_dot_product_attention(q, k, v, {}, 0.0, /*is_causal=*/true); },
+                           o.warmup, o.repeats, o.device));
+      row.note = "at::scaled_dot_product_attention, is_causal";
+      rows.push_back(row);
+    }
+#endif
+    // The compiled kernels compute in float32.
+    const bool converted = o.dtype != torch::kFloat32;
+    const auto qf = q.to(torch::kFloat32), kf = k.to(torch::kFloat32), vf = v.to(torch::kFloat32);
+    std::vector<const AttentionBenchPlan*> atN;
+    std::vector<AttentionBenchPlan> sized;
+    for (double d : o.densities) sized.push_back(windowPlanAtDensity(d, n, o.heads, o.blockSize));
+    for (const auto& p : sized) atN.push_back(&p);
+    for (const auto& p : plans) atN.push_back(&p);
+    for (size_t i = 0; i < atN.size(); ++i) {
+      const auto& plan = *atN[i];
+      std::ostringstream sizedName;
+      if (i < sized.size()) sizedName << "d" << o.densities[i] << ":" << plan.name;  // e.g. d0.125:window512+sinks4
+      const std::string name = i < sized.size() ? sizedName.str() : plan.name;
+      if (progress) progress(++index, total, name, n);
+      AttentionBenchRow row;
+      row.plan = name;
       row.n = n;
       row.density = plan.plan.meanDensity(plan.bank, n);
       row.flops = plan.plan.attentionFlops(plan.bank, plan.combine, o.headDim, n) * o.batch;
@@ -139,21 +198,33 @@ std::vector<AttentionBenchRow> benchAttention(const AttentionBenchOptions& o, co
       const auto layouts = kernel.layouts().get(n, 0);
       const double compileMs =
           std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - c0).count();
+      // The tiles the kernel computes: the union layout once (soft mask), every branch (branch mixture).
+      int64_t tiles = 0, full = 0;
+      auto count = [&](const std::shared_ptr<const BlockLayout>& l) {
+        if (l) tiles += l->numTiles(), full += l->fullTiles();
+      };
+      if (plan.combine == PlanCombine::BranchMixture) {
+        for (const auto& head : layouts->branchLayouts)
+          for (const auto& l : head) count(l);
+      } else {
+        for (const auto& l : layouts->unionLayouts) count(l);
+      }
+      row.tileFlops = static_cast<double>(tiles) * tileFlopsEach;
       const int threadsBefore = torch::get_num_threads();
-      if (o.sparseThreads > 0) torch::set_num_threads(o.sparseThreads);
-      const auto t = timeCall([&] { kernel.forward(q, k, v, 0, 0); }, o.warmup, o.repeats);
+      if (o.sparseThreads > 0 && !o.device.is_cuda()) torch::set_num_threads(o.sparseThreads);
+      const auto t = timeCall([&] { kernel.forward(qf, kf, vf, 0, 0); }, o.warmup, o.repeats, o.device);
       const int threadsUsed = torch::get_num_threads();
       torch::set_num_threads(threadsBefore);
-      row.timeMs = t.medianMs;
-      row.peakBytes = t.peakBytes;
-      row.gflops = row.flops / (row.timeMs * 1e6);
+      finish(row, t);
       std::ostringstream note;
       note.precision(3);
-      int64_t tiles = 0, full = 0;
-      for (const auto& l : layouts->unionLayouts)
-        if (l) tiles += l->numTiles(), full += l->fullTiles();
       note << "layout compiled once in " << compileMs << " ms (cached); " << tiles << " tiles over " << o.heads
-           << " heads, " << full << " full; " << threadsUsed << " threads";
+           << " heads, " << full << " full; ";
+      if (o.device.is_cuda())
+        note << "CUDA kernel";
+      else
+        note << threadsUsed << " threads";
+      if (converted) note << "; float32 kernel on float32 copies of the inputs";
       row.note = note.str();
       rows.push_back(row);
     }

@@ -8,6 +8,8 @@
 #include <string>
 #include <vector>
 
+#include <torch/types.h>
+
 #include "core/eval/attention_plan.h"
 #include "core/masks/mask_bank.h"
 
@@ -24,6 +26,15 @@ struct AttentionBenchOptions {
   bool dense = true;
   int64_t blockSize = 64;
   uint64_t seed = 0;
+  // Where and in what type q, k, v live. The compiled kernels compute in float32: for another type
+  // they run on float32 copies made before timing (the note says so); dense and SDPA run in it.
+  torch::Device device = torch::kCPU;
+  torch::ScalarType dtype = torch::kFloat32;
+  // LibTorch's fused scaled_dot_product_attention (is_causal; FlashAttention on a GPU in fp16/bf16)
+  // as an "sdpa" row; only where LibTorch has it (2.x; Debian's 1.13 has none).
+  bool sdpa = true;
+  // Window + 4 sinks plans sized at each n to these densities (e.g. 1/2 ... 1/32), beside `plans`.
+  std::vector<double> densities;
   // Intra-op threads for the compiled kernel's at::parallel_for (0: LibTorch's current setting).
   // Dense keeps LibTorch's setting: its matmuls run on OpenBLAS's own threads, and more OpenMP threads
   // on top oversubscribe the cores (bench/BENCH.md).
@@ -41,6 +52,8 @@ struct AttentionBenchPlan {
 // window 256 + 4 sinks; strided (window 128 + every 128th key, Sparse Transformer's "strided"
 // pattern); block-local 256 + 4 sinks. Every head the same, weights 1, soft mask.
 std::vector<AttentionBenchPlan> builtinBenchPlans(int64_t heads);
+// Window w + 4 sinks, w a multiple of blockSize chosen so that the density at n is closest to `density`.
+AttentionBenchPlan windowPlanAtDensity(double density, int64_t n, int64_t heads, int64_t blockSize);
 // A learned plan (any L x H) laid out over `heads` heads of one layer: head h takes the plan's
 // flat head h mod (L*H).
 AttentionBenchPlan flattenPlan(const std::string& name, const MaskBank& bank, const AttentionPlan& plan,
@@ -53,6 +66,10 @@ struct AttentionBenchRow {
   int64_t peakBytes = 0;   // tensor bytes allocated above the inputs during one call, at the peak
   double flops = 0;        // analytic: attended pairs x 4d (dense: causal pairs x 4d), all heads and batch
   double gflops = 0;       // flops / time
+  // Work as the hardware does it: every computed tile's bs x bs pairs x 4d (dense and SDPA: the causal
+  // tiles), so that a sparse kernel's rate per computed block compares with SDPA's.
+  double tileFlops = 0;
+  double tileGflops = 0;
   double density = 1;      // attended pairs / causal pairs (mean over heads)
   bool skipped = false;
   std::string note;

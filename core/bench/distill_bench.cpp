@@ -1,7 +1,5 @@
 #include "core/bench/distill_bench.h"
 
-#include <chrono>
-
 #include <torch/torch.h>
 
 #include "core/bench/model_bench.h"
@@ -14,16 +12,8 @@ StepCostResult benchDistillStep(Gpt2& model, const MaskBank& bank, const Mixture
   const auto device = model->wte->weight.device();
   torch::manual_seed(seed);
   auto ids = torch::randint(cfg.vocabSize, {batchSize, seqLen}, torch::TensorOptions().dtype(torch::kLong)).to(device);
-  auto time = [&](const std::function<void()>& f) {
-    f();  // warm-up (also fills the mask cache)
-    std::vector<double> t;
-    for (int r = 0; r < repeats; ++r) {
-      const auto t0 = std::chrono::steady_clock::now();
-      f();
-      t.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
-    }
-    return median(t);
-  };
+  // One warm-up (it also fills the mask cache); on a GPU each timed step ends with a synchronisation.
+  auto time = [&](const std::function<void()>& f) { return timeCall(f, 1, repeats, device).medianMs / 1e3; };
 
   StepCostResult r;
   r.numMasks = static_cast<int64_t>(bank.masks.size());

@@ -37,17 +37,23 @@ std::vector<int64_t> randomIds(int64_t n, int64_t vocab, uint64_t seed) {
 
 }  // namespace
 
-CallTiming timeCall(const std::function<void()>& call, int warmup, int repeats) {
+CallTiming timeCall(const std::function<void()>& call, int warmup, int repeats, const torch::Device& device) {
+  const bool cuda = device.is_cuda();
+  const int index = cuda ? std::max<int>(0, device.index()) : 0;
+  auto memory = [&] { return cuda ? cudaTensorMemory(index) : trackedTensorMemory(); };
+  auto resetPeak = [&] { cuda ? resetCudaPeak(index) : resetTrackedPeak(); };
   for (int i = 0; i < warmup; ++i) call();
+  synchronize(device);
   std::vector<double> ms;
   int64_t peak = 0;
   for (int i = 0; i < repeats; ++i) {
-    const auto before = trackedTensorMemory().currentBytes;
-    resetTrackedPeak();
+    const auto before = memory().currentBytes;
+    resetPeak();
     const auto t0 = std::chrono::steady_clock::now();
     call();
+    synchronize(device);
     ms.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
-    peak = std::max(peak, trackedTensorMemory().peakBytes - before);
+    peak = std::max(peak, memory().peakBytes - before);
   }
   return {median(ms), peak};
 }

@@ -50,11 +50,14 @@ ModelBenchResult benchModel(Gpt2& model, const ModelBenchOptions& options,
 double median(std::vector<double> values);
 
 // `call` run warmup times, then timed `repeats` times: the median in ms and the most tensor bytes one
-// call held above what was live before it. Counts only while a TrackingAllocatorScope is installed.
+// call held above what was live before it. On the CPU the bytes count only while a
+// TrackingAllocatorScope is installed; on a CUDA device they come from the caching allocator, and
+// each timed call is bracketed by device synchronisations (kernels run asynchronously).
 struct CallTiming {
   double medianMs = 0;
   int64_t peakBytes = 0;
 };
-CallTiming timeCall(const std::function<void()>& call, int warmup, int repeats);
+CallTiming timeCall(const std::function<void()>& call, int warmup, int repeats,
+                    const torch::Device& device = torch::kCPU);
 
 }  // namespace attnx

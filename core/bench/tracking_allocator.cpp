@@ -7,6 +7,10 @@
 
 #include <c10/core/Allocator.h>
 #include <c10/core/CPUAllocator.h>
+#include <cstring>
+#if defined(ATTNX_HAVE_CUDA)
+#include <c10/cuda/CUDACachingAllocator.h>
+#endif
 
 namespace attnx {
 
@@ -45,6 +49,8 @@ class TrackingAllocator final : public c10::Allocator {
     add(static_cast<int64_t>(n));
     return {data, context, &deleteTracked, device};
   }
+  // Pure virtual in LibTorch 2.x's Allocator (absent in 1.13, where this is an ordinary member).
+  void copy_data(void* dest, const void* src, std::size_t count) const { std::memcpy(dest, src, count); }
 
  private:
   c10::Allocator* inner_;
@@ -58,6 +64,20 @@ constexpr uint8_t kPriority = 255;
 TensorMemoryStats trackedTensorMemory() { return {gCurrent.load(), gPeak.load()}; }
 
 void resetTrackedPeak() { gPeak.store(gCurrent.load()); }
+
+#if defined(ATTNX_HAVE_CUDA)
+TensorMemoryStats cudaTensorMemory(int deviceIndex) {
+  const auto stats = c10::cuda::CUDACachingAllocator::getDeviceStats(static_cast<c10::DeviceIndex>(deviceIndex));
+  const auto& allocated = stats.allocated_bytes[0];  // index 0: StatType::AGGREGATE (all pools)
+  return {allocated.current, allocated.peak};
+}
+void resetCudaPeak(int deviceIndex) {
+  c10::cuda::CUDACachingAllocator::resetPeakStats(static_cast<c10::DeviceIndex>(deviceIndex));
+}
+#else
+TensorMemoryStats cudaTensorMemory(int) { return {}; }
+void resetCudaPeak(int) {}
+#endif
 
 TrackingAllocatorScope::TrackingAllocatorScope() : previous_(c10::GetCPUAllocator()) {
   auto* previous = static_cast<c10::Allocator*>(previous_);

@@ -3,9 +3,7 @@
 // torch.cuda.max_memory_allocated. Unlike the resident set (memory_probe.h) it sees only tensor
 // storage, exactly, and its peak can be reset between measurements.
 //
-// CUDA seam: on a GPU the caching allocator already keeps these numbers
-// (c10::cuda::CUDACachingAllocator::getDeviceStats: allocated_bytes current/peak, resetPeakStats);
-// a CUDA build would read them behind the same TensorMemoryStats. Not written: no GPU here.
+// On a GPU the caching allocator already keeps these numbers (cudaTensorMemory below).
 #pragma once
 
 #include <cstdint>
@@ -22,6 +20,12 @@ struct TensorMemoryStats {
 TensorMemoryStats trackedTensorMemory();
 // Sets the peak to the current value.
 void resetTrackedPeak();
+
+// A CUDA device's tensor bytes from LibTorch's caching allocator (allocated bytes, current and peak
+// since the last resetCudaPeak): torch.cuda.memory_allocated and max_memory_allocated. Zeros in a
+// build without CUDA.
+TensorMemoryStats cudaTensorMemory(int deviceIndex);
+void resetCudaPeak(int deviceIndex);
 
 // Installs the tracking allocator as LibTorch's CPU allocator for its lifetime, restoring the previous
 // one when it ends. Scopes nest. Not for use while other threads allocate tensors concurrently with

@@ -6,9 +6,24 @@
 
 #include <torch/torch.h>
 
+#include "core/cuda/sparse_attention_cuda.h"
 #include "core/masks/sparse_attention.h"
 
 namespace attnx {
+
+namespace {
+
+// The block-sparse kernel for q's device: the CPU kernels (with autograd), or the CUDA forward.
+torch::Tensor sparseAttention(const torch::Tensor& q, const torch::Tensor& k, const torch::Tensor& v,
+                              const std::shared_ptr<const SparseHeads>& heads, const torch::Tensor& alpha = {}) {
+  if (!q.is_cuda()) return blockSparseAttention(q, k, v, heads, alpha);
+  TORCH_CHECK(!(q.requires_grad() || k.requires_grad() || v.requires_grad() ||
+                (alpha.defined() && alpha.requires_grad())) || !torch::GradMode::is_enabled(),
+              "compiled plan: the CUDA kernel has no backward; fine-tune and distil on the CPU kernels");
+  return blockSparseAttentionCuda(q, k, v, *heads, alpha);
+}
+
+}  // namespace
 
 CompiledPlanAttention::CompiledPlanAttention(AttentionPlan plan, MaskBank bank, PlanCombine combine,
                                              bool normaliseBranches, int64_t blockSize)
@@ -35,8 +50,11 @@ void CompiledPlanAttention::checkInputs(const torch::Tensor& q, const torch::Ten
                                         int64_t queryOffset) const {
   const auto& p = cache_->plan();
   TORCH_CHECK(q.dim() == 4 && k.dim() == 4, "compiled plan: q and k must be (B, H, T, d)");
-  TORCH_CHECK(q.device().is_cpu(), "compiled plan: the block-sparse kernel runs on the CPU only (got ", q.device(),
-              "); use the dense-masked student on this device");
+  TORCH_CHECK(q.device().is_cpu() || (q.is_cuda() && cudaSparseAttentionBuilt()),
+              "compiled plan: this build's block-sparse kernel runs on the CPU only (got ", q.device(),
+              "); build with CUDA (README, \"Building with CUDA\") or use the dense-masked student");
+  TORCH_CHECK(q.device().is_cpu() || q.scalar_type() == torch::kFloat32,
+              "compiled plan: the CUDA kernel takes float32 q, k, v (got ", q.scalar_type(), ")");
   TORCH_CHECK(q.size(1) == p.numHeads, "compiled plan: ", q.size(1), " heads, the plan is for ", p.numHeads);
   TORCH_CHECK(layer >= 0 && layer < p.numLayers, "compiled plan: layer ", layer, " out of range [0, ", p.numLayers, ")");
   TORCH_CHECK(queryOffset >= 0 && queryOffset + q.size(2) == k.size(2), "compiled plan: Tk (", k.size(2),
@@ -78,7 +96,7 @@ torch::Tensor CompiledPlanAttention::run(const torch::Tensor& q, const torch::Te
       heads->columns.emplace_back();
       for (const auto& e : p.active(layer, h)) heads->columns.back().push_back(e.maskIndex);
     }
-    return blockSparseAttention(q, k, v, heads, a);
+    return sparseAttention(q, k, v, heads, a);
   }
   // Branch mixture: slot s runs every head's s-th active mask; O = sum_s alpha_s O_s.
   size_t slots = 0;
@@ -96,9 +114,9 @@ torch::Tensor CompiledPlanAttention::run(const torch::Tensor& q, const torch::Te
         present[h] = 1.f;
       }
     }
-    const auto alphaS = a.gather(1, torch::tensor(column, torch::kLong).unsqueeze(1)).squeeze(1) *
-                        torch::tensor(present, torch::kFloat32);  // (H)
-    out = out + alphaS.view({1, H, 1, 1}) * blockSparseAttention(q, k, v, heads);
+    const auto alphaS = (a.gather(1, torch::tensor(column, torch::kLong).unsqueeze(1)).squeeze(1) *
+                         torch::tensor(present, torch::kFloat32)).to(v.device());  // (H)
+    out = out + alphaS.view({1, H, 1, 1}) * sparseAttention(q, k, v, heads);
   }
   return out;
 }
@@ -155,7 +173,7 @@ torch::Tensor CompiledPlanAttention::probabilities(const torch::Tensor& q, const
       auto diag = torch::arange(Tk).unsqueeze(0) == torch::arange(queryOffset, Tk).unsqueeze(1);
       W = torch::where(empty.logical_and(diag), torch::ones_like(W), W);
       auto logW = torch::where(W > 0, torch::log(torch::where(W > 0, W, torch::ones_like(W))), torch::full_like(W, negInf));
-      result.select(1, h).copy_(torch::softmax(S.select(1, h) + logW, -1));
+      result.select(1, h).copy_(torch::softmax(S.select(1, h) + logW.to(S.device()), -1));
       continue;
     }
     const auto& branches = layouts->branchLayouts[layer * H + h];
@@ -165,7 +183,7 @@ torch::Tensor CompiledPlanAttention::probabilities(const torch::Tensor& q, const
       auto* m = allowed.data_ptr<bool>();
       for (size_t i = 0; i < members.size(); ++i) m[i] = members[i] != 0;
       const float alphaS = ad[h * a.size(1) + active[s].maskIndex];
-      result.select(1, h).add_(alphaS * torch::softmax(S.select(1, h).masked_fill(allowed.logical_not(), negInf), -1));
+      result.select(1, h).add_(alphaS * torch::softmax(S.select(1, h).masked_fill(allowed.logical_not().to(S.device()), negInf), -1));
     }
   }
   return result;
