@@ -74,6 +74,7 @@ int runAttentionOnlyBench(const SparseBenchArgs& a, const GlobalOptions& g) {
   o.device = selectDevice(g);  // applies --threads
   o.dtype = a.dtype == "bf16" ? torch::kBFloat16 : a.dtype == "fp16" ? torch::kFloat16 : torch::kFloat32;
   o.densities = a.densities;
+  o.maxRowSeconds = a.maxRowSeconds;
   o.seqLens = a.seqLens;
   o.warmup = a.warmup;
   o.repeats = a.repeats;
@@ -86,9 +87,17 @@ int runAttentionOnlyBench(const SparseBenchArgs& a, const GlobalOptions& g) {
   auto plans = builtinBenchPlans(a.heads);
   if (a.run) plans.push_back(learnedPlan(a));
   const auto machineBefore = machineJson();
-  const auto rows = benchAttention(o, plans, [](int64_t i, int64_t n, const std::string& plan, int64_t len) {
-    std::cerr << "bench: [" << i << "/" << n << "] " << plan << " n=" << len << std::endl;
-  });
+  const auto rows = benchAttention(
+      o, plans,
+      [](int64_t i, int64_t n, const std::string& plan, int64_t len) {
+        std::cerr << "bench: [" << i << "/" << n << "] " << plan << " n=" << len << std::endl;
+      },
+      [](const AttentionBenchRow& r) {  // each result as it comes, so a sweep cut short keeps its numbers
+        std::cerr << "bench:   " << r.plan << " n=" << r.n << ": "
+                  << (r.skipped ? r.note : std::to_string(r.timeMs) + " ms, " + std::to_string(r.gflops) + " GFLOP/s, peak " +
+                                               std::to_string(r.peakBytes) + " bytes")
+                  << std::endl;
+      });
 
   if (!a.tracePath.empty()) {
     // One more call of each workload at the first length, under the profiler.

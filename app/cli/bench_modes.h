@@ -20,6 +20,7 @@ struct SparseBenchArgs {
   std::string csvPath, tracePath;
   std::string dtype = "fp32";        // attention-only: fp32, bf16 or fp16 inputs
   std::vector<double> densities;     // attention-only: window + sinks plans sized to these densities
+  double maxRowSeconds = 0;          // attention-only: skip rows predicted to take longer (0: no limit)
   std::optional<std::string> run;  // --run RUN
   std::string data;                // --run: held-out text for KL and perplexity
   int64_t windows = 16;

@@ -69,6 +69,9 @@ Runner addBenchCommand(CLI::App& app, GlobalOptions& g) {
   sub->add_option("--densities", a->sparse.densities,
                   "Attention-only: also window + 4 sinks plans sized at each n to these densities (e.g. 0.5,0.125)")
       ->delimiter(',')->check(CLI::Range(0.0, 1.0));
+  sub->add_option("--max-row-seconds", a->sparse.maxRowSeconds,
+                  "Attention-only: skip a row predicted (from the previous length, as n^2) to take longer (0: no limit)")
+      ->capture_default_str()->check(CLI::NonNegativeNumber);
   sub->add_option("--csv", a->sparse.csvPath, "Attention-only: also write the rows to this CSV file");
   sub->add_option("--trace", a->sparse.tracePath,
                   "Write a per-operator Chrome trace (LibTorch profiler) of one pass at the first --seq length");

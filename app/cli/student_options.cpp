@@ -65,9 +65,6 @@ ChosenModel chooseModel(const GlobalOptions& g, const StudentOptions& s) {
   m.model = loadModel(m.options);
   m.model->eval();
   const auto device = m.model->wte->weight.device();
-  if (m.run && s.kind() == RunStudentKind::Compiled && !device.is_cpu())
-    throw std::runtime_error("the compiled student runs on the CPU only: on --device " + device.str() +
-                             " use --student masked (the same plan, dense-masked)");
   if (m.run)
     m.student = makeRunStudent(*m.run, m.model->config(), s.kind(), s.rule(m.run->config.seqLen),
                                device);

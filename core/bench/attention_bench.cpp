@@ -4,6 +4,7 @@
 #include <chrono>
 #include <cmath>
 #include <limits>
+#include <map>
 #include <sstream>
 
 #include <torch/torch.h>
@@ -11,6 +12,7 @@
 
 #include "core/bench/model_bench.h"
 #include "core/bench/tracking_allocator.h"
+#include "core/cuda/sparse_attention_cuda.h"
 #include "core/eval/compiled_plan_attention.h"
 
 namespace attnx {
@@ -114,7 +116,8 @@ AttentionBenchPlan flattenPlan(const std::string& name, const MaskBank& bank, co
 }
 
 std::vector<AttentionBenchRow> benchAttention(const AttentionBenchOptions& o, const std::vector<AttentionBenchPlan>& plans,
-                                              const AttentionBenchProgress& progress) {
+                                              const AttentionBenchProgress& progress,
+                                              const AttentionBenchRowDone& rowDone) {
   torch::NoGradGuard noGrad;
   TrackingAllocatorScope tracking;
   const bool sdpa = o.sdpa && TORCH_VERSION_MAJOR >= 2;
@@ -129,6 +132,27 @@ std::vector<AttentionBenchRow> benchAttention(const AttentionBenchOptions& o, co
     row.peakBytes = t.peakBytes;
     row.gflops = row.flops / (row.timeMs * 1e6);
     row.tileGflops = row.tileFlops / (row.timeMs * 1e6);
+  };
+  // The last measured (n, ms) per workload, for --max-row-seconds.
+  std::map<std::string, std::pair<int64_t, double>> last;
+  auto overBudget = [&](AttentionBenchRow& row, const std::string& workload) {
+    const auto it = last.find(workload);
+    if (o.maxRowSeconds <= 0 || it == last.end()) return false;
+    const double grow = static_cast<double>(row.n) / static_cast<double>(it->second.first);
+    const double seconds = it->second.second * grow * grow * (o.warmup + o.repeats) / 1e3;
+    if (seconds <= o.maxRowSeconds) return false;
+    std::ostringstream note;
+    note.precision(3);
+    note << "skipped: predicted " << seconds << " s for " << o.warmup + o.repeats << " calls (" << it->second.second
+         << " ms at n = " << it->second.first << ", grown as n^2) > --max-row-seconds";
+    row.skipped = true;
+    row.note = note.str();
+    return true;
+  };
+  auto push = [&](const AttentionBenchRow& row, const std::string& workload) {
+    if (!row.skipped) last[workload] = {row.n, row.timeMs};
+    if (rowDone) rowDone(row);
+    rows.push_back(row);
   };
   for (int64_t n : o.seqLens) {
     torch::manual_seed(o.seed);
@@ -150,7 +174,7 @@ std::vector<AttentionBenchRow> benchAttention(const AttentionBenchOptions& o, co
       if (denseChunkBytes(o, rowsPerChunk, n) > o.maxDenseBytes) {
         row.skipped = true;
         row.note = "skipped: one query row of dense scores exceeds --max-dense-bytes";
-      } else {
+      } else if (!overBudget(row, "dense")) {
         if (rowsPerChunk < n)
           row.note = "chunked: " + std::to_string((n + rowsPerChunk - 1) / rowsPerChunk) + " chunks of " +
                      std::to_string(rowsPerChunk) + " query rows (whole n x n would need " +
@@ -158,7 +182,7 @@ std::vector<AttentionBenchRow> benchAttention(const AttentionBenchOptions& o, co
                      formatBytes(static_cast<double>(o.maxDenseBytes)) + ")";
         finish(row, timeCall([&] { denseAttention(q, k, v, rowsPerChunk); }, o.warmup, o.repeats, o.device));
       }
-      rows.push_back(row);
+      push(row, "dense");
     }
 #if TORCH_VERSION_MAJOR >= 2
     if (sdpa) {
@@ -168,10 +192,12 @@ std::vector<AttentionBenchRow> benchAttention(const AttentionBenchOptions& o, co
       row.n = n;
       row.flops = denseFlops;
       row.tileFlops = denseTileFlops;
-      finish(row, timeCall([&] { at::scaled_dot_product_attention(q, k, v, {}, 0.0, /*is_causal=*/true); },
-                           o.warmup, o.repeats, o.device));
-      row.note = "at::scaled_dot_product_attention, is_causal";
-      rows.push_back(row);
+      if (!overBudget(row, "sdpa")) {
+        finish(row, timeCall([&] { at::scaled_dot_product_attention(q, k, v, {}, 0.0, /*is_causal=*/true); },
+                             o.warmup, o.repeats, o.device));
+        row.note = "at::scaled_dot_product_attention, is_causal";
+      }
+      push(row, "sdpa");
     }
 #endif
     // The compiled kernels compute in float32.
@@ -187,12 +213,18 @@ std::vector<AttentionBenchRow> benchAttention(const AttentionBenchOptions& o, co
       std::ostringstream sizedName;
       if (i < sized.size()) sizedName << "d" << o.densities[i] << ":" << plan.name;  // e.g. d0.125:window512+sinks4
       const std::string name = i < sized.size() ? sizedName.str() : plan.name;
+      // The workload a row continues: the density it was sized to, or the plan.
+      const std::string workload = i < sized.size() ? "d" + std::to_string(o.densities[i]) : plan.name;
       if (progress) progress(++index, total, name, n);
       AttentionBenchRow row;
       row.plan = name;
       row.n = n;
       row.density = plan.plan.meanDensity(plan.bank, n);
       row.flops = plan.plan.attentionFlops(plan.bank, plan.combine, o.headDim, n) * o.batch;
+      if (overBudget(row, workload)) {
+        push(row, workload);
+        continue;
+      }
       CompiledPlanAttention kernel(plan.plan, plan.bank, plan.combine, false, o.blockSize);
       const auto c0 = std::chrono::steady_clock::now();
       const auto layouts = kernel.layouts().get(n, 0);
@@ -220,13 +252,27 @@ std::vector<AttentionBenchRow> benchAttention(const AttentionBenchOptions& o, co
       note.precision(3);
       note << "layout compiled once in " << compileMs << " ms (cached); " << tiles << " tiles over " << o.heads
            << " heads, " << full << " full; ";
-      if (o.device.is_cuda())
+      if (o.device.is_cuda()) {
         note << "CUDA kernel";
+        if (plan.combine == PlanCombine::SoftMask) {
+          // The host's share of a call: flattening the layouts the kernel reads (sent to the GPU each call).
+          SparseHeads heads;
+          heads.layouts = layouts->unionLayouts;
+          for (int64_t h = 0; h < o.heads; ++h) {
+            heads.columns.emplace_back();
+            for (const auto& e : plan.plan.active(0, h)) heads.columns.back().push_back(e.maskIndex);
+          }
+          const auto f0 = std::chrono::steady_clock::now();
+          const auto flat = flattenSparseHeads(qf, kf, vf, heads, kernel.alpha().select(0, 0));
+          note << ", host flattening " << std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - f0).count()
+               << " ms of it (" << flat.tileKeyBlock.size() << " tiles, " << flat.patterns.size() * 8 / 1024 << " KiB of patterns)";
+        }
+      }
       else
         note << threadsUsed << " threads";
       if (converted) note << "; float32 kernel on float32 copies of the inputs";
       row.note = note.str();
-      rows.push_back(row);
+      push(row, workload);
     }
   }
   return rows;

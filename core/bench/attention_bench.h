@@ -33,6 +33,10 @@ struct AttentionBenchOptions {
   // LibTorch's fused scaled_dot_product_attention (is_causal; FlashAttention on a GPU in fp16/bf16)
   // as an "sdpa" row; only where LibTorch has it (2.x; Debian's 1.13 has none).
   bool sdpa = true;
+  // A row whose calls (warmup + repeats) would take longer than this, predicted from the same plan at
+  // the previous length and the n^2 growth of attention, is skipped and says so (0: no limit). Keeps a
+  // sweep to 65536 inside a time budget on a slow kernel.
+  double maxRowSeconds = 0;
   // Window + 4 sinks plans sized at each n to these densities (e.g. 1/2 ... 1/32), beside `plans`.
   std::vector<double> densities;
   // Intra-op threads for the compiled kernel's at::parallel_for (0: LibTorch's current setting).
@@ -77,9 +81,12 @@ struct AttentionBenchRow {
 
 // progress(i, total, plan, n) as each row starts (i from 1).
 using AttentionBenchProgress = std::function<void(int64_t, int64_t, const std::string&, int64_t)>;
+// Each row as it is measured, so that a sweep cut short still leaves its numbers.
+using AttentionBenchRowDone = std::function<void(const AttentionBenchRow&)>;
 
 std::vector<AttentionBenchRow> benchAttention(const AttentionBenchOptions& options,
                                               const std::vector<AttentionBenchPlan>& plans,
-                                              const AttentionBenchProgress& progress = {});
+                                              const AttentionBenchProgress& progress = {},
+                                              const AttentionBenchRowDone& rowDone = {});
 
 }  // namespace attnx

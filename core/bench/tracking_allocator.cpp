@@ -8,6 +8,8 @@
 #include <c10/core/Allocator.h>
 #include <c10/core/CPUAllocator.h>
 #include <cstring>
+
+#include "core/util/torch_compat.h"
 #if defined(ATTNX_HAVE_CUDA)
 #include <c10/cuda/CUDACachingAllocator.h>
 #endif
@@ -41,7 +43,7 @@ void deleteTracked(void* context) {
 class TrackingAllocator final : public c10::Allocator {
  public:
   explicit TrackingAllocator(c10::Allocator* inner) : inner_(inner) {}
-  c10::DataPtr allocate(size_t n) const override {
+  c10::DataPtr allocate(size_t n) ATTNX_ALLOCATE_CONST override {
     c10::DataPtr inner = inner_->allocate(n);
     void* data = inner.get();
     const auto device = inner.device();

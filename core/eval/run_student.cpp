@@ -6,6 +6,7 @@
 
 #include <torch/torch.h>
 
+#include "core/cuda/sparse_attention_cuda.h"
 #include "core/eval/compiled_plan_attention.h"
 #include "core/io/safetensors.h"
 #include "core/train/distill_trainer.h"
@@ -120,9 +121,9 @@ RunStudent makePlanStudent(const RunArtifacts& run, const Gpt2Config& config, Ru
   s.plan = std::move(plan);
   s.planSource = std::move(planSource);
   if (kind == RunStudentKind::Compiled) {
-    if (!device.is_cpu())
-      throw std::runtime_error("the compiled student's block-sparse kernel runs on the CPU only; on " + device.str() +
-                               " use the dense-masked student");
+    if (!device.is_cpu() && !(device.is_cuda() && cudaSparseAttentionBuilt()))
+      throw std::runtime_error("this build's compiled student runs on the CPU only (no CUDA kernel); on " +
+                               device.str() + " use the dense-masked student (--student masked)");
     s.kernel = std::make_unique<CompiledPlanAttention>(s.plan, run.bank, run.combine(), options.normaliseBranches,
                                                        blockSize);
   } else {

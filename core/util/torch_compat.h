@@ -16,3 +16,11 @@ inline auto optimizerStateKey(const torch::Tensor& p) {
 }
 
 }  // namespace attnx::compat
+
+// c10::Allocator::allocate is const in 1.x and not in 2.x: an allocator of ours declares
+// `c10::DataPtr allocate(size_t n) ATTNX_ALLOCATE_CONST override`.
+#if TORCH_VERSION_MAJOR >= 2
+#define ATTNX_ALLOCATE_CONST
+#else
+#define ATTNX_ALLOCATE_CONST const
+#endif
