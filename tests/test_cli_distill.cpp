@@ -145,7 +145,7 @@ class TestCliDistill : public QObject {
     QVERIFY2(r.code == 0, qPrintable(r.err));
     const auto j = r.json();
     QCOMPARE(j["kind"].get<std::string>(), std::string("student"));
-    QCOMPARE(j["plan_from"].get<std::string>(), std::string("plan.json"));
+    QVERIFY(j["plan_from"].get<std::string>().rfind("plan.json (", 0) == 0);
     QCOMPARE(j["results"].size(), size_t{4});  // teacher and student at each length
     for (const auto& row : j["results"]) QVERIFY(row["time_ms"].get<double>() > 0 && row["peak_bytes"].get<int64_t>() > 0);
     const double compiled = j["quality"]["student_perplexity"].get<double>();

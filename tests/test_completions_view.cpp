@@ -103,6 +103,19 @@ class TestCompletionsView : public QObject {
     }
   }
 
+  // The pruned student the desktop shows for a run is the one attnx-cli runs for the same folder
+  // (RunArtifacts::defaultPlan: here no plan.json, so the learned alpha at threshold 0.05): the
+  // same description and the same density.
+  void prunedStudentIsTheClis() {
+    const auto r = attnx::test::runCli({"eval", "--run", tmp_.path() + QStringLiteral("/run"), "--data",
+                                        attnx::test::tinyRunText(), "--windows", "2", "--seq-len", "32", "--json"});
+    QVERIFY2(r.code == 0, qPrintable(r.err));
+    const auto j = nlohmann::json::parse(r.out.toStdString());
+    QCOMPARE(session_->summary().prunedDescription.toStdString(), j["plan_from"].get<std::string>());
+    QVERIFY(session_->summary().prunedDescription.startsWith(QStringLiteral("no plan.json")));
+    QCOMPARE(session_->analyticCost(32).prunedDensity, j["pruned_density"].get<double>());
+  }
+
   void cancelStops() {
     CompletionsView view;
     view.setSession(session_);

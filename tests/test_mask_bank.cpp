@@ -65,8 +65,13 @@ bool truth(const MaskSpec& m, int64_t i, int64_t j, int64_t n) {
       return false;
     case MaskFamily::Random: return truthRandomBlocks(m.seed, i / m.b, m.r).count(j / m.b) > 0;
     case MaskFamily::Painted: {
-      const int64_t G = m.gridSize;
-      return m.grid[static_cast<size_t>((i * G / n) * G + (j * G / n))] == 1;
+      // method.md: cells of b tokens; below the G x G canvas the last row continues, its first
+      // cell as sinks and its other cells along their block diagonals. n plays no part.
+      const int64_t G = m.gridSize, row = i / m.b, col = j / m.b;
+      const auto cell = [&](int64_t r, int64_t c) { return m.grid[static_cast<size_t>(r * G + c)] == 1; };
+      if (row < G) return cell(row, col);
+      if (col == 0) return cell(G - 1, 0);
+      return row - col <= G - 2 && cell(G - 1, G - 1 - (row - col));
     }
   }
   return false;
@@ -130,7 +135,7 @@ class TestMaskBank : public QObject {
   void familiesMatchFormula_data();
   void familiesMatchFormula();
   void handCheckedMatrices();
-  void paintedScalesWithN();
+  void paintedIsLengthFree();
   void randomContract();
   void randomPinnedValues();
   void randomIsSpreadOverCandidates();
@@ -197,13 +202,16 @@ void TestMaskBank::familiesMatchFormula_data() {
   row(MaskSpec::random("random b=16 r=3 seed=7", 16, 3, 7));
   row(MaskSpec::random("random b=1 r=2 seed=5", 1, 2, 5));
   row(MaskSpec::random("random b=3 r=100 seed=1", 3, 100, 1));
-  row(MaskSpec::painted("painted 1x1 on", 1, {1}));
-  row(MaskSpec::painted("painted 1x1 off", 1, {0}));
-  row(MaskSpec::painted("painted 3x3", 3, gridOf({"100", "010", "111"})));
-  row(MaskSpec::painted("painted 4x4 checker", 4, gridOf({"1010", "0101", "1010", "0101"})));
+  // Small cells, so that n = 100 runs far past the canvas.
+  row(MaskSpec::painted("painted 1x1 on", 1, {1}, 3));
+  row(MaskSpec::painted("painted 1x1 off", 1, {0}, 3));
+  row(MaskSpec::painted("painted 3x3", 3, gridOf({"100", "010", "111"}), 2));
+  row(MaskSpec::painted("painted 3x3 b=1", 3, gridOf({"100", "110", "101"}), 1));
+  row(MaskSpec::painted("painted 4x4 checker", 4, gridOf({"1010", "0101", "1010", "0101"}), 5));
   row(MaskSpec::painted("painted 8x8", 8,
                         gridOf({"10000000", "11000000", "10100000", "10110000", "10011000", "00001100",
-                                "10000111", "11111111"})));
+                                "10000111", "11111111"}), 4));
+  row(MaskSpec::painted("painted 8x8 full b=64", 8, std::vector<uint8_t>(64, 1), 64));
 }
 
 void TestMaskBank::familiesMatchFormula() {
@@ -289,25 +297,41 @@ void TestMaskBank::handCheckedMatrices() {
   QCOMPARE(MaskSpec::causal("c").density(1000), 1.0);
 }
 
-void TestMaskBank::paintedScalesWithN() {
-  // Two diagonal blocks: at n=4 the grid cells are 2 x 2 ...
-  const auto diag = MaskSpec::painted("p", 2, gridOf({"10", "01"}));
-  QCOMPARE(picture(diag.dense(4), 4), lines({"1...", "11..", "..1.", "..11"}));
-  // ... at n=5, rows/keys 0-2 map to cell 0 (floor(2i/5) = 0 for i <= 2) and 3-4 to cell 1.
-  QCOMPARE(picture(diag.dense(5), 5), lines({"1....", "11...", "111..", "...1.", "...11"}));
-  // At n=8, 4 x 4 blocks.
-  QCOMPARE(diag.allowedPairs(8), int64_t(10 + 10));
-  // n smaller than the grid: position i uses cell floor(4i/3) = 0, 1, 2; only column 0 is painted.
-  const auto first = MaskSpec::painted("p", 4, gridOf({"1000", "1000", "1000", "1000"}));
-  QCOMPARE(picture(first.dense(3), 3), lines({"1..", "11.", "1.1"}));
-  // A painted lower triangle is the causal mask at every n; an empty grid leaves the diagonal.
-  const auto lower = MaskSpec::painted("p", 3, gridOf({"100", "110", "111"}));
-  const auto none = MaskSpec::painted("p", 3, gridOf({"000", "000", "000"}));
-  for (int64_t n : {1, 2, 3, 10, 99}) {
-    // Diagonal cells include the block's upper part, which the causal rule removes.
-    QCOMPARE(lower.allowedPairs(n), n * (n + 1) / 2);
-    QCOMPARE(none.allowedPairs(n), n);
+void TestMaskBank::paintedIsLengthFree() {
+  // Cells of 2 tokens: two diagonal cells on the canvas; below it (query cell 2 on) the last row's
+  // first cell (0: no sinks) and its diagonal cell (1) continue, so each query sees its own cell.
+  const auto diag = MaskSpec::painted("p", 2, gridOf({"10", "01"}), 2);
+  QCOMPARE(picture(diag.dense(6), 6), lines({"1.....", "11....", "..1...", "..11..", "....1.", "....11"}));
+  // Sinks and a diagonal: the last row 1 0 1 continues as key 0 (its first cell) and the query's
+  // own cell; its middle cell (one cell back) is 0.
+  const auto sinks = MaskSpec::painted("p", 3, gridOf({"100", "110", "101"}), 1);
+  QCOMPARE(picture(sinks.dense(6), 6), lines({"1.....", "11....", "1.1...", "1..1..", "1...1.", "1....1"}));
+  // A query's keys never depend on how many tokens follow it: every prefix of a longer matrix is
+  // the matrix of the shorter length.
+  for (const auto& m : {diag, sinks, MaskSpec::painted("p", 4, gridOf({"1000", "0100", "1110", "1011"}), 3)}) {
+    const int64_t big = 40;
+    const auto whole = m.dense(big);
+    for (int64_t n : {1, 5, 13, 29}) {
+      const auto part = m.dense(n);
+      for (int64_t i = 0; i < n; ++i)
+        for (int64_t j = 0; j < n; ++j)
+          QCOMPARE(part[size_t(i * n + j)], whole[size_t(i * big + j)]);
+    }
+    // Its reach is bounded: b sink keys, and G * b back (the canvas, then the diagonals).
+    const auto reach = m.keyReach();
+    QVERIFY(reach.has_value());
+    QCOMPARE(reach->sinks, m.b);
+    QCOMPARE(reach->window, m.gridSize * m.b);
+    for (int64_t i = 0; i < big; ++i)
+      for (int64_t j = 0; j <= i; ++j)
+        if (whole[size_t(i * big + j)]) QVERIFY(j < reach->sinks || i - j < reach->window);
   }
+  // A painted lower triangle is the causal mask over its canvas (G * b tokens); an empty grid
+  // leaves the diagonal at every n.
+  const auto lower = MaskSpec::painted("p", 3, gridOf({"100", "110", "111"}), 4);
+  const auto none = MaskSpec::painted("p", 3, gridOf({"000", "000", "000"}), 4);
+  for (int64_t n : {1, 2, 3, 10, 12}) QCOMPARE(lower.allowedPairs(n), n * (n + 1) / 2);
+  for (int64_t n : {1, 12, 99}) QCOMPARE(none.allowedPairs(n), n);
 }
 
 // ---- the random family ----
@@ -485,12 +509,12 @@ void TestMaskBank::roundTrip() {
                  MaskSpec::painted("p", 2, gridOf({"10", "11"}))};
   QCOMPARE(small.toJsonText(), std::string(R"({
   "format": "attnx-mask-bank",
-  "version": 1,
+  "version": 2,
   "name": "small",
   "masks": [
     {"name": "win-2", "family": "window", "w": 2},
     {"name": "prev", "family": "offsets", "O": [0, 1]},
-    {"name": "p", "family": "painted", "grid": [
+    {"name": "p", "family": "painted", "b": 64, "grid": [
       [1, 0],
       [1, 1]
     ]}
@@ -503,6 +527,17 @@ void TestMaskBank::roundTrip() {
           {"grid":[[1,0],[1,1]],"family":"painted","name":"p"}],"name":"small","version":1,"format":"attnx-mask-bank"})",
       "loose");
   QVERIFY(loose == small);
+  // That input is a version-1 file: its painted mask, which used to stretch over the sequence, gets
+  // cells of 64 tokens, and the bank says so; a current file says nothing.
+  QCOMPARE(loose.notes.size(), size_t{1});
+  QVERIFY2(loose.notes[0].rfind("mask 2 (\"p\"): a version-1 painted grid was stretched", 0) == 0, loose.notes[0].c_str());
+  QVERIFY(MaskBank::fromJsonText(small.toJsonText(), "current").notes.empty());
+  // Version 2 asks for the cell size.
+  QCOMPARE(errorOf([] {
+             MaskBank::fromJsonText(R"({"format": "attnx-mask-bank", "version": 2, "masks": [
+                 {"name": "p", "family": "painted", "grid": [[1]]}]})", "v2.json");
+           }),
+           QString::fromUtf8("v2.json: mask 0 (\"p\"): field \"b\" is missing (painted masks take \"b\" and \"grid\")"));
 }
 
 void TestMaskBank::saveIsAtomicAndValidated() {
@@ -592,7 +627,7 @@ void TestMaskBank::badFixtures_data() {
   row("not-an-object.json", "expected a JSON object (an attnx mask bank), got [{\"family\":\"window\",\"name\":\"win\",\"w\":4}]");
   row("wrong-format.json", "not an attnx mask bank: field \"format\" is \"attnx-run\", expected \"attnx-mask-bank\"");
   row("missing-format.json", "not an attnx mask bank: field \"format\" is missing (expected \"attnx-mask-bank\")");
-  row("newer-version.json", "bank format version 2 is newer than this attnx reads (1): upgrade attnx to open it");
+  row("newer-version.json", "bank format version 3 is newer than this attnx reads (2): upgrade attnx to open it");
   row("bad-version.json", "field \"version\" must be an integer ≥ 1, got \"1\"");
   row("missing-masks.json", "field \"masks\" is missing (the list of masks)");
   row("empty-masks.json", "field \"masks\" is empty: a bank needs at least one mask");

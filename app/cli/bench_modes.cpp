@@ -49,14 +49,13 @@ std::string csvField(const std::string& s) {
 AttentionPlan benchPlan(const RunArtifacts& run, const SparseBenchArgs& a) {
   if (const auto rule = a.pruneRule(run.config.seqLen))
     return run.prune(*rule);
-  return run.planOr(PruningRule::thresholdRule(kDefaultRunPruneThreshold));
+  return run.defaultPlan().plan;
 }
 
 // Where benchPlan's plan came from, for the output.
 std::string benchPlanSource(const RunArtifacts& run, const SparseBenchArgs& a) {
   if (const auto rule = a.pruneRule(run.config.seqLen)) return "learned alpha pruned: " + rule->text();
-  if (run.plan) return "plan.json";
-  return "learned alpha pruned: " + PruningRule::thresholdRule(kDefaultRunPruneThreshold).text();
+  return run.defaultPlan().source;
 }
 
 // A run's plan laid over the bench's heads, named after the run folder.

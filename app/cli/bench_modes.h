@@ -1,4 +1,4 @@
-// The sparse-attention modes of attnx-cli bench (issue 4): --attention-only and --run.
+// The sparse-attention modes of attnx-cli bench: --attention-only and --run.
 #pragma once
 
 #include <optional>
@@ -25,7 +25,7 @@ struct SparseBenchArgs {
   std::string data;                // --run: held-out text for KL and perplexity
   int64_t windows = 16;
   // --prune-threshold / --prune-top-k / --prune-target-density / --prune-budget (at most one): prune the
-  // run's learned alpha with that rule; none given: the run's plan.json, else threshold kDefaultRunPruneThreshold.
+  // run's learned alpha with that rule; none given: the run's default plan (RunArtifacts::defaultPlan).
   std::optional<double> pruneThreshold, pruneTargetDensity, pruneBudget;
   std::optional<int64_t> pruneTopK;
   // The rule given, if any; densityLength: the n at which a target density is measured.

@@ -42,7 +42,7 @@ Runner addBenchCommand(CLI::App& app, GlobalOptions& g) {
   sub->add_option("--batch", a->batch, "Batch size for --distill-step")->capture_default_str()->check(CLI::PositiveNumber);
   sub->add_option("--combine", a->combine, "soft-mask or branch-mixture, for --distill-step")
       ->capture_default_str()->check(CLI::IsMember({"soft-mask", "branch-mixture"}));
-  // Sparse attention (issue 4).
+  // Sparse attention: attention alone, or a run's compiled student against its teacher.
   sub->add_flag("--attention-only", a->attentionOnly,
                 "Instead: attention alone (B=1, --heads, --head-dim), dense vs compiled block-sparse plans; "
                 "--seq default 512,...,16384");

@@ -98,6 +98,7 @@ Runner addDistillCommand(CLI::App& app, GlobalOptions& g) {
     teacherOpts.modelDir = c.teacherDir;
     auto teacher = loadModel(teacherOpts);
     auto bank = MaskBank::load(c.bankPath);
+    for (const auto& note : bank.notes) std::cerr << "attnx-cli distill: " << c.bankPath << ": " << note << '\n';
     const auto tok = loadTokenizer(teacherOpts);
 
     auto t0 = std::chrono::steady_clock::now();

@@ -134,6 +134,7 @@ Runner addMasksCommand(CLI::App& app, GlobalOptions& g) {
       throw CLI::ValidationError("--force", "matrices are limited to n ≤ " + std::to_string(kForcedMatrixLimit) +
                                                 " (n² cells), got --n " + std::to_string(n));
     const MaskBank bank = MaskBank::load(a->bank);  // MaskError: exit 1 with the file's problem
+    for (const auto& note : bank.notes) std::cerr << "attnx-cli masks: " << a->bank << ": " << note << '\n';
 
     std::optional<std::vector<double>> coefficients;
     if (coeffOpt->count()) {

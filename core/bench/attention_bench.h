@@ -1,5 +1,5 @@
 // Attention alone, dense against compiled block-sparse plans, across sequence lengths
-// (issue 4, `attnx-cli bench --attention-only`): time (median after warm-up), peak tensor memory
+// (`attnx-cli bench --attention-only`): time (median after warm-up), peak tensor memory
 // (tracking allocator), analytic FLOPs and achieved GFLOP/s, one row per (plan, n).
 #pragma once
 

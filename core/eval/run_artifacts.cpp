@@ -30,6 +30,13 @@ AttentionPlan RunArtifacts::planOr(const PruningRule& fallback) const {
   return prune(fallback);
 }
 
+RunArtifacts::DefaultPlan RunArtifacts::defaultPlan() const {
+  if (plan) return {*plan, std::string(kPlanFile) + " (" + plan->rule.text() + ")"};
+  auto pruned = prune(PruningRule::thresholdRule(kDefaultPruneThreshold));
+  auto source = "no " + std::string(kPlanFile) + ": the learned alpha pruned at " + pruned.rule.text();
+  return {std::move(pruned), std::move(source)};
+}
+
 std::string RunArtifacts::path(const std::string& file) const { return (std::filesystem::path(dir) / file).string(); }
 
 AttentionPlan RunArtifacts::prune(const PruningRule& rule) const {

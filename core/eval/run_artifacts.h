@@ -32,6 +32,15 @@ struct RunArtifacts {
   PlanCombine combine() const;
   // plan.json if the run has one, else the learned alpha pruned with `fallback`.
   AttentionPlan planOr(const PruningRule& fallback) const;
+  // The pruned student's plan when no rule is asked for, one choice for every client (attnx-cli
+  // score, generate, eval, bench and the desktop): plan.json, else the learned alpha at threshold
+  // kDefaultPruneThreshold. source says which, for output ("plan.json (budget 0.25 at n=512)").
+  static constexpr double kDefaultPruneThreshold = 0.05;
+  struct DefaultPlan {
+    AttentionPlan plan;
+    std::string source;
+  };
+  DefaultPlan defaultPlan() const;
   // The learned alpha pruned with `rule` (a budget rule uses the run's profile; PlanError naming
   // attnx-cli profile when the run has none).
   AttentionPlan prune(const PruningRule& rule) const;

@@ -97,12 +97,10 @@ RunStudent makeRunStudent(const RunArtifacts& run, const Gpt2Config& config, Run
   if (rule) {
     plan = run.prune(*rule);
     source = "learned alpha pruned: " + rule->text();
-  } else if (run.plan) {
-    plan = *run.plan;
-    source = "plan.json: " + run.plan->rule.text();
   } else {
-    plan = run.prune(PruningRule::thresholdRule(kDefaultRunPruneThreshold));
-    source = "no plan.json, learned alpha pruned: " + plan.rule.text();
+    auto chosen = run.defaultPlan();
+    plan = std::move(chosen.plan);
+    source = std::move(chosen.source);
   }
   return makePlanStudent(run, config, kind, std::move(plan), std::move(source), device, blockSize);
 }

@@ -40,9 +40,6 @@ const char* runStudentKindName(RunStudentKind kind);
 // Throws std::invalid_argument listing the names.
 RunStudentKind runStudentKindFromName(const std::string& name);
 
-// Threshold for a run with no plan.json and no rule given (as attnx-cli bench prunes).
-constexpr double kDefaultRunPruneThreshold = 0.05;
-
 struct RunStudent {
   RunStudentKind kind = RunStudentKind::Compiled;
   std::unique_ptr<AttentionKernel> kernel;
@@ -55,7 +52,7 @@ struct RunStudent {
 };
 
 // The student of `run` for a GPT-2 with `config`. rule: prune the learned alpha with it; none: the
-// run's plan.json, else the learned alpha pruned at kDefaultRunPruneThreshold (Soft ignores both).
+// run's default plan (RunArtifacts::defaultPlan; Soft ignores both).
 // Throws std::runtime_error when the run's shape does not fit the model.
 RunStudent makeRunStudent(const RunArtifacts& run, const Gpt2Config& config, RunStudentKind kind,
                           const std::optional<PruningRule>& rule = std::nullopt,

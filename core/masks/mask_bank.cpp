@@ -54,7 +54,7 @@ std::vector<const char*> fieldsOf(MaskFamily family) {
     case MaskFamily::Sinks: return {"k"};
     case MaskFamily::Offsets: return {"O"};
     case MaskFamily::Random: return {"b", "r", "seed"};
-    case MaskFamily::Painted: return {"grid"};
+    case MaskFamily::Painted: return {"b", "grid"};
   }
   return {};
 }
@@ -74,7 +74,9 @@ std::string takesText(MaskFamily family) {
 // Parses one mask object; throws MaskError with the mask's label (no origin).
 class MaskParser {
  public:
-  MaskParser(const json& m, size_t index) : m_(m), index_(index) {}
+  // version: the bank file's format version; notes: where an older version's meaning changed.
+  MaskParser(const json& m, size_t index, int version, std::vector<std::string>& notes)
+      : m_(m), index_(index), version_(version), notes_(notes) {}
 
   MaskSpec parse() {
     if (!m_.is_object()) fail("expected a JSON object, got " + gotText(m_));
@@ -94,13 +96,14 @@ class MaskParser {
     }
 
     const auto fields = fieldsOf(spec_.family);
+    const bool legacyPainted = spec_.family == MaskFamily::Painted && version_ < 2 && !m_.contains("b");
     for (const auto& [key, value] : m_.items()) {
       const bool known = key == "name" || key == "family" ||
                          std::any_of(fields.begin(), fields.end(), [&](const char* f) { return key == f; });
       if (!known) fail("unknown field \"" + key + "\" (" + takesText(spec_.family) + ")");
     }
     for (const char* f : fields)
-      if (!m_.contains(f)) fail("field \"" + std::string(f) + "\" is missing (" + takesText(spec_.family) + ")");
+      if (!m_.contains(f) && !(legacyPainted && std::string(f) == "b")) fail("field \"" + std::string(f) + "\" is missing (" + takesText(spec_.family) + ")");
 
     switch (spec_.family) {
       case MaskFamily::Causal: break;
@@ -116,7 +119,17 @@ class MaskParser {
         spec_.r = integer("r");
         spec_.seed = seed();
         break;
-      case MaskFamily::Painted: parseGrid(); break;
+      case MaskFamily::Painted:
+        parseGrid();
+        spec_.b = legacyPainted ? MaskBank::kLegacyPaintedCell : integer("b");
+        if (legacyPainted)
+          notes_.push_back(maskLabel(index_, spec_.name) + ": a version-1 painted grid was stretched over the whole "
+                           "sequence, so a token's mask depended on tokens after it; it now covers cells of " +
+                           std::to_string(MaskBank::kLegacyPaintedCell) +
+                           " tokens from position 0 and continues past the canvas along its block diagonals "
+                           "(field \"b\" sets the cell size; saving writes version " +
+                           std::to_string(MaskBank::kVersion) + ")");
+        break;
     }
     if (auto p = spec_.problem(); !p.empty()) fail(p);
     return spec_;
@@ -179,6 +192,8 @@ class MaskParser {
 
   const json& m_;
   size_t index_;
+  int version_;
+  std::vector<std::string>& notes_;
   MaskSpec spec_;
 };
 
@@ -197,6 +212,7 @@ ordered_json maskToJson(const MaskSpec& m) {
     case MaskFamily::Offsets: j["O"] = m.offsets; break;
     case MaskFamily::Random: j["b"] = m.b; j["r"] = m.r; j["seed"] = m.seed; break;
     case MaskFamily::Painted: {
+      j["b"] = m.b;
       ordered_json rows = ordered_json::array();
       for (int64_t row = 0; row < m.gridSize; ++row) {
         ordered_json cells = ordered_json::array();
@@ -265,7 +281,7 @@ MaskBank MaskBank::fromJson(const nlohmann::json& doc, const std::string& origin
   if (version->get<uint64_t>() > static_cast<uint64_t>(kVersion))
     fail("bank format version " + std::to_string(version->get<uint64_t>()) + " is newer than this attnx reads (" +
          std::to_string(kVersion) + "): upgrade attnx to open it");
-  bank.version = version->get<int>();
+  const int fileVersion = version->get<int>();  // read as that version, held and written as the newest
 
   for (const auto& [key, value] : doc.items())
     if (key != "format" && key != "version" && key != "name" && key != "description" && key != "masks")
@@ -283,7 +299,7 @@ MaskBank MaskBank::fromJson(const nlohmann::json& doc, const std::string& origin
   if (masks->empty()) fail("field \"masks\" is empty: a bank needs at least one mask");
   for (size_t index = 0; index < masks->size(); ++index) {
     try {
-      bank.masks.push_back(MaskParser((*masks)[index], index).parse());
+      bank.masks.push_back(MaskParser((*masks)[index], index, fileVersion, bank.notes).parse());
     } catch (const MaskError& e) {
       fail(e.what());
     }

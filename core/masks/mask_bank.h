@@ -24,12 +24,19 @@ struct CombinedMask {
 class MaskBank {
  public:
   static constexpr const char* kFormat = "attnx-mask-bank";
-  static constexpr int kVersion = 1;  // the newest version this build reads and the one it writes
+  // The newest version this build reads and the one it writes. 2: painted masks have a cell size
+  // "b" in tokens and no longer stretch over the sequence (method.md); version-1 files still load.
+  static constexpr int kVersion = 2;
+  // The cell size a version-1 painted mask is given (its grid used to stretch over n).
+  static constexpr int64_t kLegacyPaintedCell = 64;
 
   int version = kVersion;
   std::string name;
   std::string description;  // optional, free text
   std::vector<MaskSpec> masks;
+  // What loading an older file changed in its meaning, one line per mask, for the user to read
+  // (empty for a current file). Not part of the bank: not saved, not compared.
+  std::vector<std::string> notes;
 
   // Parse and validate. Every error is a MaskError "<origin>: <what is wrong>", naming the mask
   // (index from 0 and name) and the field, e.g.

@@ -37,8 +37,6 @@ uint64_t splitmix64Next(uint64_t& state) {
 
 int64_t causalPairs(int64_t n) { return n * (n + 1) / 2; }
 
-// Smallest key j with floor(j*G/n) >= cell: where grid column `cell` starts at length n.
-int64_t paintedStart(int64_t cell, int64_t G, int64_t n) { return (cell * n + G - 1) / G; }
 
 std::string atLeast(const char* field, int64_t min, int64_t got) {
   return std::string("field \"") + field + "\" must be an integer ≥ " + std::to_string(min) + ", got " +
@@ -140,9 +138,10 @@ MaskSpec MaskSpec::random(std::string name, int64_t b, int64_t r, uint64_t seed)
   return m;
 }
 
-MaskSpec MaskSpec::painted(std::string name, int64_t gridSize, std::vector<uint8_t> grid) {
+MaskSpec MaskSpec::painted(std::string name, int64_t gridSize, std::vector<uint8_t> grid, int64_t cellTokens) {
   MaskSpec m = causal(std::move(name));
   m.family = MaskFamily::Painted;
+  m.b = cellTokens;
   m.gridSize = gridSize;
   m.grid = std::move(grid);
   return m;
@@ -192,11 +191,34 @@ bool MaskSpec::allows(int64_t i, int64_t j, int64_t n) const {
       const auto blocks = randomKeyBlocks(i / b);
       return std::binary_search(blocks.begin(), blocks.end(), j / b);
     }
-    case MaskFamily::Painted:
-      return grid[static_cast<size_t>((i * gridSize / n) * gridSize + j * gridSize / n)] != 0;
+    case MaskFamily::Painted: return paintedCell(i / b, j / b);
   }
   return false;
 }
+
+bool MaskSpec::paintedCell(int64_t row, int64_t col) const {
+  const int64_t G = gridSize;
+  if (row < G) return grid[static_cast<size_t>(row * G + col)] != 0;
+  const auto lastRow = [&](int64_t c) { return grid[static_cast<size_t>((G - 1) * G + c)] != 0; };
+  if (col == 0) return lastRow(0);
+  const int64_t back = row - col;  // block diagonals: 0 is the query's own cell
+  return back <= G - 2 && lastRow(G - 1 - back);
+}
+
+namespace {
+
+// painted: the key cells query cell `row` attends, ascending, visiting only those the rule can set
+// (all of 0..row inside the canvas; below it column 0 and the last G - 1 diagonals): O(G) per row.
+template <typename Visit>
+void forEachPaintedColumn(const MaskSpec& m, int64_t row, Visit visit) {
+  const int64_t G = m.gridSize;
+  const int64_t first = row < G ? 1 : std::max<int64_t>(1, row - (G - 2));
+  if (m.paintedCell(row, 0)) visit(int64_t{0});
+  for (int64_t col = first; col <= row; ++col)
+    if (m.paintedCell(row, col)) visit(col);
+}
+
+}  // namespace
 
 void MaskSpec::keysOfRow(int64_t i, int64_t n, std::vector<int64_t>& keys) const {
   keys.clear();
@@ -235,15 +257,10 @@ void MaskSpec::keysOfRow(int64_t i, int64_t n, std::vector<int64_t>& keys) const
       if (blocks.empty() || blocks.back() != qb) keys.push_back(i);  // the diagonal
       return;
     }
-    case MaskFamily::Painted: {
-      const int64_t G = gridSize;
-      const int64_t row = i * G / n;
-      for (int64_t col = 0; col <= row; ++col)
-        if (grid[static_cast<size_t>(row * G + col)])
-          range(paintedStart(col, G, n), std::min(paintedStart(col + 1, G, n) - 1, i));
+    case MaskFamily::Painted:
+      forEachPaintedColumn(*this, i / b, [&](int64_t col) { range(col * b, std::min(col * b + b - 1, i)); });
       if (keys.empty() || keys.back() != i) keys.push_back(i);
       return;
-    }
   }
 }
 
@@ -273,13 +290,10 @@ int64_t MaskSpec::rowCount(int64_t i, int64_t n) const {
       return count + (blocks.empty() || blocks.back() != qb ? 1 : 0);
     }
     case MaskFamily::Painted: {
-      const int64_t G = gridSize;
-      const int64_t row = i * G / n;
+      const int64_t row = i / b;
       int64_t count = 0;
-      for (int64_t col = 0; col <= row; ++col)
-        if (grid[static_cast<size_t>(row * G + col)])
-          count += std::min(paintedStart(col + 1, G, n) - 1, i) - paintedStart(col, G, n) + 1;
-      return count + (grid[static_cast<size_t>(row * G + row)] ? 0 : 1);
+      forEachPaintedColumn(*this, row, [&](int64_t col) { count += std::min(col * b + b - 1, i) - col * b + 1; });
+      return count + (paintedCell(row, row) ? 0 : 1);
     }
   }
   return 0;
@@ -332,13 +346,14 @@ std::optional<KeyReach> MaskSpec::keyReach() const {
       for (int64_t o : offsets) far = std::max(far, o);
       return KeyReach{0, far + 1};
     }
-    // Their keys go back to the start (causal, strided, summary columns, random blocks) or scale
-    // with n (painted).
+    // Inside the canvas every key is less than G*b back; below it, column 0 (b sink keys) and
+    // diagonals at most G - 2 cells back (paintedCell).
+    case MaskFamily::Painted: return KeyReach{b, gridSize * b};
+    // Their keys go back to the start (causal, strided, summary columns, random blocks).
     case MaskFamily::Causal:
     case MaskFamily::Strided:
     case MaskFamily::SummaryColumns:
-    case MaskFamily::Random:
-    case MaskFamily::Painted: return std::nullopt;
+    case MaskFamily::Random: return std::nullopt;
   }
   return std::nullopt;
 }
@@ -359,7 +374,7 @@ std::string MaskSpec::parameterText() const {
       return text + "}";
     }
     case MaskFamily::Random: return kv("b", b) + ", " + kv("r", r) + ", seed=" + std::to_string(seed);
-    case MaskFamily::Painted: return "grid " + std::to_string(gridSize) + "x" + std::to_string(gridSize);
+    case MaskFamily::Painted: return kv("b", b) + ", grid " + std::to_string(gridSize) + "x" + std::to_string(gridSize);
   }
   return "";
 }
@@ -393,6 +408,7 @@ std::string MaskSpec::problem() const {
       if (b < 1) return atLeast("b", 1, b);
       return r < 1 ? atLeast("r", 1, r) : "";
     case MaskFamily::Painted:
+      if (b < 1) return atLeast("b", 1, b);
       if (gridSize < 1 || grid.size() != static_cast<size_t>(gridSize * gridSize))
         return "field \"grid\" must be a non-empty square list of rows of 0 and 1 (size " + std::to_string(gridSize) +
                ", " + std::to_string(grid.size()) + " cells)";
@@ -421,7 +437,7 @@ bool MaskSpec::operator==(const MaskSpec& o) const {
     case MaskFamily::Sinks: return k == o.k;
     case MaskFamily::Offsets: return offsets == o.offsets;
     case MaskFamily::Random: return b == o.b && r == o.r && seed == o.seed;
-    case MaskFamily::Painted: return gridSize == o.gridSize && grid == o.grid;
+    case MaskFamily::Painted: return b == o.b && gridSize == o.gridSize && grid == o.grid;
   }
   return false;
 }

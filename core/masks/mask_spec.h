@@ -47,7 +47,9 @@ const std::vector<MaskFamily>& allFamilies();
 //   offsets         O: i - j in O
 //   random    b, r, seed: in each query block, r key blocks (of those <= the query block) chosen by
 //                         randomKeyBlocks(); the same blocks at every n
-//   painted      grid: grid cell (floor(i*G/n), floor(j*G/n)) of a G x G 0/1 grid
+//   painted   b, grid: cells of b tokens, cell (floor(i/b), floor(j/b)) of a G x G 0/1 grid; below
+//                      the canvas (query cell r >= G) paintedCell() continues it: the last row's
+//                      first cell stays (sinks), its other cells repeat along their block diagonals
 // Only the parameters of the spec's family are meaningful: the others are ignored by every
 // method, by operator== and by the bank's JSON writer.
 struct MaskSpec {
@@ -56,7 +58,7 @@ struct MaskSpec {
   int64_t w = 0;                // window, dilated-window: width (in steps of r for dilated)
   int64_t r = 0;                // dilated-window: dilation; random: key blocks per query block
   int64_t s = 0;                // strided: stride; summary-columns: period
-  int64_t b = 0;                // block-local, random: block size
+  int64_t b = 0;                // block-local, random: block size; painted: cell size in tokens
   int64_t c = 0;                // summary-columns: summary columns at the end of each period
   int64_t k = 0;                // sinks: number of leading keys
   std::vector<int64_t> offsets; // offsets (JSON "O"): distinct, in any order
@@ -74,7 +76,7 @@ struct MaskSpec {
   static MaskSpec sinks(std::string name, int64_t k);
   static MaskSpec offsetSet(std::string name, std::vector<int64_t> offsets);
   static MaskSpec random(std::string name, int64_t b, int64_t r, uint64_t seed);
-  static MaskSpec painted(std::string name, int64_t gridSize, std::vector<uint8_t> grid);
+  static MaskSpec painted(std::string name, int64_t gridSize, std::vector<uint8_t> grid, int64_t cellTokens = 64);
 
   // The evaluation methods below expect a valid spec (problem() empty) and 0 <= i, j < n.
 
@@ -97,10 +99,16 @@ struct MaskSpec {
   // sampling) driven by splitmix64 seeded from (seed, queryBlock); see mask_spec.cpp.
   std::vector<int64_t> randomKeyBlocks(int64_t queryBlock) const;
 
+  // painted: whether query cell `row` attends key cell `col` (0 <= col <= row), at any row. Inside
+  // the canvas (row < G) the grid's cell; below it, cell (G-1, 0) for col 0 (sinks stay) and cell
+  // (G-1, G-1-(row-col)) for 1 <= row-col <= G-2 and the diagonal (the last row's pattern slides
+  // down its block diagonals); nothing else. Depends on row and col only, never on n.
+  bool paintedCell(int64_t row, int64_t col) const;
+
   // The reach of this mask at every length, or nullopt when some query reaches keys that are neither
-  // sinks nor within a fixed distance (causal, strided, summary-columns, random, painted).
+  // sinks nor within a fixed distance (causal, strided, summary-columns, random).
   // window w: {0, w}; dilated-window: {0, (w-1)r + 1}; block-local b: {0, b}; sinks k: {k, 1};
-  // offsets O: {0, max(O) + 1}.
+  // offsets O: {0, max(O) + 1}; painted: {b, G*b} (the canvas, then sinks and diagonals).
   std::optional<KeyReach> keyReach() const;
 
   // "w=64", "s=8, c=1", "O={0,1}", "grid 8x8", "" for causal: for listings.

@@ -123,7 +123,7 @@ torch::Tensor MaskMixtureAttention::masks(int64_t Tq, int64_t Tk, const torch::D
   std::vector<int64_t> keys;
   for (int64_t m = 0; m < K; ++m) {
     for (int64_t r = 0; r < Tq; ++r) {
-      bank_.masks[m].keysOfRow(offset + r, Tk, keys);  // n = Tk: painted masks scale with it
+      bank_.masks[m].keysOfRow(offset + r, Tk, keys);
       bool* row = data + (m * Tq + r) * Tk;
       for (int64_t j : keys) row[j] = true;
     }

@@ -66,9 +66,9 @@ double inverseParametrisation(MixtureOptions::Parametrisation param, double alph
 // the per-token alpha of a gate (mask_mixture_gate.h), which then replaces the coefficients.
 //
 // Mask length: mask values are MaskSpec::allows(i, j, n) with n = Tk, the number of keys seen so
-// far. For every family except painted the pattern does not depend on n, but a painted mask scales
-// its grid with n: during incremental decoding (KV cache, Tq = 1) n grows by one per step, so a
-// painted mask decoded token by token differs from the same mask over the full sequence.
+// far. No family's pattern depends on n (method.md: every mask is causal and length-free), so a
+// prefix's outputs do not change when tokens are appended, and KV-cache decoding token by token
+// equals the full pass (tests/test_causality).
 //
 // Empty rows: every bank mask contains the diagonal, so a branch never has an empty row. In the
 // soft mask a row is empty only when alpha is 0 for every mask of that head (or a gate underflows

@@ -459,8 +459,8 @@ std::string writeStudyReport(const std::string& outDir) {
       const auto name = r.value("plan", "");
       if (!time.count(name)) {
         const auto col = name == "dense" ? std::string("#000000") : kPalette[colour++ % kPalette.size()];
-        time[name] = svg::Series{name, col};
-        memory[name] = svg::Series{name, col};
+        time[name].name = memory[name].name = name;
+        time[name].color = memory[name].color = col;
       }
       time[name].x.push_back(r["n"].get<double>());
       time[name].y.push_back(r["time_ms"].get<double>());

@@ -148,10 +148,18 @@ void BankEditorPanel::newBank() {
 bool BankEditorPanel::openBank(const QString& path, bool quiet) {
   try {
     auto bank = MaskBank::load(path.toStdString());
+    const auto notes = bank.notes;
     model_->setBank(std::move(bank));
     path_ = path;
     selectRow(0);
     Q_EMIT bankFileChanged(path);
+    if (!notes.empty() && !quiet) {
+      QStringList lines;
+      for (const auto& note : notes) lines << QString::fromStdString(note);
+      QMessageBox::information(this, tr("A mask changed its meaning"),
+                               tr("%1 was written by an older attnx.\n\n%2\n\nSave the bank to keep the new form.")
+                                   .arg(path, lines.join(QStringLiteral("\n\n"))));
+    }
     return true;
   } catch (const std::exception& e) {
     if (!quiet)

@@ -67,11 +67,13 @@ MaskSpecEditor::MaskSpecEditor(QWidget* parent) : QWidget(parent) {
   w_ = spin(this, 1, 1 << 20, tr("Window width w: keys with i − j < w (dilated: in steps of r)"));
   r_ = spin(this, 1, 1 << 20, tr("Dilation r (dilated window) or key blocks per query block (random)"));
   s_ = spin(this, 1, 1 << 20, tr("Stride s (strided) or period s (summary columns)"));
-  b_ = spin(this, 1, 1 << 20, tr("Block size b in tokens"));
+  b_ = spin(this, 1, 1 << 20, tr("Block size b in tokens (painted: the tokens of one grid cell)"));
   c_ = spin(this, 1, 1 << 20, tr("Summary columns c at the end of each period (c ≤ s)"));
   k_ = spin(this, 1, 1 << 20, tr("Number of leading sink keys k"));
   seed_ = spin(this, 0, std::numeric_limits<int>::max(), tr("Seed of the random key-block choice"));
-  gridSize_ = spin(this, 1, 64, tr("Grid size G of the painted pattern (G × G blocks, scaled to n)"));
+  gridSize_ = spin(this, 1, 64,
+                   tr("Grid size G of the painted pattern: G × G cells of b tokens from position 0; past "
+                      "the canvas its last row continues (first cell as sinks, the rest along its diagonals)"));
   offsets_ = new QLineEdit(this);
   offsets_->setValidator(new QRegularExpressionValidator(QRegularExpression(QStringLiteral("^\\s*\\d+(\\s*,\\s*\\d+)*\\s*,?\\s*$")), offsets_));
   offsets_->setToolTip(tr("Offsets i − j that are attended, comma-separated (0: the token itself, 1: the previous one)"));
@@ -140,7 +142,7 @@ MaskSpec MaskSpecEditor::currentSpec() const {
       if (old > 0)
         for (int y = 0; y < G; ++y)
           for (int x = 0; x < G; ++x) grid[size_t(y) * G + x] = paint_->cells()[size_t(y * old / G) * old + x * old / G];
-      return MaskSpec::painted(name, G, grid);
+      return MaskSpec::painted(name, G, grid, b_->value());
     }
   }
   return MaskSpec::causal(name);
@@ -172,7 +174,7 @@ void MaskSpecEditor::showRowsFor(MaskFamily f) {
   form_->setRowVisible(w_, f == F::Window || f == F::DilatedWindow);
   form_->setRowVisible(r_, f == F::DilatedWindow || f == F::Random);
   form_->setRowVisible(s_, f == F::Strided || f == F::SummaryColumns);
-  form_->setRowVisible(b_, f == F::BlockLocal || f == F::Random);
+  form_->setRowVisible(b_, f == F::BlockLocal || f == F::Random || f == F::Painted);
   form_->setRowVisible(c_, f == F::SummaryColumns);
   form_->setRowVisible(k_, f == F::Sinks);
   form_->setRowVisible(offsets_, f == F::Offsets);

@@ -69,6 +69,9 @@ QString AnalysisSession::loadRun(const QString& runDirQ, const QString& teacherO
     // run.json, learned_bank.json and plan.json are read and checked as every other run reader does.
     auto run = RunArtifacts::load(runDir);
     const PlanCombine combine = run.combine();  // before run.config is moved from
+    // The same pruned student as attnx-cli's (RunArtifacts::defaultPlan), before run's bank and alpha
+    // are moved from.
+    auto chosen = run.defaultPlan();
     st->config = std::move(run.config);
     st->bank = std::move(run.bank);
     st->alpha = std::move(run.alpha);
@@ -93,17 +96,10 @@ QString AnalysisSession::loadRun(const QString& runDirQ, const QString& teacherO
     st->soft = AttentionPlan::fromAlpha(st->alpha, L, H, st->bank, PruningRule::thresholdRule(0));
     const auto planPath = (fs::path(runDir) / "plan.json").string();
     QString prunedText;
-    if (run.plan) {
-      st->pruned = std::move(*run.plan);
-      if (st->pruned.numLayers != L || st->pruned.numHeads != H)
-        throw std::runtime_error(planPath + ": the plan is for another model shape");
-      prunedText = QStringLiteral("plan.json (%1)").arg(QString::fromStdString(st->pruned.rule.text()));
-    } else {
-      // Without a saved plan the pruned view needs some rule: two masks per head keeps a local and a
-      // long-range mask in typical banks, which is what a user would try first.
-      st->pruned = AttentionPlan::fromAlpha(st->alpha, L, H, st->bank, PruningRule::topKRule(2));
-      prunedText = QStringLiteral("top-2 per head (the run has no plan.json)");
-    }
+    st->pruned = std::move(chosen.plan);
+    if (st->pruned.numLayers != L || st->pruned.numHeads != H)
+      throw std::runtime_error(planPath + ": the plan is for another model shape");
+    prunedText = QString::fromStdString(chosen.source);
     const auto options = mixtureOptionsOf(st->config);
     st->softKernel = fixedAlphaStudent(st->bank, options, st->alpha, L, H);
     st->prunedKernel = std::make_unique<CompiledPlanAttention>(st->pruned, st->bank, combine,

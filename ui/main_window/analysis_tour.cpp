@@ -1,6 +1,6 @@
 // The second half of the guided tour: once a run has finished, a user compares heatmaps for a
 // prompt, reads side-by-side completions, measures memory, runs the benchmark panel and exports
-// every figure (issue 6's "done when"), all through the views' public API.
+// every figure, all through the views' public API.
 #include <QDir>
 #include <QDockWidget>
 #include <QFileInfo>

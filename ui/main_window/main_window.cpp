@@ -79,7 +79,7 @@ MainWindow::MainWindow(QWidget* parent)
   auto* lossDock = addPanel(lossPanel_, tr("Loss curves"), QStringLiteral("LossDock"), Qt::RightDockWidgetArea);
   auto* coeffDock = addPanel(coefficientPanel_, tr("Coefficients"), QStringLiteral("CoefficientsDock"), Qt::RightDockWidgetArea);
   auto* gridDock = addPanel(grid_, tr("Coefficient grid"), QStringLiteral("CoefficientGridDock"), Qt::RightDockWidgetArea);
-  // The analysis views of a run (issue 6): they show the opened or just finished run's student beside its teacher.
+  // The analysis views of a run: they show the opened or just finished run's student beside its teacher.
   attentionView_ = new AttentionView;
   completionsView_ = new CompletionsView;
   memoryView_ = new MemoryView;
