@@ -50,7 +50,9 @@ MaskSpec MaskSpecEditor::defaultSpec(MaskFamily family) {
       const int G = 8;
       std::vector<uint8_t> grid(G * G, 0);
       for (int i = 0; i < G; ++i) grid[i * G + i] = 1;  // the diagonal blocks, to paint on from there
-      return MaskSpec::painted("painted", G, grid);
+      // Cells of 16 tokens: the whole canvas (128 tokens) shows in the editor's preview; past it the
+      // last row continues (sinks and diagonals), so the pattern also means something at n = 1024.
+      return MaskSpec::painted("painted", G, grid, 16);
     }
   }
   return MaskSpec::causal("causal");
