@@ -162,13 +162,18 @@ std::vector<AttentionBenchRow> benchAttention(const AttentionBenchOptions& o, co
     const auto v = torch::randn({o.batch, o.heads, n, o.headDim}, options);
     const double denseFlops = AttentionPlan::denseAttentionFlops(1, o.heads, o.headDim, n) * o.batch;
     const double denseTileFlops = causalTiles(n, o.blockSize) * o.heads * tileFlopsEach;
-    if (o.dense) {
-      if (progress) progress(++index, total, "dense", n);
+    // A row that computes every causal pair (dense, SDPA).
+    auto causalRow = [&](const std::string& name) {
+      if (progress) progress(++index, total, name, n);
       AttentionBenchRow row;
-      row.plan = "dense";
+      row.plan = name;
       row.n = n;
       row.flops = denseFlops;
       row.tileFlops = denseTileFlops;
+      return row;
+    };
+    if (o.dense) {
+      auto row = causalRow("dense");
       int64_t rowsPerChunk = n;
       while (rowsPerChunk > 1 && denseChunkBytes(o, rowsPerChunk, n) > o.maxDenseBytes) rowsPerChunk = (rowsPerChunk + 1) / 2;
       if (denseChunkBytes(o, rowsPerChunk, n) > o.maxDenseBytes) {
@@ -186,12 +191,7 @@ std::vector<AttentionBenchRow> benchAttention(const AttentionBenchOptions& o, co
     }
 #if TORCH_VERSION_MAJOR >= 2
     if (sdpa) {
-      if (progress) progress(++index, total, "sdpa", n);
-      AttentionBenchRow row;
-      row.plan = "sdpa";
-      row.n = n;
-      row.flops = denseFlops;
-      row.tileFlops = denseTileFlops;
+      auto row = causalRow("sdpa");
       if (!overBudget(row, "sdpa")) {
         finish(row, timeCall([&] { at::scaled_dot_product_attention(q, k, v, {}, 0.0, /*is_causal=*/true); },
                              o.warmup, o.repeats, o.device));
@@ -256,20 +256,15 @@ std::vector<AttentionBenchRow> benchAttention(const AttentionBenchOptions& o, co
         note << "CUDA kernel";
         if (plan.combine == PlanCombine::SoftMask) {
           // The host's share of a call: flattening the layouts the kernel reads (sent to the GPU each call).
-          SparseHeads heads;
-          heads.layouts = layouts->unionLayouts;
-          for (int64_t h = 0; h < o.heads; ++h) {
-            heads.columns.emplace_back();
-            for (const auto& e : plan.plan.active(0, h)) heads.columns.back().push_back(e.maskIndex);
-          }
+          const auto heads = kernel.unionHeads(*layouts, 0);
           const auto f0 = std::chrono::steady_clock::now();
-          const auto flat = flattenSparseHeads(qf, kf, vf, heads, kernel.alpha().select(0, 0));
+          const auto flat = flattenSparseHeads(qf, kf, vf, *heads, kernel.alpha().select(0, 0));
           note << ", host flattening " << std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - f0).count()
                << " ms of it (" << flat.tileKeyBlock.size() << " tiles, " << flat.patterns.size() * 8 / 1024 << " KiB of patterns)";
         }
-      }
-      else
+      } else {
         note << threadsUsed << " threads";
+      }
       if (converted) note << "; float32 kernel on float32 copies of the inputs";
       row.note = note.str();
       push(row, workload);

@@ -84,20 +84,24 @@ torch::Tensor CompiledPlanAttention::forwardAt(const torch::Tensor& q, const tor
   return run(q, k, v, layer, *cache_->getAt(keyPositions, k.size(2) - q.size(2)));
 }
 
+std::shared_ptr<SparseHeads> CompiledPlanAttention::unionHeads(const PlanLayouts& layouts, int64_t layer) const {
+  const auto& p = cache_->plan();
+  const int64_t H = p.numHeads;
+  auto heads = std::make_shared<SparseHeads>();
+  for (int64_t h = 0; h < H; ++h) {
+    heads->layouts.push_back(layouts.unionLayouts[layer * H + h]);
+    heads->columns.emplace_back();
+    for (const auto& e : p.active(layer, h)) heads->columns.back().push_back(e.maskIndex);
+  }
+  return heads;
+}
+
 torch::Tensor CompiledPlanAttention::run(const torch::Tensor& q, const torch::Tensor& k, const torch::Tensor& v,
                                          int64_t layer, const PlanLayouts& layouts) const {
   const auto& p = cache_->plan();
   const int64_t H = p.numHeads;
   const auto a = layerAlpha(layer);
-  if (combine_ == PlanCombine::SoftMask) {
-    auto heads = std::make_shared<SparseHeads>();
-    for (int64_t h = 0; h < H; ++h) {
-      heads->layouts.push_back(layouts.unionLayouts[layer * H + h]);
-      heads->columns.emplace_back();
-      for (const auto& e : p.active(layer, h)) heads->columns.back().push_back(e.maskIndex);
-    }
-    return sparseAttention(q, k, v, heads, a);
-  }
+  if (combine_ == PlanCombine::SoftMask) return sparseAttention(q, k, v, unionHeads(layouts, layer), a);
   // Branch mixture: slot s runs every head's s-th active mask; O = sum_s alpha_s O_s.
   size_t slots = 0;
   for (int64_t h = 0; h < H; ++h) slots = std::max(slots, p.active(layer, h).size());

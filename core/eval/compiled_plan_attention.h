@@ -17,6 +17,8 @@
 
 namespace attnx {
 
+struct SparseHeads;  // core/masks/sparse_attention.h
+
 class CompiledPlanAttention final : public AttentionKernel {
  public:
   // Throws PlanError when the plan does not fit the bank (names) or is invalid.
@@ -44,6 +46,9 @@ class CompiledPlanAttention final : public AttentionKernel {
   void setAlpha(torch::Tensor alpha);
 
   const PlanLayoutCache& layouts() const { return *cache_; }
+  // Soft mask: the union layout of each head of `layer` with its active masks' columns, what one call
+  // hands the sparse kernel (the weights are layerAlpha's).
+  std::shared_ptr<SparseHeads> unionHeads(const PlanLayouts& layouts, int64_t layer) const;
   const AttentionPlan& plan() const { return cache_->plan(); }
 
  private:
