@@ -8,3 +8,14 @@ if(CMAKE_CXX_COMPILER_ID MATCHES "GNU|Clang")
   target_compile_options(attnx_settings INTERFACE -Wall -Wextra -Wno-unused-parameter)
 endif()
 set(CMAKE_POSITION_INDEPENDENT_CODE ON)
+
+# Sanitizer builds of everything (core, ui, apps, tests): -DATTNX_SANITIZE=address,undefined or
+# -DATTNX_SANITIZE=thread, in a build folder of their own (scripts/sanitize.sh runs the suite so).
+set(ATTNX_SANITIZE "" CACHE STRING "Sanitizers for every target: address,undefined or thread (empty: none)")
+if(ATTNX_SANITIZE)
+  if(NOT CMAKE_CXX_COMPILER_ID MATCHES "GNU|Clang")
+    message(FATAL_ERROR "ATTNX_SANITIZE needs GCC or Clang")
+  endif()
+  target_compile_options(attnx_settings INTERFACE -fsanitize=${ATTNX_SANITIZE} -fno-omit-frame-pointer -fno-sanitize-recover=undefined)
+  target_link_options(attnx_settings INTERFACE -fsanitize=${ATTNX_SANITIZE})
+endif()

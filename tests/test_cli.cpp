@@ -1,10 +1,15 @@
 // attnx-cli end to end: runs the real executable and checks its output against independent numbers
 // (the float64 reference fixtures, GPT-2's tokenizer ids), its exit codes and its error lines.
 #include <QProcess>
+#include <QTemporaryDir>
 #include <QtTest>
+
+#include <filesystem>
+#include <fstream>
 
 #include <nlohmann/json.hpp>
 
+#include "core/io/safetensors.h"
 #include "tests/support/cli_run.h"
 #include "tests/support/test_support.h"
 
@@ -69,6 +74,10 @@ class TestCli : public QObject {
     QTest::newRow("greedy with temperature") << QStringList{"generate", "--prompt", "a", "--greedy", "--temperature", "0.5"};
     QTest::newRow("top-p out of range") << QStringList{"generate", "--prompt", "a", "--top-p", "1.5"};
     QTest::newRow("zero repetition penalty") << QStringList{"generate", "--prompt", "a", "--repetition-penalty", "0"};
+    QTest::newRow("a hundred thousand threads") << QStringList{"score", "--ids", "1,2", "--model", model_, "--threads", "100000"};
+    QTest::newRow("negative steps") << QStringList{"distill", "--steps", "-1", "--out", "x"};
+    QTest::newRow("zero learning rate") << QStringList{"distill", "--lr", "0", "--out", "x"};
+    QTest::newRow("bench length 0") << QStringList{"bench", "--seq", "0", "--model", model_};
   }
   void wrongArgumentsExitTwoWithOneLine() {
     QFETCH(QStringList, args);
@@ -76,6 +85,55 @@ class TestCli : public QObject {
     QCOMPARE(r.code, 2);
     QCOMPARE(r.err.trimmed().count('\n'), 0);
     QVERIFY2(r.err.contains("error"), qPrintable(r.err));
+    QVERIFY2(r.err.size() < 300, qPrintable(r.err));  // CLI11's own range check printed DBL_MAX in 309 digits
+  }
+
+  // Bad files get exit 1 and one line naming the file and what is wrong.
+  void badFilesExitOneNamingTheFile() {
+    QTemporaryDir dir;
+    const auto deep = dir.filePath("deep.json");
+    std::ofstream(deep.toStdString()) << std::string(100000, '[') << std::string(100000, ']');
+    auto r = cli({"masks", "--bank", deep, "--n", "16"});
+    QCOMPARE(r.code, 1);
+    QCOMPARE(r.err.trimmed(), "attnx-cli masks: " + deep + ": JSON nested more than 64 levels deep");
+
+    r = cli({"score", "--ids", "7", "--model", model_});
+    QCOMPARE(r.code, 1);
+    QCOMPARE(r.err.trimmed(), QStringLiteral("attnx-cli score: --ids: 1 token; scoring needs at least 2 (the first token has no prediction)"));
+
+    // A copy of the model with one NaN weight, and one whose eos_token_id is outside its vocabulary.
+    const auto copyModel = [&](const QString& name) {
+      const auto to = dir.filePath(name).toStdString();
+      std::filesystem::copy(model_.toStdString(), to, std::filesystem::copy_options::recursive);
+      return to;
+    };
+    const auto nanModel = copyModel("nan");
+    {
+      const auto st = SafetensorsFile::open(nanModel + "/model.safetensors");
+      const TensorInfo* wte = st.find("wte.weight") ? st.find("wte.weight") : st.find("transformer.wte.weight");
+      QVERIFY(wte && wte->dtype == DType::F32);
+      // The data section ends the file (tensors tile it), so it starts file size - its size.
+      const auto dataStart = std::filesystem::file_size(nanModel + "/model.safetensors") - st.tensors().back().end;
+      std::fstream f(nanModel + "/model.safetensors", std::ios::in | std::ios::out | std::ios::binary);
+      f.seekp(static_cast<std::streamoff>(dataStart + wte->begin + 4 * 5));
+      const uint32_t nan = 0x7fc00000;
+      f.write(reinterpret_cast<const char*>(&nan), 4);
+    }
+    r = cli({"score", "--ids", "1,2,3", "--model", QString::fromStdString(nanModel)});
+    QCOMPARE(r.code, 1);
+    QVERIFY2(r.err.trimmed().endsWith("/model.safetensors: tensor " + QString::fromStdString(
+                 SafetensorsFile::open(nanModel + "/model.safetensors").find("wte.weight") ? "wte.weight" : "transformer.wte.weight") +
+                 " holds NaN or Inf values; the file is damaged"), qPrintable(r.err));
+
+    const auto eosModel = copyModel("eos");
+    auto config = test::readJsonFile(eosModel + "/config.json");
+    config["eos_token_id"] = config["vocab_size"];
+    std::ofstream(eosModel + "/config.json") << config.dump();
+    r = cli({"score", "--ids", "1,2,3", "--model", QString::fromStdString(eosModel)});
+    QCOMPARE(r.code, 1);
+    QCOMPARE(r.err.trimmed(), QString::fromStdString("attnx-cli score: " + eosModel + "/config.json: field \"eos_token_id\" is " +
+                                                     std::to_string(config["vocab_size"].get<int>()) + ", outside the vocabulary 0.." +
+                                                     std::to_string(config["vocab_size"].get<int>() - 1)));
   }
 
   void badModelFolderExitsOne() {

@@ -4,6 +4,8 @@
 #include <QTemporaryDir>
 #include <QtTest>
 
+#include <signal.h>
+
 #include <filesystem>
 #include <fstream>
 
@@ -75,7 +77,8 @@ class TestCliDistill : public QObject {
   void refusesToOverwriteARun() {
     const auto r = cli({"distill", "--teacher", model_, "--bank", bank_, "--data", train_, "--out", run_});
     QCOMPARE(r.code, 1);
-    QVERIFY2(r.err.contains("already holds a run; use --resume"), qPrintable(r.err));
+    QVERIFY2(r.err.contains(run_ + ": already holds a run (run.json, metrics.csv, learned_bank.json, student.safetensors); "
+                            "resume that run or choose another run folder"), qPrintable(r.err));
   }
 
   void resumeExtendsTheRun() {
@@ -84,6 +87,63 @@ class TestCliDistill : public QObject {
     QVERIFY(r.err.contains("resuming after step 6"));
     QCOMPARE(r.json()["step"].get<int>(), 8);
     QCOMPARE(lineCount(run_.toStdString() + "/metrics.csv"), 9);
+  }
+
+  // A run killed before its first checkpoint leaves run.json and metrics.csv: a new run is refused
+  // there, --resume starts it again from step 0 without the old rows, and keeps the run's settings.
+  void runFoldersNeverMix() {
+    const auto killed = tmp_.path() + "/killed";
+    fs::create_directories(killed.toStdString());
+    for (const char* f : {"run.json", "metrics.csv"}) fs::copy_file(run_.toStdString() + "/" + f, killed.toStdString() + "/" + f);
+    auto r = cli({"distill", "--teacher", model_, "--bank", bank_, "--data", train_, "--out", killed});
+    QCOMPARE(r.code, 1);
+    QVERIFY2(r.err.contains(killed + ": already holds a run (run.json, metrics.csv)"), qPrintable(r.err));
+
+    r = cli({"distill", "--resume", "--out", killed, "--steps", "2", "--json"});
+    QVERIFY2(r.code == 0, qPrintable(r.err));
+    QVERIFY(r.err.contains("resuming after step 0"));
+    QCOMPARE(lineCount(killed.toStdString() + "/metrics.csv"), 3);  // header + steps 1, 2: none of the 8 old rows
+
+    // Without --steps the run keeps its own length (the CLI's default of 200 used to leak in).
+    r = cli({"distill", "--resume", "--out", killed, "--json"});
+    QVERIFY2(r.code == 0, qPrintable(r.err));
+    QCOMPARE(r.json()["step"].get<int>(), 2);
+    QCOMPARE(test::readJsonFile(killed.toStdString() + "/run.json")["steps"].get<int>(), 2);
+
+    // A setting that would change the run is refused, not silently ignored.
+    r = cli({"distill", "--resume", "--out", killed, "--lr", "0.5"});
+    QCOMPARE(r.code, 1);
+    QVERIFY2(r.err.contains("--lr cannot change when resuming"), qPrintable(r.err));
+
+    // A damaged metrics.csv is named with its line, and left as it was.
+    const auto metrics = killed.toStdString() + "/metrics.csv";
+    std::string text;
+    {
+      std::ifstream in(metrics);
+      std::getline(in, text);
+    }
+    std::ofstream(metrics) << text << "\ngarbage\n";
+    r = cli({"distill", "--resume", "--out", killed, "--steps", "3"});
+    QCOMPARE(r.code, 1);
+    QVERIFY2(r.err.contains(QString::fromStdString(metrics) + ": line 2 is not a metrics row (\"garbage\")"), qPrintable(r.err));
+    QCOMPARE(lineCount(metrics), 2);
+  }
+
+  // SIGHUP (a closed terminal) checkpoints and stops like Ctrl-C.
+  void hangUpCheckpoints() {
+    const auto dir = tmp_.path() + "/hup";
+    QProcess p;
+    p.setReadChannel(QProcess::StandardError);  // progress goes to stderr
+    p.start(QStringLiteral(ATTNX_CLI_PATH), {"distill", "--teacher", model_, "--bank", bank_, "--data", train_, "--steps",
+                                            "100000", "--batch-size", "1", "--seq-len", "32", "--checkpoint-every", "0",
+                                            "--out", dir});
+    QString err;
+    while (!err.contains("step ") && p.waitForReadyRead(120000)) err += QString::fromUtf8(p.readAllStandardError());
+    QVERIFY2(err.contains("step "), qPrintable(err));
+    ::kill(static_cast<pid_t>(p.processId()), SIGHUP);
+    QVERIFY(p.waitForFinished(60000));
+    QCOMPARE(p.exitCode(), 130);
+    QVERIFY(fs::exists(dir.toStdString() + "/student.safetensors"));
   }
 
   void evalPrunesAndCompares() {

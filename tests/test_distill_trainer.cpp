@@ -158,7 +158,7 @@ class TestDistillTrainer : public QObject {
       first.run(cb, &stop);
       QCOMPARE(first.step(), int64_t(7));
     }
-    DistillTrainer second(c, teacher(), smallBank(true), syntheticBatches(2, 32), {}, dir("split"));
+    DistillTrainer second(c, teacher(), smallBank(true), syntheticBatches(2, 32), {}, dir("split"), RunFolder::Resume);
     QCOMPARE(second.resumeIfPossible(), int64_t(7));
     second.run();
     QCOMPARE(second.step(), int64_t(14));
@@ -249,7 +249,7 @@ class TestDistillTrainer : public QObject {
       cb.onStep = [&](const StepMetrics& m) { if (m.step == 5) stop = true; };
       first.run(cb, &stop);
     }
-    DistillTrainer second(c, teacher(), smallBank(true), syntheticBatches(2, 32), {}, dir("gsplit"));
+    DistillTrainer second(c, teacher(), smallBank(true), syntheticBatches(2, 32), {}, dir("gsplit"), RunFolder::Resume);
     QCOMPARE(second.resumeIfPossible(), int64_t(5));
     second.run();
     auto values = [](const torch::Tensor& t) {

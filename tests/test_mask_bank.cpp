@@ -414,22 +414,28 @@ void TestMaskBank::specValidation_data() {
   QTest::addColumn<MaskSpec>("spec");
   QTest::addColumn<QString>("message");
   auto row = [](const char* tag, const MaskSpec& m, const char* msg) { QTest::newRow(tag) << m << QString::fromUtf8(msg); };
-  row("window w=0", MaskSpec::window("w0", 0), "mask \"w0\": field \"w\" must be an integer ≥ 1, got 0");
-  row("dilated r=0", MaskSpec::dilatedWindow("d", 2, 0), "mask \"d\": field \"r\" must be an integer ≥ 1, got 0");
-  row("dilated w=-1", MaskSpec::dilatedWindow("d", -1, 2), "mask \"d\": field \"w\" must be an integer ≥ 1, got -1");
-  row("strided", MaskSpec::strided("s", 0), "mask \"s\": field \"s\" must be an integer ≥ 1, got 0");
-  row("block-local", MaskSpec::blockLocal("b", -5), "mask \"b\": field \"b\" must be an integer ≥ 1, got -5");
-  row("summary s=0", MaskSpec::summaryColumns("f", 0, 1), "mask \"f\": field \"s\" must be an integer ≥ 1, got 0");
+  row("window w=0", MaskSpec::window("w0", 0), "mask \"w0\": field \"w\" must be an integer between 1 and 2^30 = 1073741824, got 0");
+  row("dilated r=0", MaskSpec::dilatedWindow("d", 2, 0), "mask \"d\": field \"r\" must be an integer between 1 and 2^30 = 1073741824, got 0");
+  row("dilated w=-1", MaskSpec::dilatedWindow("d", -1, 2), "mask \"d\": field \"w\" must be an integer between 1 and 2^30 = 1073741824, got -1");
+  row("strided", MaskSpec::strided("s", 0), "mask \"s\": field \"s\" must be an integer between 1 and 2^30 = 1073741824, got 0");
+  row("block-local", MaskSpec::blockLocal("b", -5), "mask \"b\": field \"b\" must be an integer between 1 and 2^30 = 1073741824, got -5");
+  row("summary s=0", MaskSpec::summaryColumns("f", 0, 1), "mask \"f\": field \"s\" must be an integer between 1 and 2^30 = 1073741824, got 0");
   row("summary c>s", MaskSpec::summaryColumns("f", 8, 9),
       "mask \"f\": field \"c\" must be an integer between 1 and s = 8, got 9");
   row("summary c=0", MaskSpec::summaryColumns("f", 8, 0),
       "mask \"f\": field \"c\" must be an integer between 1 and s = 8, got 0");
-  row("sinks", MaskSpec::sinks("k", 0), "mask \"k\": field \"k\" must be an integer ≥ 1, got 0");
+  row("sinks", MaskSpec::sinks("k", 0), "mask \"k\": field \"k\" must be an integer between 1 and 2^30 = 1073741824, got 0");
   row("offsets empty", MaskSpec::offsetSet("o", {}), "mask \"o\": field \"O\" must be a non-empty list of integers ≥ 0, got []");
-  row("offsets negative", MaskSpec::offsetSet("o", {0, -1}), "mask \"o\": field \"O\" item 1 must be an integer ≥ 0, got -1");
+  row("offsets negative", MaskSpec::offsetSet("o", {0, -1}), "mask \"o\": field \"O\" item 1 must be an integer between 0 and 2^30 = 1073741824, got -1");
   row("offsets twice", MaskSpec::offsetSet("o", {1, 2, 1}), "mask \"o\": field \"O\" lists the offset 1 twice");
-  row("random b", MaskSpec::random("r", 0, 1, 0), "mask \"r\": field \"b\" must be an integer ≥ 1, got 0");
-  row("random r", MaskSpec::random("r", 4, 0, 0), "mask \"r\": field \"r\" must be an integer ≥ 1, got 0");
+  // Beyond 2^30 a reach such as (w - 1) * r + 1 could overflow int64; such banks are refused.
+  row("dilated w*r past int64", MaskSpec::dilatedWindow("d", int64_t{1} << 40, int64_t{1} << 30),
+      "mask \"d\": field \"w\" must be an integer between 1 and 2^30 = 1073741824, got 1099511627776");
+  row("offset 2^63-1", MaskSpec::offsetSet("o", {0, INT64_MAX}),
+      "mask \"o\": field \"O\" item 1 must be an integer between 0 and 2^30 = 1073741824, got 9223372036854775807");
+  row("largest window", MaskSpec::window("w", int64_t{1} << 30), "");
+  row("random b", MaskSpec::random("r", 0, 1, 0), "mask \"r\": field \"b\" must be an integer between 1 and 2^30 = 1073741824, got 0");
+  row("random r", MaskSpec::random("r", 4, 0, 0), "mask \"r\": field \"r\" must be an integer between 1 and 2^30 = 1073741824, got 0");
   row("painted size", MaskSpec::painted("p", 2, {1, 0, 1}),
       "mask \"p\": field \"grid\" must be a non-empty square list of rows of 0 and 1 (size 2, 3 cells)");
   row("painted empty", MaskSpec::painted("p", 0, {}),
@@ -556,7 +562,7 @@ void TestMaskBank::saveIsAtomicAndValidated() {
   MaskBank bad = bank;
   bad.masks[1].w = 0;
   QCOMPARE(errorOf([&] { bad.save(path); }),
-           QString::fromStdString(path + ": not saved: mask 1 (\"win-3\"): field \"w\" must be an integer ≥ 1, got 0"));
+           QString::fromStdString(path + ": not saved: mask 1 (\"win-3\"): field \"w\" must be an integer between 1 and 2^30 = 1073741824, got 0"));
   QCOMPARE(test::readTextFile(path), bank.toJsonText());
   bad = bank;
   bad.masks[2].name = "full";
@@ -645,11 +651,11 @@ void TestMaskBank::badFixtures_data() {
   row("wrong-param.json", "mask 0 (\"rnd\"): unknown field \"p\" (random masks take \"b\", \"r\" and \"seed\")");
   row("wrong-type.json", "mask 0 (\"win-64\"): field \"w\" must be an integer ≥ 1, got \"64\"");
   row("float-param.json", "mask 0 (\"stride\"): field \"s\" must be an integer ≥ 1, got 2.5");
-  row("out-of-range.json", "mask 3 (\"win-0\"): field \"w\" must be an integer ≥ 1, got 0");
+  row("out-of-range.json", "mask 3 (\"win-0\"): field \"w\" must be an integer between 1 and 2^30 = 1073741824, got 0");
   row("summary-too-many.json", "mask 0 (\"fixed\"): field \"c\" must be an integer between 1 and s = 4, got 5");
   row("negative-seed.json", "mask 0 (\"rnd\"): field \"seed\" must be an integer ≥ 0, got -3");
   row("offsets-empty.json", "mask 0 (\"prev\"): field \"O\" must be a non-empty list of integers ≥ 0, got []");
-  row("offsets-negative.json", "mask 0 (\"prev\"): field \"O\" item 1 must be an integer ≥ 0, got -1");
+  row("offsets-negative.json", "mask 0 (\"prev\"): field \"O\" item 1 must be an integer between 0 and 2^30 = 1073741824, got -1");
   row("grid-not-square.json", "mask 0 (\"paint\"): field \"grid\" row 2 has 2 cells, expected 3 (the grid must be square)");
   row("grid-not-binary.json", "mask 0 (\"paint\"): field \"grid\" row 1, column 0 must be 0 or 1, got 2");
   row("grid-empty.json", "mask 0 (\"paint\"): field \"grid\" must be a non-empty square list of rows of 0 and 1, got []");
@@ -687,7 +693,7 @@ void TestMaskBank::badTexts_data() {
   row("too large", bank(R"([{"name": "w", "family": "window", "w": 18446744073709551615}])"),
       "bank.json: mask 0 (\"w\"): field \"w\" must be an integer ≥ 1, got 18446744073709551615");
   row("negative size", bank(R"([{"name": "b", "family": "block-local", "b": -4}])"),
-      "bank.json: mask 0 (\"b\"): field \"b\" must be an integer ≥ 1, got -4");
+      "bank.json: mask 0 (\"b\"): field \"b\" must be an integer between 1 and 2^30 = 1073741824, got -4");
   row("offset not integer", bank(R"([{"name": "o", "family": "offsets", "O": [1, "2"]}])"),
       "bank.json: mask 0 (\"o\"): field \"O\" item 1 must be an integer ≥ 0, got \"2\"");
   row("offset twice", bank(R"([{"name": "o", "family": "offsets", "O": [1, 2, 2]}])"),

@@ -84,7 +84,7 @@ class TestPretrainer : public QObject {
       first.run([&](const PretrainMetrics& m) { if (m.step == 5) stop = true; }, {}, &stop);
       QCOMPARE(first.step(), int64_t(5));
     }
-    Pretrainer second(c, motifBatches(c), {}, dir("split"));
+    Pretrainer second(c, motifBatches(c), {}, dir("split"), torch::kCPU, RunFolder::Resume);
     QCOMPARE(second.resumeIfPossible(), int64_t(5));
     second.run();
     QCOMPARE(weights(second.model()), weights(whole.model()));

@@ -134,13 +134,35 @@ class TestUiTrainingController : public QObject {
     QVERIFY(failed.at(1).at(0).toString().contains(QStringLiteral("no-model")));
   }
 
-  void aNanLossBecomesFailedWithWhatToDo() {
-    // A teacher whose final LayerNorm holds a NaN: every logit, and so the first KL, is NaN.
+  // A teacher file holding a NaN is refused when it loads, naming the tensor.
+  void aNanTeacherIsRefusedNamingTheTensor() {
     const QString teacher = tmp_.filePath(QStringLiteral("nan-teacher"));
     {
       Gpt2 model = loadGpt2(test::fixture("gpt2-tiny"));
       torch::NoGradGuard noGrad;
       model->ln_f->weight[0] = std::numeric_limits<float>::quiet_NaN();
+      saveGpt2(model, teacher.toStdString());
+    }
+    TrainingController controller;
+    QSignalSpy failed(&controller, &TrainingController::failed);
+    QSignalSpy finished(&controller, &TrainingController::finished);
+    DistillConfig c = config(5);
+    c.teacherDir = teacher.toStdString();
+    QVERIFY(controller.start(c, bank(), tmp_.filePath(QStringLiteral("run-nan-teacher")), false));
+    QTRY_COMPARE_WITH_TIMEOUT(finished.count(), 1, 20000);
+    QCOMPARE(failed.count(), 1);
+    QVERIFY2(failed.at(0).at(0).toString().endsWith(QStringLiteral("tensor ln_f.weight holds NaN or Inf values; the file is damaged")),
+             qPrintable(failed.at(0).at(0).toString()));
+  }
+
+  void aNanLossBecomesFailedWithWhatToDo() {
+    // A teacher whose final LayerNorm scales by the largest float: finite weights, but logits of
+    // Inf, and so a NaN KL at the first step.
+    const QString teacher = tmp_.filePath(QStringLiteral("overflow-teacher"));
+    {
+      Gpt2 model = loadGpt2(test::fixture("gpt2-tiny"));
+      torch::NoGradGuard noGrad;
+      model->ln_f->weight.fill_(std::numeric_limits<float>::max());
       saveGpt2(model, teacher.toStdString());
     }
     TrainingController controller;

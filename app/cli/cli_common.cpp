@@ -1,5 +1,7 @@
 #include "app/cli/cli_common.h"
 
+#include <cmath>
+#include <cstdlib>
 #include <filesystem>
 #include <iostream>
 #include <sstream>
@@ -10,6 +12,27 @@
 #include "core/io/model_locator.h"
 
 namespace attnx::cli {
+
+namespace {
+
+// A finite number above 0 (or equal to it, with orEqual).
+CLI::Validator aboveZero(bool orEqual) {
+  const std::string rule = orEqual ? ">= 0" : "> 0";
+  return CLI::Validator(
+      [orEqual, rule](std::string& text) -> std::string {
+        char* end = nullptr;
+        const double v = std::strtod(text.c_str(), &end);
+        if (text.empty() || *end != '\0' || !std::isfinite(v)) return "must be a finite number " + rule + ", got " + text;
+        if (orEqual ? v < 0 : v <= 0) return "must be " + rule + ", got " + text;
+        return "";
+      },
+      orEqual ? "NONNEGATIVE" : "POSITIVE");
+}
+
+}  // namespace
+
+const CLI::Validator Positive = aboveZero(false);
+const CLI::Validator NonNegative = aboveZero(true);
 
 void addJsonFlag(CLI::App* sub, GlobalOptions& g) {
   sub->add_flag("--json", g.json, "Print one JSON document instead of text");

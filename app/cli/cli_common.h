@@ -22,6 +22,11 @@ struct GlobalOptions {
   bool json = false;                     // --json
 };
 
+// Option checks for numbers > 0 and >= 0. (CLI11's PositiveNumber and NonNegativeNumber are
+// ranges up to DBL_MAX, which their messages print in full: 309 digits.)
+extern const CLI::Validator Positive;
+extern const CLI::Validator NonNegative;
+
 // Adds --json to a subcommand (so it can be written after the subcommand name too).
 void addJsonFlag(CLI::App* sub, GlobalOptions& g);
 // Adds --model to a subcommand.

@@ -28,18 +28,18 @@ Runner addBenchCommand(CLI::App& app, GlobalOptions& g) {
   auto a = std::make_shared<Args>();
   sub->add_option("--seq", a->seq, "Sequence lengths, comma-separated")->capture_default_str();
   sub->add_option("--repeats", a->o.repeats, "Timed forward passes per length (median reported)")
-      ->capture_default_str()->check(CLI::PositiveNumber);
+      ->capture_default_str()->check(Positive);
   sub->add_option("--generate", a->o.generateTokens, "New tokens in the generation benchmark (0: skip)")
-      ->capture_default_str()->check(CLI::NonNegativeNumber);
+      ->capture_default_str()->check(NonNegative);
   sub->add_option("--generate-repeats", a->o.generateRepeats, "Timed generations per mode")
-      ->capture_default_str()->check(CLI::PositiveNumber);
+      ->capture_default_str()->check(Positive);
   auto* presetOpt = sub->add_option("--random", a->preset,
                                     "Benchmark a randomly initialised model of this shape instead of a checkpoint "
                                     "(gpt2, distilgpt2, gpt2-medium, gpt2-large, gpt2-xl, tiny)");
   auto* stepOpt = sub->add_option("--distill-step", a->stepBank,
                                   "Instead: time one distillation step with this bank against a dense training step "
                                   "(each length of --seq, batch --batch)");
-  sub->add_option("--batch", a->batch, "Batch size for --distill-step")->capture_default_str()->check(CLI::PositiveNumber);
+  sub->add_option("--batch", a->batch, "Batch size for --distill-step")->capture_default_str()->check(Positive);
   sub->add_option("--combine", a->combine, "soft-mask or branch-mixture, for --distill-step")
       ->capture_default_str()->check(CLI::IsMember({"soft-mask", "branch-mixture"}));
   // Sparse attention: attention alone, or a run's compiled student against its teacher.
@@ -49,20 +49,20 @@ Runner addBenchCommand(CLI::App& app, GlobalOptions& g) {
   auto* runOpt = sub->add_option("--run", a->run,
                                  "With --attention-only: add the run's plan (plan.json, else its learned bank pruned). "
                                  "Alone: teacher vs compiled student of the run (--seq default 256,512,1024)");
-  sub->add_option("--heads", a->sparse.heads, "Attention-only: heads")->capture_default_str()->check(CLI::PositiveNumber);
+  sub->add_option("--heads", a->sparse.heads, "Attention-only: heads")->capture_default_str()->check(Positive);
   sub->add_option("--head-dim", a->sparse.headDim, "Attention-only: head dimension")
-      ->capture_default_str()->check(CLI::PositiveNumber);
+      ->capture_default_str()->check(Positive);
   sub->add_option("--block-size", a->sparse.blockSize, "Block size of compiled layouts")
-      ->capture_default_str()->check(CLI::PositiveNumber);
+      ->capture_default_str()->check(Positive);
   sub->add_option("--warmup", a->sparse.warmup, "Untimed calls before timing (attention-only, --run)")
-      ->capture_default_str()->check(CLI::NonNegativeNumber);
+      ->capture_default_str()->check(NonNegative);
   sub->add_option("--max-dense-bytes", a->sparse.maxDenseGiB,
                   "Attention-only: GiB dense scores may take; beyond, dense runs in query-row chunks")
-      ->capture_default_str()->check(CLI::PositiveNumber);
+      ->capture_default_str()->check(Positive);
   sub->add_flag("--no-dense", a->sparse.noDense, "Attention-only: compiled plans only");
   sub->add_option("--sparse-threads", a->sparse.sparseThreads,
-                  "Attention-only: intra-op threads for the compiled kernel (0: LibTorch's setting)")
-      ->capture_default_str()->check(CLI::NonNegativeNumber);
+                  "Attention-only: intra-op threads for the compiled kernel (0: LibTorch's setting; at most 1024)")
+      ->capture_default_str()->check(CLI::Range(0, 1024));
   sub->add_option("--dtype", a->sparse.dtype,
                   "Attention-only: q, k, v type for dense and SDPA (the compiled kernels compute in fp32)")
       ->capture_default_str()->check(CLI::IsMember({"fp32", "bf16", "fp16"}));
@@ -71,20 +71,20 @@ Runner addBenchCommand(CLI::App& app, GlobalOptions& g) {
       ->delimiter(',')->check(CLI::Range(0.0, 1.0));
   sub->add_option("--max-row-seconds", a->sparse.maxRowSeconds,
                   "Attention-only: skip a row predicted (from the previous length, as n^2) to take longer (0: no limit)")
-      ->capture_default_str()->check(CLI::NonNegativeNumber);
+      ->capture_default_str()->check(NonNegative);
   sub->add_option("--csv", a->sparse.csvPath, "Attention-only: also write the rows to this CSV file");
   sub->add_option("--trace", a->sparse.tracePath,
                   "Write a per-operator Chrome trace (LibTorch profiler) of one pass at the first --seq length");
   sub->add_option("--data", a->sparse.data, "--run: held-out text for KL and perplexity");
-  sub->add_option("--windows", a->sparse.windows, "--run: held-out windows")->capture_default_str()->check(CLI::PositiveNumber);
+  sub->add_option("--windows", a->sparse.windows, "--run: held-out windows")->capture_default_str()->check(Positive);
   // The same pruning options as score, generate and eval: a rule given overrides the run's plan.json.
   const char* fallback = " (--run; default: the run's plan.json, else threshold 0.05)";
   auto* thresholdOpt = sub->add_option("--prune-threshold", a->sparse.pruneThreshold,
                                        std::string("Prune: keep masks with alpha >= t") + fallback)
-                           ->check(CLI::NonNegativeNumber);
+                           ->check(NonNegative);
   auto* topKOpt = sub->add_option("--prune-top-k", a->sparse.pruneTopK,
                                   std::string("Prune: keep the k largest alpha per head") + fallback)
-                      ->check(CLI::PositiveNumber);
+                      ->check(Positive);
   auto* densityOpt = sub->add_option("--prune-target-density", a->sparse.pruneTargetDensity,
                                      std::string("Prune: drop the smallest alpha until the mean density <= r") + fallback)
                          ->check(CLI::Range(0.0, 1.0));
@@ -109,6 +109,8 @@ Runner addBenchCommand(CLI::App& app, GlobalOptions& g) {
       return a->attentionOnly ? runAttentionOnlyBench(a->sparse, g) : runStudentBench(a->sparse, g);
     }
     a->o.seqLens = parseIdList(a->seq, "--seq");
+    for (auto n : a->o.seqLens)
+      if (n < 1) throw CLI::ValidationError("--seq", "lengths must be >= 1");
     const auto device = selectDevice(g);
     Gpt2 model{nullptr};
     std::string source;

@@ -1,5 +1,6 @@
 // attnx-cli distill: train a mask-mixture student from its GPT-2 teacher, headless.
 // Progress on stderr; the run folder gets run.json, metrics.csv, learned_bank.json, student.safetensors.
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <csignal>
@@ -45,49 +46,62 @@ Runner addDistillCommand(CLI::App& app, GlobalOptions& g) {
   sub->add_option("--val-data", c.validationPath, "Held-out text for validation KL");
   sub->add_option("--out", a->out, "Run folder to create (or resume with --resume)")->required();
   sub->add_flag("--resume", a->resume, "Continue the run in --out from its last checkpoint (settings from its run.json)");
-  sub->add_option("--steps", c.steps, "Optimiser steps")->capture_default_str()->check(CLI::PositiveNumber);
-  sub->add_option("--batch-size", c.batchSize, "Windows per step")->capture_default_str()->check(CLI::PositiveNumber);
+  sub->add_option("--steps", c.steps, "Optimiser steps")->capture_default_str()->check(Positive);
+  sub->add_option("--batch-size", c.batchSize, "Windows per step")->capture_default_str()->check(Positive);
   sub->add_option("--seq-len", c.seqLen, "Tokens per window")->capture_default_str()->check(CLI::Range(2, 1 << 20));
-  sub->add_option("--lr", c.learningRate, "Peak learning rate (AdamW)")->capture_default_str()->check(CLI::PositiveNumber);
-  sub->add_option("--warmup", c.warmupSteps, "Linear warm-up steps")->capture_default_str()->check(CLI::NonNegativeNumber);
+  sub->add_option("--lr", c.learningRate, "Peak learning rate (AdamW)")->capture_default_str()->check(Positive);
+  sub->add_option("--warmup", c.warmupSteps, "Linear warm-up steps")->capture_default_str()->check(NonNegative);
   sub->add_option("--min-lr-ratio", c.minLrRatio, "Cosine floor as a fraction of --lr")->capture_default_str()->check(CLI::Range(0.0, 1.0));
-  sub->add_option("--weight-decay", c.weightDecay, "AdamW decoupled weight decay")->capture_default_str()->check(CLI::NonNegativeNumber);
-  sub->add_option("--grad-clip", c.gradClip, "Max global gradient norm (0: off)")->capture_default_str()->check(CLI::NonNegativeNumber);
-  sub->add_option("--temperature", c.temperature, "Distillation temperature τ")->capture_default_str()->check(CLI::PositiveNumber);
-  sub->add_option("--lambda-l1", c.lambdaL1, "L1 penalty λ₁ on the coefficients")->capture_default_str()->check(CLI::NonNegativeNumber);
+  sub->add_option("--weight-decay", c.weightDecay, "AdamW decoupled weight decay")->capture_default_str()->check(NonNegative);
+  sub->add_option("--grad-clip", c.gradClip, "Max global gradient norm (0: off)")->capture_default_str()->check(NonNegative);
+  sub->add_option("--temperature", c.temperature, "Distillation temperature τ")->capture_default_str()->check(Positive);
+  sub->add_option("--lambda-l1", c.lambdaL1, "L1 penalty λ₁ on the coefficients")->capture_default_str()->check(NonNegative);
   sub->add_flag("--l1-density-weighted", c.l1DensityWeighted, "Weight each mask's L1 term by its density (prefer cheap masks)");
-  sub->add_option("--lambda-hidden", c.lambdaHidden, "Weight of the final-hidden-state MSE")->capture_default_str()->check(CLI::NonNegativeNumber);
+  sub->add_option("--lambda-hidden", c.lambdaHidden, "Weight of the final-hidden-state MSE")->capture_default_str()->check(NonNegative);
   sub->add_option("--combine", c.combine, "soft-mask or branch-mixture")->capture_default_str()->check(CLI::IsMember({"soft-mask", "branch-mixture"}));
   sub->add_option("--granularity", c.granularity, "Coefficients per model, layer or layer-head")->capture_default_str()->check(CLI::IsMember({"model", "layer", "layer-head"}));
   sub->add_option("--parametrisation", c.parametrisation, "softplus, sigmoid or clamped")->capture_default_str()->check(CLI::IsMember({"softplus", "sigmoid", "clamped"}));
   sub->add_flag("--normalise-branches", c.normaliseBranches, "Branch mixture: divide α by its sum over masks");
-  sub->add_option("--init", c.initialCoefficient, "Initial α of every coefficient (with --gate: the gate's start, in (0, 1))")->capture_default_str()->check(CLI::NonNegativeNumber);
+  sub->add_option("--init", c.initialCoefficient, "Initial α of every coefficient (with --gate: the gate's start, in (0, 1))")->capture_default_str()->check(NonNegative);
   sub->add_flag("--gate", c.gate, "Per-token gating network: α = sigmoid(W_g q_i + b_g) per layer and head, read from "
                                   "each head's query vector (replaces the static coefficients; L1 acts on the mean gate)");
   sub->add_flag("--train-all-weights", c.trainAllWeights, "Also train GPT-2's weights (default: frozen)");
   sub->add_option("--seed", c.seed, "Seed of the batch sampler")->capture_default_str();
-  sub->add_option("--validate-every", c.validateEvery, "Validation every N steps (0: never)")->capture_default_str()->check(CLI::NonNegativeNumber);
-  sub->add_option("--validation-windows", c.validationWindows, "Windows of held-out text per validation")->capture_default_str()->check(CLI::PositiveNumber);
-  sub->add_option("--checkpoint-every", c.checkpointEvery, "Checkpoint every N steps (0: at the end only)")->capture_default_str()->check(CLI::NonNegativeNumber);
+  sub->add_option("--validate-every", c.validateEvery, "Validation every N steps (0: never)")->capture_default_str()->check(NonNegative);
+  sub->add_option("--validation-windows", c.validationWindows, "Windows of held-out text per validation")->capture_default_str()->check(Positive);
+  sub->add_option("--checkpoint-every", c.checkpointEvery, "Checkpoint every N steps (0: at the end only)")->capture_default_str()->check(NonNegative);
   addJsonFlag(sub, g);
 
-  return [&g, a] {
+  return [&g, a, sub] {
     namespace fs = std::filesystem;
     DistillConfig c = a->c;
     if (a->resume) {
+      // The run keeps its own settings (run.json); only how long it runs and how often it checks
+      // itself may change. Anything else given with --resume is refused, never silently ignored.
+      const std::vector<std::string> mayChange = {"--steps", "--checkpoint-every", "--validate-every", "--validation-windows"};
+      for (const CLI::Option* o : sub->get_options()) {
+        const std::string name = o->get_name(false, true).substr(0, o->get_name(false, true).find(','));
+        if (o->count() == 0 || name == "--out" || name == "--resume" || name == "--json" || name == "--help") continue;
+        if (std::find(mayChange.begin(), mayChange.end(), name) == mayChange.end())
+          throw std::runtime_error(name + " cannot change when resuming: the run keeps the settings in its run.json "
+                                   "(with --resume only --steps, --checkpoint-every, --validate-every and "
+                                   "--validation-windows may be given)");
+      }
       const auto runJson = (fs::path(a->out) / "run.json").string();
       std::ifstream in(runJson);
       if (!in) throw std::runtime_error(runJson + ": cannot open (is --out a run folder?)");
       std::stringstream ss;
       ss << in.rdbuf();
-      const int64_t steps = c.steps;
+      const DistillConfig given = c;
       c = DistillConfig::fromJsonText(ss.str(), runJson);
-      if (steps > c.steps) c.steps = steps;  // --steps may extend a finished run
+      if (sub->get_option("--steps")->count()) c.steps = given.steps;  // extends (or ends) the run
+      if (sub->get_option("--checkpoint-every")->count()) c.checkpointEvery = given.checkpointEvery;
+      if (sub->get_option("--validate-every")->count()) c.validateEvery = given.validateEvery;
+      if (sub->get_option("--validation-windows")->count()) c.validationWindows = given.validationWindows;
     } else {
       if (c.bankPath.empty()) throw CLI::RequiredError("--bank");
       if (c.dataPath.empty()) throw CLI::RequiredError("--data");
-      if (fs::exists(fs::path(a->out) / "student.safetensors"))
-        throw std::runtime_error(a->out + ": already holds a run; use --resume to continue it or choose another --out");
+      requireNoRunIn(a->out, distillRunFiles());
       c.teacherDir = resolveModelDir(g.modelDir);
       c.bankPath = fs::absolute(c.bankPath).string();
       c.dataPath = fs::absolute(c.dataPath).string();
@@ -114,11 +128,12 @@ Runner addDistillCommand(CLI::App& app, GlobalOptions& g) {
     const int64_t batchSize = c.batchSize;
     BatchSource batches = [corpus, sampler, batchSize](int64_t step) { return sampler->batch(batchSize, step); };
 
-    DistillTrainer trainer(c, teacher, bank, batches, validation, a->out);
+    DistillTrainer trainer(c, teacher, bank, batches, validation, a->out, a->resume ? RunFolder::Resume : RunFolder::New);
     if (a->resume) std::cerr << "distill: resuming after step " << trainer.resumeIfPossible() << '\n';
 
     std::signal(SIGINT, onInterrupt);
     std::signal(SIGTERM, onInterrupt);
+    std::signal(SIGHUP, onInterrupt);  // a closed terminal or ssh session: checkpoint and stop like Ctrl-C
     const int64_t total = c.steps;
     auto last = std::chrono::steady_clock::now() - std::chrono::seconds(10);
     StepMetrics final;

@@ -45,11 +45,11 @@ Runner addEvalCommand(CLI::App& app, GlobalOptions& g) {
   sub->add_option("--finetune-steps", a->finetune.steps,
                   "Fine-tune the pruned plan's weights this many steps on the run's training text (through the "
                   "compiled kernel) before evaluating; saved with the plan")
-      ->capture_default_str()->check(CLI::NonNegativeNumber);
+      ->capture_default_str()->check(NonNegative);
   sub->add_option("--finetune-lr", a->finetune.learningRate, "Learning rate of --finetune-steps")
-      ->capture_default_str()->check(CLI::PositiveNumber);
+      ->capture_default_str()->check(Positive);
   sub->add_option("--data", a->data, "Held-out text: a .txt file or a folder of them")->required();
-  sub->add_option("--windows", a->windows, "Held-out windows to evaluate")->capture_default_str()->check(CLI::PositiveNumber);
+  sub->add_option("--windows", a->windows, "Held-out windows to evaluate")->capture_default_str()->check(Positive);
   sub->add_option("--seq-len", a->seqLen, "Window length (default: the run's)")->check(CLI::Range(2, 1 << 20));
   sub->add_option("--teacher,--model", g.modelDir, "Teacher folder (default: the run's)");
   addJsonFlag(sub, g);

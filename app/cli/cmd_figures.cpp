@@ -15,8 +15,8 @@ Runner addFiguresCommand(CLI::App& app, GlobalOptions& g) {
   sub->add_option("--out", job->outDir, "Folder to write the figures to (created)")->required();
   sub->add_option("--prompt", job->prompt, "Text whose attention is drawn (default: a fixed sentence)");
   sub->add_option("--teacher,--model", job->teacher, "Teacher folder (default: the run's)");
-  sub->add_option("--layer", job->layer, "Layer of the large heatmaps")->capture_default_str()->check(CLI::NonNegativeNumber);
-  sub->add_option("--head", job->head, "Head of the large heatmaps")->capture_default_str()->check(CLI::NonNegativeNumber);
+  sub->add_option("--layer", job->layer, "Layer of the large heatmaps")->capture_default_str()->check(NonNegative);
+  sub->add_option("--head", job->head, "Head of the large heatmaps")->capture_default_str()->check(NonNegative);
   sub->add_flag("--pruned", job->pruned, "Show the pruned plan (plan.json, else top-2 per head) instead of the soft student");
   sub->add_option("--bench-json", job->benchJson, "Also plot this output of attnx-cli bench --attention-only --json");
   sub->add_option("--width", job->width, "Figure width in pixels")->capture_default_str()->check(CLI::Range(16, 20000));

@@ -25,19 +25,19 @@ Runner addGenerateCommand(CLI::App& app, GlobalOptions& g) {
   auto* idsOpt = sub->add_option("--prompt-ids", a->promptIds, "Prompt as token ids, comma-separated");
   promptOpt->excludes(idsOpt);
   sub->add_option("--max-new-tokens", a->s.maxNewTokens, "How many tokens to add at most")
-      ->capture_default_str()->check(CLI::NonNegativeNumber);
+      ->capture_default_str()->check(NonNegative);
   auto* greedy = sub->add_flag("--greedy", a->greedy, "Always take the most likely token (the default)");
   auto* temp = sub->add_option("--temperature", a->s.temperature, "Sampling temperature (> 0)")
-                   ->check(CLI::PositiveNumber);
+                   ->check(Positive);
   auto* topK = sub->add_option("--top-k", a->s.topK, "Sample among the k most likely tokens (0: all)")
-                   ->check(CLI::NonNegativeNumber);
+                   ->check(NonNegative);
   auto* topP = sub->add_option("--top-p", a->s.topP, "Sample from the smallest set of tokens holding this mass")
                    ->check(CLI::Range(0.0, 1.0));
   for (auto* o : {temp, topK, topP}) greedy->excludes(o);
   sub->add_option("--repetition-penalty", a->s.repetitionPenalty,
                   "Divide the positive logits of tokens already in the text by r (multiply the negative ones); "
                   "1 turns it off, 1.1-1.3 breaks greedy loops. Greedy or sampled")
-      ->capture_default_str()->check(CLI::PositiveNumber);
+      ->capture_default_str()->check(Positive);
   sub->add_option("--seed", a->s.seed, "Random seed for sampling")->capture_default_str();
   sub->add_flag("--no-eos-stop", [a](int64_t) { a->s.stopOnEos = false; }, "Keep going after <|endoftext|>");
   auto* noCache = sub->add_flag("--no-kv-cache", a->noCache, "Recompute the whole prefix for every token (slow; for checks)");

@@ -16,7 +16,7 @@ Runner addHeadsCommand(CLI::App& app, GlobalOptions& g) {
   auto* fileOpt = sub->add_option("--file", a->file, "A .txt file or folder of them")->check(CLI::ExistingPath);
   textOpt->excludes(fileOpt);
   sub->add_option("--seq-len", a->seqLen, "Tokens per window (at most the context)")->check(CLI::Range(32, 1 << 20));
-  sub->add_option("--windows", a->windows, "Windows, evenly spaced over the text")->check(CLI::PositiveNumber);
+  sub->add_option("--windows", a->windows, "Windows, evenly spaced over the text")->check(Positive);
   addModelOption(sub, g);
   addJsonFlag(sub, g);
   sub->callback([textOpt, fileOpt] {

@@ -32,23 +32,23 @@ Runner addPretrainCommand(CLI::App& app, GlobalOptions& g) {
   sub->add_option("--out", a->out, "Output folder (model/ is a GPT-2 folder attnx and attnx-cli open)")->required();
   sub->add_option("--tokenizer", a->tokenizer, "Folder with vocab.json and merges.txt (default: the fetched GPT-2 tokenizer)");
   sub->add_flag("--resume", a->resume, "Continue the run in --out (settings from its pretrain.json)");
-  sub->add_option("--layers", c.layers, "Transformer blocks")->capture_default_str()->check(CLI::PositiveNumber);
-  sub->add_option("--heads", c.heads, "Attention heads")->capture_default_str()->check(CLI::PositiveNumber);
-  sub->add_option("--width", c.width, "Embedding width")->capture_default_str()->check(CLI::PositiveNumber);
-  sub->add_option("--context", c.context, "Context length (positions)")->capture_default_str()->check(CLI::PositiveNumber);
+  sub->add_option("--layers", c.layers, "Transformer blocks")->capture_default_str()->check(Positive);
+  sub->add_option("--heads", c.heads, "Attention heads")->capture_default_str()->check(Positive);
+  sub->add_option("--width", c.width, "Embedding width")->capture_default_str()->check(Positive);
+  sub->add_option("--context", c.context, "Context length (positions)")->capture_default_str()->check(Positive);
   auto* stepsOption = sub->add_option("--steps", c.steps, "Optimiser steps (with --resume: the new total)")
-                          ->capture_default_str()->check(CLI::PositiveNumber);
-  sub->add_option("--batch-size", c.batchSize, "Windows per step")->capture_default_str()->check(CLI::PositiveNumber);
+                          ->capture_default_str()->check(Positive);
+  sub->add_option("--batch-size", c.batchSize, "Windows per step")->capture_default_str()->check(Positive);
   sub->add_option("--seq-len", c.seqLen, "Tokens per window")->capture_default_str()->check(CLI::Range(2, 1 << 20));
-  sub->add_option("--lr", c.learningRate, "Peak learning rate (AdamW)")->capture_default_str()->check(CLI::PositiveNumber);
-  sub->add_option("--weight-decay", c.weightDecay, "AdamW decay on matrices")->capture_default_str()->check(CLI::NonNegativeNumber);
-  sub->add_option("--warmup", c.warmupSteps, "Warm-up steps")->capture_default_str()->check(CLI::NonNegativeNumber);
+  sub->add_option("--lr", c.learningRate, "Peak learning rate (AdamW)")->capture_default_str()->check(Positive);
+  sub->add_option("--weight-decay", c.weightDecay, "AdamW decay on matrices")->capture_default_str()->check(NonNegative);
+  sub->add_option("--warmup", c.warmupSteps, "Warm-up steps")->capture_default_str()->check(NonNegative);
   sub->add_option("--min-lr-ratio", c.minLrRatio, "Cosine floor as a fraction of --lr")->capture_default_str()->check(CLI::Range(0.0, 1.0));
-  sub->add_option("--grad-clip", c.gradClip, "Max gradient norm (0: off)")->capture_default_str()->check(CLI::NonNegativeNumber);
+  sub->add_option("--grad-clip", c.gradClip, "Max gradient norm (0: off)")->capture_default_str()->check(NonNegative);
   sub->add_option("--seed", c.seed, "Seed of the initial weights and the batch sampler")->capture_default_str();
-  sub->add_option("--validate-every", c.validateEvery, "Validation every N steps")->capture_default_str()->check(CLI::NonNegativeNumber);
-  sub->add_option("--validation-windows", c.validationWindows, "Held-out windows per validation")->capture_default_str()->check(CLI::PositiveNumber);
-  sub->add_option("--checkpoint-every", c.checkpointEvery, "Checkpoint every N steps")->capture_default_str()->check(CLI::NonNegativeNumber);
+  sub->add_option("--validate-every", c.validateEvery, "Validation every N steps")->capture_default_str()->check(NonNegative);
+  sub->add_option("--validation-windows", c.validationWindows, "Held-out windows per validation")->capture_default_str()->check(Positive);
+  sub->add_option("--checkpoint-every", c.checkpointEvery, "Checkpoint every N steps")->capture_default_str()->check(NonNegative);
   addJsonFlag(sub, g);
 
   return [&g, a, stepsOption] {
@@ -66,8 +66,6 @@ Runner addPretrainCommand(CLI::App& app, GlobalOptions& g) {
       if (stepsOption->count() > 0) c.steps = steps;
     } else {
       if (c.dataPath.empty()) throw CLI::RequiredError("--data");
-      if (fs::exists(fs::path(a->out) / "optimizer.safetensors"))
-        throw std::runtime_error(a->out + ": already holds a pretraining run; use --resume or another --out");
       c.dataPath = fs::absolute(c.dataPath).string();
       if (!c.validationPath.empty()) c.validationPath = fs::absolute(c.validationPath).string();
       c.tokenizerDir = fs::absolute(a->tokenizer.empty() ? tokenizerDirFor(a->out) : a->tokenizer).string();
@@ -85,10 +83,11 @@ Runner addPretrainCommand(CLI::App& app, GlobalOptions& g) {
     std::cerr << "pretrain: " << corpus->size() << " training tokens, " << validation.size() << " validation windows\n";
     const int64_t batch = c.batchSize;
     Pretrainer trainer(c, [corpus, sampler, batch](int64_t step) { return sampler->batch(batch, step); }, validation,
-                       a->out, device);
+                       a->out, device, a->resume ? RunFolder::Resume : RunFolder::New);
     if (a->resume) std::cerr << "pretrain: resuming after step " << trainer.resumeIfPossible() << '\n';
     std::signal(SIGINT, onPretrainInterrupt);
     std::signal(SIGTERM, onPretrainInterrupt);
+    std::signal(SIGHUP, onPretrainInterrupt);
     PretrainMetrics last;
     auto lastPrint = std::chrono::steady_clock::now() - std::chrono::seconds(60);
     trainer.run(

@@ -21,7 +21,7 @@ Runner addProfileCommand(CLI::App& app, GlobalOptions& g) {
   sub->add_option("--run", a->run, "Run folder made by attnx-cli distill")->required();
   sub->add_option("--data", a->data, "Held-out text to measure on (default: the run's validation data; keep the test text "
                                      "for evaluation)");
-  sub->add_option("--windows", a->windows, "Windows measured")->capture_default_str()->check(CLI::PositiveNumber);
+  sub->add_option("--windows", a->windows, "Windows measured")->capture_default_str()->check(Positive);
   sub->add_option("--seq-len", a->seqLen, "Window length (default: the run's)")->check(CLI::Range(2, 1 << 20));
   sub->add_option("--teacher,--model", g.modelDir, "Teacher folder (default: the run's)");
   addJsonFlag(sub, g);

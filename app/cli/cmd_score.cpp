@@ -67,7 +67,7 @@ Runner addScoreCommand(CLI::App& app, GlobalOptions& g) {
   textOpt->excludes(idsOpt);
   filesOpt->excludes(textOpt)->excludes(idsOpt);
   sub->add_option("--stride", a->stride, "Sliding-window stride for texts longer than the context (default: half)")
-      ->check(CLI::NonNegativeNumber);
+      ->check(NonNegative);
   addModelOption(sub, g);
   addStudentOptions(sub, a->student, /*runRequired=*/false, /*allowSoft=*/true, /*shortNames=*/false);
   addJsonFlag(sub, g);
@@ -86,6 +86,9 @@ Runner addScoreCommand(CLI::App& app, GlobalOptions& g) {
       tok = loadTokenizer(chosen.options);
       for (int id : tok->encode(a->text)) ids.push_back(id);
     }
+    if (ids.size() < 2)
+      throw std::runtime_error(std::string(idsOpt->count() ? "--ids" : "--text") + ": " + std::to_string(ids.size()) +
+                               " token" + (ids.size() == 1 ? "" : "s") + "; scoring needs at least 2 (the first token has no prediction)");
     auto& model = chosen.model;
     checkIdsFit(ids, model);
     const auto scores = scoreTokens(model, ids, a->stride, chosen.kernel());

@@ -53,6 +53,7 @@ Runner addStudyCommand(CLI::App& app, GlobalOptions& g) {
     in.test = &test;
     std::signal(SIGINT, onStudyInterrupt);
     std::signal(SIGTERM, onStudyInterrupt);
+    std::signal(SIGHUP, onStudyInterrupt);
     StudyCallbacks cb;
     cb.onMessage = [](const std::string& m) { std::cerr << "study: " << m << '\n'; };
     try {

@@ -39,7 +39,7 @@ int main(int argc, char** argv) {
 
   GlobalOptions g;
   app.add_option("--device", g.device, "cpu or cuda")->check(CLI::IsMember({"cpu", "cuda"}));
-  app.add_option("--threads", g.threads, "CPU threads for LibTorch (default: all cores)")->check(CLI::NonNegativeNumber);
+  app.add_option("--threads", g.threads, "CPU threads for LibTorch (default: all cores; at most 1024)")->check(CLI::Range(0, 1024));
 
   std::map<CLI::App*, Runner> runners;
   auto add = [&](Runner (*adder)(CLI::App&, GlobalOptions&)) {

@@ -31,10 +31,10 @@ void addStudentOptions(CLI::App* sub, StudentOptions& s, bool runRequired, bool 
   const char* fallback = " (default: the run's plan.json, else threshold 0.05)";
   s.thresholdOpt = sub->add_option(name("--prune-threshold", "--threshold"), s.threshold,
                                    std::string("Prune: keep masks with alpha >= t") + fallback)
-                       ->check(CLI::NonNegativeNumber);
+                       ->check(NonNegative);
   s.topKOpt = sub->add_option(name("--prune-top-k", "--top-k"), s.topK,
                               std::string("Prune: keep the k largest alpha per head") + fallback)
-                  ->check(CLI::PositiveNumber);
+                  ->check(Positive);
   s.densityOpt = sub->add_option(name("--prune-target-density", "--target-density"), s.density,
                                  std::string("Prune: drop the smallest alpha until the mean density <= r") + fallback)
                      ->check(CLI::Range(0.0, 1.0));

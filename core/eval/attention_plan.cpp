@@ -13,6 +13,7 @@
 
 #include "core/eval/pruning_profile.h"
 #include "core/io/atomic_file.h"
+#include "core/util/json_document.h"
 
 namespace attnx {
 
@@ -22,14 +23,16 @@ namespace {
 
 std::string numberText(double v) { return json(v).dump(); }
 
+// Coefficients and plan weights are O(1) (the softplus of a learned logit); far beyond this a
+// head's mixture overflows to Inf and then NaN, so such a file is refused rather than evaluated.
+constexpr double kMaxWeight = 1e6;
+
 // A JSON value as shown in error messages: scalars as written, containers by kind.
 std::string gotText(const json& v) {
   if (v.is_array()) return "a list";
   if (v.is_object()) return "an object";
   if (v.is_null()) return "null";
-  std::string s = v.dump();
-  if (s.size() > 40) s = s.substr(0, 37) + "...";
-  return s;
+  return jsonBrief(v);
 }
 
 bool isInteger(const json& v) { return v.is_number_integer() || v.is_number_unsigned(); }
@@ -146,10 +149,10 @@ AttentionPlan AttentionPlan::fromAlpha(const std::vector<double>& alpha, int64_t
     throw PlanError("expected L*H*K = " + std::to_string(numHeadsTotal * K) + " alpha values (L=" + std::to_string(numLayers) +
                     ", H=" + std::to_string(numHeads) + ", K=" + std::to_string(K) + "), got " + std::to_string(alpha.size()));
   for (size_t t = 0; t < alpha.size(); ++t)
-    if (!std::isfinite(alpha[t]) || alpha[t] < 0) {
+    if (!std::isfinite(alpha[t]) || alpha[t] < 0 || alpha[t] > kMaxWeight) {
       const int64_t idx = static_cast<int64_t>(t);
       throw PlanError("alpha of " + headLabel(idx / K / numHeads, idx / K % numHeads) + ", mask " + std::to_string(idx % K) +
-                      " (\"" + bank.masks[static_cast<size_t>(idx % K)].name + "\") must be finite and >= 0, got " +
+                      " (\"" + bank.masks[static_cast<size_t>(idx % K)].name + "\") must be in [0, 1e6], got " +
                       numberText(alpha[t]));
     }
 
@@ -401,8 +404,8 @@ void AttentionPlan::validate() const {
       if (e.maskIndex < 0 || e.maskIndex >= static_cast<int>(maskNames.size()))
         throw PlanError(label + ": mask index " + std::to_string(e.maskIndex) + " is outside 0.." + std::to_string(maskNames.size() - 1));
       if (e.maskIndex <= previous) throw PlanError(label + ": masks must be distinct and in bank order");
-      if (!std::isfinite(e.weight) || e.weight <= 0)
-        throw PlanError(label + ": weight of mask \"" + maskNames[e.maskIndex] + "\" must be finite and > 0, got " + numberText(e.weight));
+      if (!std::isfinite(e.weight) || e.weight <= 0 || e.weight > kMaxWeight)
+        throw PlanError(label + ": weight of mask \"" + maskNames[e.maskIndex] + "\" must be in (0, 1e6], got " + numberText(e.weight));
       previous = e.maskIndex;
     }
   }
@@ -449,13 +452,7 @@ std::string AttentionPlan::toJsonText() const {
 }
 
 AttentionPlan AttentionPlan::fromJsonText(const std::string& text, const std::string& origin) {
-  json doc;
-  try {
-    doc = json::parse(text);
-  } catch (const json::parse_error& e) {
-    throw PlanError(origin + ": not valid JSON (byte " + std::to_string(e.byte) + ")");
-  }
-  return fromJson(doc, origin);
+  return fromJson(parseJsonDocumentAs<PlanError>(text, origin), origin);
 }
 
 AttentionPlan AttentionPlan::fromJson(const json& doc, const std::string& origin) {
@@ -573,8 +570,8 @@ AttentionPlan AttentionPlan::fromJson(const json& doc, const std::string& origin
         if (found == plan.maskNames.end()) fail(at + ": mask " + gotText(*mask) + " is not in field \"masks\"");
         auto weight = entry.find("weight");
         if (weight == entry.end()) fail(at + ": field \"weight\" is missing");
-        if (!weight->is_number() || !(weight->get<double>() > 0) || !std::isfinite(weight->get<double>()))
-          fail(at + ": field \"weight\" must be a number > 0, got " + gotText(*weight));
+        if (!weight->is_number() || !(weight->get<double>() > 0) || !(weight->get<double>() <= kMaxWeight))
+          fail(at + ": field \"weight\" must be a number in (0, 1e6], got " + gotText(*weight));
         const int index = static_cast<int>(found - plan.maskNames.begin());
         for (const auto& prior : entries)
           if (prior.maskIndex == index) fail(at + ": mask " + gotText(*mask) + " is listed twice");

@@ -37,7 +37,12 @@ TokenScores scoreTokens(Gpt2& model, const std::vector<int64_t>& ids, int64_t st
     auto targets = input[0].narrow(0, 1, end - begin - 1);
     auto picked = logp.narrow(0, 0, end - begin - 1).gather(1, targets.unsqueeze(1)).squeeze(1).cpu();  // (T-1)
     const double* lp = picked.data_ptr<double>();
-    for (int64_t t = scoredUpTo; t < end; ++t) out.logprobs.push_back(lp[t - begin - 1]);
+    for (int64_t t = scoredUpTo; t < end; ++t) {
+      if (!std::isfinite(lp[t - begin - 1]))
+        throw std::runtime_error("the model gave token " + std::to_string(t) + " a log-probability of " +
+                                 std::to_string(lp[t - begin - 1]) + ": NaN or Inf in its weights, plan or attention");
+      out.logprobs.push_back(lp[t - begin - 1]);
+    }
     scoredUpTo = end;
     if (end >= n) break;
   }

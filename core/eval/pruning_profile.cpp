@@ -12,6 +12,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/io/atomic_file.h"
+#include "core/util/json_document.h"
 
 namespace attnx {
 
@@ -197,12 +198,7 @@ std::string PruningProfile::toJsonText() const {
 
 PruningProfile PruningProfile::fromJsonText(const std::string& text, const std::string& origin) {
   auto fail = [&origin](const std::string& what) { throw PlanError(origin + ": " + what); };
-  json doc;
-  try {
-    doc = json::parse(text);
-  } catch (const json::parse_error& e) {
-    fail("not valid JSON (byte " + std::to_string(e.byte) + ")");
-  }
+  const json doc = parseJsonDocumentAs<PlanError>(text, origin);
   if (!doc.is_object() || !doc.contains("format") || doc["format"] != kFormat)
     fail(std::string("not an attnx pruning profile (field \"format\" must be \"") + kFormat + "\")");
   if (!doc.contains("version") || doc["version"] != kVersion)
@@ -212,15 +208,18 @@ PruningProfile PruningProfile::fromJsonText(const std::string& text, const std::
   for (const auto& item : doc.items())
     if (std::find(known.begin(), known.end(), item.key()) == known.end()) fail("unknown field \"" + item.key() + "\"");
   PruningProfile p;
+  // An integer in [0, 2^40]: far beyond any model or window count, so products cannot overflow.
   auto integer = [&](const char* key) {
-    if (!doc.contains(key) || !doc[key].is_number_integer()) fail(std::string("field \"") + key + "\" must be an integer");
+    if (!doc.contains(key) || !doc[key].is_number_integer() || doc[key].get<int64_t>() < 0 ||
+        doc[key].get<uint64_t>() > (uint64_t{1} << 40))
+      fail(std::string("field \"") + key + "\" must be an integer in [0, 2^40], got " + jsonBrief(doc.contains(key) ? doc[key] : json()));
     return doc[key].get<int64_t>();
   };
   p.numLayers = integer("layers");
   p.numHeads = integer("heads");
   p.n = integer("n");
   p.windows = integer("windows");
-  if (p.numLayers < 1 || p.numHeads < 1 || p.numLayers * p.numHeads > (1 << 20))
+  if (p.numLayers < 1 || p.numHeads < 1 || p.numLayers > (1 << 20) || p.numHeads > (1 << 20) || p.numLayers * p.numHeads > (1 << 20))
     fail("fields \"layers\" and \"heads\" must be >= 1 (and their product at most 2^20)");
   if (!doc.contains("masks") || !doc["masks"].is_array() || doc["masks"].empty())
     fail("field \"masks\" must be a non-empty list of names");

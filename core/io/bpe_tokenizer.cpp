@@ -21,6 +21,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "core/util/json_document.h"
+
 namespace attnx {
 namespace {
 
@@ -317,12 +319,7 @@ BpeTokenizer BpeTokenizer::fromFiles(const std::string& vocabJsonPath,
   const std::string& mp = mergesTxtPath;
 
   // vocab.json: {"token spelling": id, ...} with ids 0..N-1, each once.
-  nlohmann::json vocab;
-  try {
-    vocab = nlohmann::json::parse(readFile(vp));
-  } catch (const nlohmann::json::parse_error& e) {
-    throw std::runtime_error(vp + ": invalid JSON: " + e.what());
-  }
+  const nlohmann::json vocab = parseJsonDocument(readFile(vp), vp);
   if (!vocab.is_object() || vocab.empty())
     throw std::runtime_error(vp + ": expected a non-empty JSON object mapping token strings to ids");
   const std::size_t n = vocab.size();
@@ -333,7 +330,7 @@ BpeTokenizer BpeTokenizer::fromFiles(const std::string& vocabJsonPath,
     const std::string& token = item.key();
     const nlohmann::json& value = item.value();
     if (!value.is_number_integer())
-      throw std::runtime_error(vp + ": token " + quote(token) + " has id " + value.dump() +
+      throw std::runtime_error(vp + ": token " + quote(token) + " has id " + jsonBrief(value) +
                                ", expected an integer");
     const auto id = value.get<std::int64_t>();
     if (id < 0 || id >= static_cast<std::int64_t>(n))
@@ -403,6 +400,20 @@ BpeTokenizer BpeTokenizer::fromFiles(const std::string& vocabJsonPath,
     // A repeated pair keeps its last rank, as in encoder.py's dict(zip(merges, range(...))).
     impl->merges[pairKey(ids[0], ids[1])] = Merge{rank++, result->second};
   }
+
+  // Every multi-byte token other than <|endoftext|> is made by a merge: an empty or truncated
+  // merges.txt would otherwise tokenise silently by bytes.
+  std::vector<bool> produced(n, false);
+  for (const auto& [key, merge] : impl->merges) produced[static_cast<std::size_t>(merge.result)] = true;
+  std::size_t unreachable = 0;
+  int example = -1;
+  for (std::size_t id = 0; id < n; ++id)
+    if (!produced[id] && impl->tokenBytes[id].size() > 1 && static_cast<int>(id) != impl->eos && ++unreachable == 1)
+      example = static_cast<int>(id);
+  if (unreachable > 0)
+    throw std::runtime_error(mp + ": no merge makes " + std::to_string(unreachable) + " of the vocabulary's multi-byte tokens (e.g. " +
+                             quote(spelling[static_cast<std::size_t>(example)] ? *spelling[static_cast<std::size_t>(example)] : std::string()) +
+                             ", id " + std::to_string(example) + "); is merges.txt empty, truncated or from another tokenizer?");
 
   impl->compilePattern();
   return BpeTokenizer(std::move(impl));

@@ -3,6 +3,7 @@
 #include <filesystem>
 #include <map>
 #include <regex>
+#include <set>
 #include <sstream>
 
 #include <torch/torch.h>
@@ -54,11 +55,28 @@ DType fileDtype(torch::Dtype d) {
   throw std::invalid_argument("saveGpt2: unsupported storage type (use float32, float16 or bfloat16)");
 }
 
-// Checkpoint-layout shape of one of our parameters.
-std::vector<int64_t> checkpointShape(const std::string& name, const torch::Tensor& p) {
-  auto s = toVector(p.sizes());
-  if (isConv1dWeight(name)) std::swap(s[0], s[1]);
-  return s;
+// Every parameter a model of this config has, in the model's order, with its checkpoint-layout shape.
+std::vector<std::pair<std::string, std::vector<int64_t>>> expectedTensors(const Gpt2Config& c) {
+  const int64_t E = c.embedDim;
+  std::vector<std::pair<std::string, std::vector<int64_t>>> t{{"wte.weight", {c.vocabSize, E}},
+                                                              {"wpe.weight", {c.contextLength, E}}};
+  for (int64_t l = 0; l < c.numLayers; ++l) {
+    const std::string h = "h." + std::to_string(l) + ".";
+    t.insert(t.end(), {{h + "ln_1.weight", {E}},
+                       {h + "ln_1.bias", {E}},
+                       {h + "attn.c_attn.weight", {E, 3 * E}},
+                       {h + "attn.c_attn.bias", {3 * E}},
+                       {h + "attn.c_proj.weight", {E, E}},
+                       {h + "attn.c_proj.bias", {E}},
+                       {h + "ln_2.weight", {E}},
+                       {h + "ln_2.bias", {E}},
+                       {h + "mlp.c_fc.weight", {E, 4 * E}},
+                       {h + "mlp.c_fc.bias", {4 * E}},
+                       {h + "mlp.c_proj.weight", {4 * E, E}},
+                       {h + "mlp.c_proj.bias", {E}}});
+  }
+  t.insert(t.end(), {{"ln_f.weight", {E}}, {"ln_f.bias", {E}}});
+  return t;
 }
 
 }  // namespace
@@ -77,11 +95,11 @@ Gpt2 loadGpt2(const std::string& dir, const Gpt2LoadOptions& options) {
                              "pytorch_model.bin is not supported, convert it to safetensors)");
   const auto file = SafetensorsFile::open(weightsPath);
 
-  Gpt2 model(config);
-  torch::NoGradGuard noGrad;
-  auto params = model->named_parameters(/*recurse=*/true);
-
-  // Map file names to our names; collect every problem before failing.
+  // Check the file against the config before allocating anything: a config.json that does not
+  // describe these weights (n_layer = 10^6, say) is refused, not allocated.
+  const auto expected = expectedTensors(config);
+  std::set<std::string> expectedNames;
+  for (const auto& e : expected) expectedNames.insert(e.first);
   std::vector<std::string> problems;
   std::map<std::string, const TensorInfo*> byName;
   const TensorInfo* lmHead = nullptr;
@@ -90,30 +108,24 @@ Gpt2 loadGpt2(const std::string& dir, const Gpt2LoadOptions& options) {
     if (name.rfind("transformer.", 0) == 0) name = name.substr(12);
     if (isIgnoredBuffer(name)) continue;
     if (name == "lm_head.weight") { lmHead = &t; continue; }
-    if (!params.contains(name)) { problems.push_back("unexpected tensor " + t.name); continue; }
+    if (!expectedNames.count(name)) { problems.push_back("unexpected tensor " + t.name); continue; }
     if (byName.count(name)) { problems.push_back("tensor " + name + " appears twice (with and without \"transformer.\")"); continue; }
     byName[name] = &t;
   }
-  for (const auto& p : params) {
-    const auto it = byName.find(p.key());
-    const auto expected = checkpointShape(p.key(), p.value());
-    if (it == byName.end()) {
-      problems.push_back("missing tensor " + p.key() + " (expected shape " + shapeText(expected) + ")");
-      continue;
-    }
-    const TensorInfo& t = *it->second;
-    if (t.shape != expected)
-      problems.push_back("tensor " + p.key() + " has shape " + shapeText(t.shape) + ", expected " + shapeText(expected));
+  auto checkTensor = [&](const std::string& name, const TensorInfo& t, const std::vector<int64_t>& shape) {
+    if (t.shape != shape)
+      problems.push_back("tensor " + name + " has shape " + shapeText(t.shape) + ", expected " + shapeText(shape));
     else if (!torchDtype(t.dtype))
-      problems.push_back("tensor " + p.key() + " has type " + dtypeName(t.dtype) + ", expected F32, F16, BF16 or F64");
+      problems.push_back("tensor " + name + " has type " + dtypeName(t.dtype) + ", expected F32, F16, BF16 or F64");
+  };
+  size_t missing = 0;
+  for (const auto& [name, shape] : expected) {
+    const auto it = byName.find(name);
+    if (it != byName.end()) checkTensor(name, *it->second, shape);
+    else if (++missing <= 8) problems.push_back("missing tensor " + name + " (expected shape " + shapeText(shape) + ")");
   }
-  if (lmHead) {
-    const std::vector<int64_t> expected{config.vocabSize, config.embedDim};
-    if (lmHead->shape != expected)
-      problems.push_back("tensor lm_head.weight has shape " + shapeText(lmHead->shape) + ", expected " + shapeText(expected));
-    else if (!torchDtype(lmHead->dtype))
-      problems.push_back("tensor lm_head.weight has type " + std::string(dtypeName(lmHead->dtype)) + ", expected F32, F16, BF16 or F64");
-  }
+  if (missing > 8) problems.push_back("... and " + std::to_string(missing - 8) + " more missing tensors (does config.json describe these weights?)");
+  if (lmHead) checkTensor("lm_head.weight", *lmHead, {config.vocabSize, config.embedDim});
   if (!problems.empty()) {
     std::string msg = weightsPath + ": " + std::to_string(problems.size()) + " problem" +
                       (problems.size() == 1 ? "" : "s") + " with the GPT-2 weights";
@@ -121,9 +133,15 @@ Gpt2 loadGpt2(const std::string& dir, const Gpt2LoadOptions& options) {
     throw std::runtime_error(msg);
   }
 
+  Gpt2 model(config);
+  torch::NoGradGuard noGrad;
+  auto params = model->named_parameters(/*recurse=*/true);
+
   // Copy out of the mapping (the file is closed when we return), transposing Conv1D weights once.
   auto readTensor = [&](const TensorInfo& t) {
     auto view = torch::from_blob(const_cast<std::byte*>(file.data(t)), t.shape, torch::TensorOptions().dtype(*torchDtype(t.dtype)));
+    if (!torch::isfinite(view).all().item<bool>())
+      throw std::runtime_error(weightsPath + ": tensor " + t.name + " holds NaN or Inf values; the file is damaged");
     const auto target = options.dtype.value_or(*torchDtype(t.dtype));
     return view.to(target, /*non_blocking=*/false, /*copy=*/true);
   };

@@ -3,6 +3,7 @@
 #include "core/io/safetensors.h"
 
 #include "core/io/atomic_file.h"
+#include "core/util/json_document.h"
 
 #include <fcntl.h>
 #include <sys/mman.h>
@@ -27,9 +28,8 @@ using json = nlohmann::json;
 
 // The reference implementation's cap: a larger header is a damaged or hostile file.
 constexpr uint64_t kMaxHeaderSize = 100'000'000;
-// A valid header nests three levels (header object → entry → shape array). Deeper input is
-// rejected while parsing, before it can cost memory.
-constexpr int kMaxJsonDepth = 64;
+// A valid header nests three levels (header object → entry → shape array); the checked parser
+// (core/util/json_document.h) refuses deeper input while reading, before it can cost memory.
 
 struct DTypeEntry {
   DType dtype;
@@ -114,45 +114,8 @@ class Reader {
   }
 
   // Parses the header, rejecting duplicate keys (which nlohmann would silently merge) and
-  // absurd nesting as they are read.
+  // absurd nesting as they are read, in time linear in the header's size.
   json parseHeader(const char* begin, const char* end) const {
-    struct Rejected {
-      std::string message;
-    };
-    std::vector<std::unordered_set<std::string>> keysSeen;  // one set per open object
-    std::string entry;                                      // current top-level key
-    const auto callback = [&](int depth, json::parse_event_t event, json& parsed) -> bool {
-      switch (event) {
-        case json::parse_event_t::object_start:
-        case json::parse_event_t::array_start:
-          if (depth >= kMaxJsonDepth) {
-            throw Rejected{"header nests JSON more than " + std::to_string(kMaxJsonDepth) +
-                           " levels deep; not a safetensors header"};
-          }
-          if (event == json::parse_event_t::object_start) keysSeen.emplace_back();
-          break;
-        case json::parse_event_t::object_end:
-          keysSeen.pop_back();
-          break;
-        case json::parse_event_t::key: {
-          const auto& key = parsed.get_ref<const std::string&>();
-          if (!keysSeen.back().insert(key).second) {
-            if (depth == 1) {
-              throw Rejected{key == "__metadata__" ? std::string("duplicate \"__metadata__\"")
-                                                   : "duplicate tensor name " + jsonQuoted(key)};
-            }
-            throw Rejected{"duplicate key " + jsonQuoted(key) + " inside " +
-                           (entry == "__metadata__" ? std::string("\"__metadata__\"")
-                                                    : "tensor " + jsonQuoted(entry))};
-          }
-          if (depth == 1) entry = key;
-          break;
-        }
-        default:
-          break;
-      }
-      return true;
-    };
     const auto notJson = [&](const std::string& where) {
       fail("header is not valid JSON (" + where + "); the file is damaged or not a safetensors file");
     };
@@ -163,9 +126,14 @@ class Reader {
               std::to_string(size));
     }
     try {
-      return json::parse(begin, end, callback);
-    } catch (const Rejected& r) {
-      fail(r.message);
+      return parseCheckedJson<json>(begin, end);
+    } catch (const JsonRejected& r) {
+      if (r.duplicateKey.empty())
+        fail("header nests JSON more than " + std::to_string(kMaxJsonDepth) + " levels deep; not a safetensors header");
+      if (r.depth == 1)
+        fail(r.duplicateKey == "__metadata__" ? std::string("duplicate \"__metadata__\"") : "duplicate tensor name " + jsonQuoted(r.duplicateKey));
+      fail("duplicate key " + jsonQuoted(r.duplicateKey) + " inside " +
+           (r.topKey == "__metadata__" ? std::string("\"__metadata__\"") : "tensor " + jsonQuoted(r.topKey)));
     } catch (const json::parse_error& e) {
       // e.byte is 1-based and points one past the end when the input stops early.
       notJson(e.byte > size ? "it ends unexpectedly after " + std::to_string(size) + " bytes"

@@ -11,6 +11,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/io/atomic_file.h"
+#include "core/util/json_document.h"
 
 namespace attnx {
 namespace {
@@ -19,16 +20,7 @@ using nlohmann::json;
 using nlohmann::ordered_json;
 
 // A JSON value as a user would quote it in a message, cut short when long.
-std::string gotText(const json& v) {
-  std::string text = v.dump(-1, ' ', false, json::error_handler_t::replace);
-  constexpr size_t kMax = 40;
-  if (text.size() > kMax) {
-    size_t cut = kMax;
-    while (cut > 0 && (static_cast<unsigned char>(text[cut]) & 0xC0) == 0x80) --cut;  // not inside a UTF-8 character
-    text = text.substr(0, cut) + "…";
-  }
-  return text;
-}
+std::string gotText(const json& v) { return jsonBrief(v); }
 
 // A non-negative integer, whether nlohmann stored it as signed (built in code) or unsigned (parsed).
 bool isNonNegativeInteger(const json& v) {
@@ -97,7 +89,8 @@ class MaskParser {
 
     const auto fields = fieldsOf(spec_.family);
     const bool legacyPainted = spec_.family == MaskFamily::Painted && version_ < 2 && !m_.contains("b");
-    for (const auto& [key, value] : m_.items()) {
+    for (const auto& item : m_.items()) {
+      const std::string& key = item.key();  // not a structured binding: Clang < 16 cannot capture one
       const bool known = key == "name" || key == "family" ||
                          std::any_of(fields.begin(), fields.end(), [&](const char* f) { return key == f; });
       if (!known) fail("unknown field \"" + key + "\" (" + takesText(spec_.family) + ")");
@@ -250,18 +243,7 @@ std::string inlineText(const ordered_json& v) {
 // ---- reading ----
 
 MaskBank MaskBank::fromJsonText(const std::string& text, const std::string& origin) {
-  json doc;
-  try {
-    doc = json::parse(text);
-  } catch (const json::parse_error& e) {
-    // Point at the line and column, not at nlohmann's wording (which changes between versions).
-    const size_t at = std::min<size_t>(e.byte > 0 ? e.byte - 1 : 0, text.size());
-    const size_t line = 1 + static_cast<size_t>(std::count(text.begin(), text.begin() + static_cast<std::ptrdiff_t>(at), '\n'));
-    const size_t lineStart = text.rfind('\n', at == 0 ? std::string::npos : at - 1);
-    const size_t column = at - (lineStart == std::string::npos ? 0 : lineStart + 1) + 1;
-    throw MaskError(origin + ": not valid JSON (line " + std::to_string(line) + ", column " + std::to_string(column) + ")");
-  }
-  return fromJson(doc, origin);
+  return fromJson(parseJsonDocumentAs<MaskError>(text, origin), origin);
 }
 
 MaskBank MaskBank::fromJson(const nlohmann::json& doc, const std::string& origin) {

@@ -37,10 +37,16 @@ uint64_t splitmix64Next(uint64_t& state) {
 
 int64_t causalPairs(int64_t n) { return n * (n + 1) / 2; }
 
+// Every length a mask takes (a window, a stride, a block, an offset) is at most 2^30 tokens, far
+// beyond any sequence attnx runs; so reach arithmetic such as (w - 1) * r + 1 or G * b stays far
+// inside int64 whatever a bank file says.
+constexpr int64_t kMaxLength = int64_t{1} << 30;
 
-std::string atLeast(const char* field, int64_t min, int64_t got) {
-  return std::string("field \"") + field + "\" must be an integer ≥ " + std::to_string(min) + ", got " +
-         std::to_string(got);
+// "" when min <= got <= 2^30, else the message for a size field.
+std::string outOfRange(const char* field, int64_t min, int64_t got) {
+  if (got >= min && got <= kMaxLength) return "";
+  return std::string("field \"") + field + "\" must be an integer between " + std::to_string(min) +
+         " and 2^30 = " + std::to_string(kMaxLength) + ", got " + std::to_string(got);
 }
 
 }  // namespace
@@ -382,33 +388,35 @@ std::string MaskSpec::parameterText() const {
 std::string MaskSpec::problem() const {
   switch (family) {
     case MaskFamily::Causal: return "";
-    case MaskFamily::Window: return w < 1 ? atLeast("w", 1, w) : "";
+    case MaskFamily::Window: return outOfRange("w", 1, w);
     case MaskFamily::DilatedWindow:
-      if (w < 1) return atLeast("w", 1, w);
-      return r < 1 ? atLeast("r", 1, r) : "";
-    case MaskFamily::Strided: return s < 1 ? atLeast("s", 1, s) : "";
-    case MaskFamily::BlockLocal: return b < 1 ? atLeast("b", 1, b) : "";
+      if (auto p = outOfRange("w", 1, w); !p.empty()) return p;
+      return outOfRange("r", 1, r);
+    case MaskFamily::Strided: return outOfRange("s", 1, s);
+    case MaskFamily::BlockLocal: return outOfRange("b", 1, b);
     case MaskFamily::SummaryColumns:
-      if (s < 1) return atLeast("s", 1, s);
+      if (auto p = outOfRange("s", 1, s); !p.empty()) return p;
       if (c < 1 || c > s)
         return "field \"c\" must be an integer between 1 and s = " + std::to_string(s) + ", got " + std::to_string(c);
       return "";
-    case MaskFamily::Sinks: return k < 1 ? atLeast("k", 1, k) : "";
-    case MaskFamily::Offsets:
+    case MaskFamily::Sinks: return outOfRange("k", 1, k);
+    case MaskFamily::Offsets: {
       if (offsets.empty()) return "field \"O\" must be a non-empty list of integers ≥ 0, got []";
-      for (size_t t = 0; t < offsets.size(); ++t) {
-        if (offsets[t] < 0)
-          return "field \"O\" item " + std::to_string(t) + " must be an integer ≥ 0, got " + std::to_string(offsets[t]);
-        if (std::find(offsets.begin(), offsets.begin() + static_cast<std::ptrdiff_t>(t), offsets[t]) !=
-            offsets.begin() + static_cast<std::ptrdiff_t>(t))
-          return "field \"O\" lists the offset " + std::to_string(offsets[t]) + " twice";
-      }
+      for (size_t t = 0; t < offsets.size(); ++t)
+        if (offsets[t] < 0 || offsets[t] > kMaxLength)
+          return "field \"O\" item " + std::to_string(t) + " must be an integer between 0 and 2^30 = " +
+                 std::to_string(kMaxLength) + ", got " + std::to_string(offsets[t]);
+      std::vector<int64_t> sorted = offsets;  // sorted, so a long list is checked in n log n
+      std::sort(sorted.begin(), sorted.end());
+      if (auto twice = std::adjacent_find(sorted.begin(), sorted.end()); twice != sorted.end())
+        return "field \"O\" lists the offset " + std::to_string(*twice) + " twice";
       return "";
+    }
     case MaskFamily::Random:
-      if (b < 1) return atLeast("b", 1, b);
-      return r < 1 ? atLeast("r", 1, r) : "";
+      if (auto p = outOfRange("b", 1, b); !p.empty()) return p;
+      return outOfRange("r", 1, r);
     case MaskFamily::Painted:
-      if (b < 1) return atLeast("b", 1, b);
+      if (auto p = outOfRange("b", 1, b); !p.empty()) return p;
       if (gridSize < 1 || grid.size() != static_cast<size_t>(gridSize * gridSize))
         return "field \"grid\" must be a non-empty square list of rows of 0 and 1 (size " + std::to_string(gridSize) +
                ", " + std::to_string(grid.size()) + " cells)";

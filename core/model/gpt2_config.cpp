@@ -6,6 +6,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "core/util/json_document.h"
+
 namespace attnx {
 namespace {
 
@@ -38,15 +40,16 @@ void Gpt2Config::validate() const {
   need(embedDim % numHeads == 0, "n_embd (" + std::to_string(embedDim) +
                                      ") must be divisible by n_head (" + std::to_string(numHeads) + ")");
   need(layerNormEps > 0, "layer_norm_epsilon must be positive");
+  // Far beyond any GPT-2 (gpt2-xl: 50257, 1024, 1600, 48, 25), and small enough that every size
+  // derived from them fits int64: a hostile config.json is refused before anything is allocated.
+  need(vocabSize <= (int64_t{1} << 24), "vocab_size must be at most 2^24, got " + std::to_string(vocabSize));
+  need(contextLength <= (int64_t{1} << 20), "n_positions must be at most 2^20, got " + std::to_string(contextLength));
+  need(embedDim <= (int64_t{1} << 16), "n_embd must be at most 65536, got " + std::to_string(embedDim));
+  need(numLayers <= 1024, "n_layer must be at most 1024, got " + std::to_string(numLayers));
 }
 
 Gpt2Config Gpt2Config::fromJsonText(const std::string& text, const std::string& origin) {
-  json j;
-  try {
-    j = json::parse(text);
-  } catch (const json::parse_error& e) {
-    throw std::runtime_error(origin + ": not valid JSON (" + e.what() + ")");
-  }
+  const json j = parseJsonDocument(text, origin);
   if (!j.is_object()) throw std::runtime_error(origin + ": expected a JSON object");
   if (auto it = j.find("activation_function"); it != j.end() && it->is_string()) {
     const auto act = it->get<std::string>();
@@ -70,6 +73,11 @@ Gpt2Config Gpt2Config::fromJsonText(const std::string& text, const std::string& 
   } catch (const std::invalid_argument& e) {
     throw std::runtime_error(origin + ": " + e.what());
   }
+  const bool eosGiven = j.contains("eos_token_id") && !j["eos_token_id"].is_null();
+  if (eosGiven && (c.eosTokenId < 0 || c.eosTokenId >= c.vocabSize))
+    throw std::runtime_error(origin + ": field \"eos_token_id\" is " + std::to_string(c.eosTokenId) +
+                             ", outside the vocabulary 0.." + std::to_string(c.vocabSize - 1));
+  if (!eosGiven && c.eosTokenId >= c.vocabSize) c.eosTokenId = -1;  // GPT-2's default id is not in this vocabulary: none
   return c;
 }
 
@@ -82,6 +90,7 @@ Gpt2Config Gpt2Config::fromJsonFile(const std::string& path) {
 }
 
 std::string Gpt2Config::toJsonText() const {
+  const bool hasEos = eosTokenId >= 0 && eosTokenId < vocabSize;  // else none (null), as it reads back
   json j = {
       {"model_type", "gpt2"},
       {"architectures", {"GPT2LMHeadModel"}},
@@ -93,8 +102,8 @@ std::string Gpt2Config::toJsonText() const {
       {"n_layer", numLayers},
       {"n_head", numHeads},
       {"layer_norm_epsilon", layerNormEps},
-      {"bos_token_id", eosTokenId},
-      {"eos_token_id", eosTokenId},
+      {"bos_token_id", hasEos ? json(eosTokenId) : json()},
+      {"eos_token_id", hasEos ? json(eosTokenId) : json()},
   };
   return j.dump(2) + "\n";
 }

@@ -8,6 +8,8 @@
 #include <set>
 #include <sstream>
 
+#include "core/util/json_document.h"
+
 namespace attnx {
 
 namespace fs = std::filesystem;
@@ -143,13 +145,7 @@ StudyConfig StudyConfig::load(const std::string& path) {
   if (!in) throw StudyError(path + ": cannot open the study config");
   std::stringstream ss;
   ss << in.rdbuf();
-  json doc;
-  try {
-    doc = json::parse(ss.str());
-  } catch (const json::parse_error& e) {
-    throw StudyError(path + ": not valid JSON (byte " + std::to_string(e.byte) + ")");
-  }
-  return fromJson(doc, path);
+  return fromJson(parseJsonDocumentAs<StudyError>(ss.str(), path), path);
 }
 
 StudyConfig StudyConfig::fromJson(const json& doc, const std::string& path) {

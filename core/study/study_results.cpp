@@ -8,6 +8,7 @@
 
 #include "core/io/atomic_file.h"
 #include "core/study/study_config.h"
+#include "core/util/json_document.h"
 
 namespace attnx {
 
@@ -42,11 +43,7 @@ StudyResults StudyResults::read(const fs::path& outDir) {
   if (!in) throw StudyError(path + ": cannot open (run the study first)");
   std::stringstream ss;
   ss << in.rdbuf();
-  try {
-    r.doc_ = json::parse(ss.str());
-  } catch (const json::parse_error& e) {
-    throw StudyError(path + ": not valid JSON (byte " + std::to_string(e.byte) + ")");
-  }
+  r.doc_ = parseJsonDocumentAs<StudyError>(ss.str(), path);
   if (!r.doc_.is_object() || r.doc_.value("format", "") != kFormat || r.doc_.value("version", 0) != kVersion)
     throw StudyError(path + ": not attnx study results (\"format\" must be \"" + kFormat + "\", version " +
                      std::to_string(kVersion) + ")");

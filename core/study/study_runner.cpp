@@ -134,12 +134,12 @@ class Study {
     c.seed = seed;
     const auto bank = MaskBank::load(bankPath);
     const bool started = fs::exists(dir / "student.safetensors");
-    if (!started) fs::remove(dir / "metrics.csv");  // a run killed before its first checkpoint starts again
+    if (!started) fs::remove_all(dir);  // the study's own folder: a run killed before its first checkpoint starts again
     const WindowSampler sampler(*in_.train, c.seqLen, c.seed);
     const auto validation = WindowSampler(*in_.profile, c.seqLen, c.seed).evalWindows(c.seqLen, c.validationWindows);
     const int64_t batchSize = c.batchSize;
     DistillTrainer trainer(c, model_, bank, [&](int64_t step) { return sampler.batch(batchSize, step); }, validation,
-                           dir.string());
+                           dir.string(), started ? RunFolder::Resume : RunFolder::New);
     const int64_t from = started ? trainer.resumeIfPossible() : 0;
     eta_.skip(static_cast<double>(from));
     if (from < c.steps) {

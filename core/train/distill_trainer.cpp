@@ -12,6 +12,7 @@
 
 #include "core/io/atomic_file.h"
 #include "core/io/safetensors.h"
+#include "core/train/metrics_log.h"
 #include "core/train/training_common.h"
 
 namespace attnx {
@@ -67,6 +68,7 @@ struct DistillTrainer::State {
   int64_t step = 0;
   double elapsed = 0;
   torch::Device device = torch::kCPU;
+  MetricsLog metrics;  // opened by resumeIfPossible() or at the start of run()
 
   double learningRateAt(int64_t s) const {
     return warmupCosineLr(s, config.learningRate, config.warmupSteps, config.steps, config.minLrRatio);
@@ -86,9 +88,10 @@ struct DistillTrainer::State {
 };
 
 DistillTrainer::DistillTrainer(DistillConfig config, Gpt2 teacher, MaskBank bank, BatchSource batches,
-                               std::vector<std::vector<int64_t>> validationWindows, std::string runDir)
+                               std::vector<std::vector<int64_t>> validationWindows, std::string runDir, RunFolder folder)
     : s_(std::make_unique<State>()) {
   config.validate();
+  if (!runDir.empty() && folder == RunFolder::New) requireNoRunIn(runDir, distillRunFiles());
   if (bank.masks.empty()) throw std::invalid_argument("the mask bank is empty");
   auto& s = *s_;
   s.config = std::move(config);
@@ -143,6 +146,7 @@ DistillTrainer::DistillTrainer(DistillConfig config, Gpt2 teacher, MaskBank bank
 }
 
 DistillTrainer::~DistillTrainer() = default;
+
 
 int64_t DistillTrainer::step() const { return s_->step; }
 const MaskMixtureAttention& DistillTrainer::student() const { return *s_->kernel; }
@@ -227,15 +231,18 @@ void DistillTrainer::saveCheckpoint() {
 
 int64_t DistillTrainer::resumeIfPossible() {
   auto& s = *s_;
-  if (s.runDir.empty() || !fs::exists(s.path(kCheckpointName))) return 0;
-  const auto file = SafetensorsFile::open(s.path(kCheckpointName));
-  if (checkpointMetadata(file, "format") != "attnx-student")
-    throw std::runtime_error(s.path(kCheckpointName) + ": not an attnx student checkpoint");
-  restoreAdamState(file, *s.optimizer, s.trainable, std::stoll(checkpointMetadata(file, "adam_step")), /*withValues=*/true);
-  s.step = std::stoll(checkpointMetadata(file, "step"));
-  s.elapsed = std::stod(checkpointMetadata(file, "elapsed_s"));
-  // Drop metric rows logged after the checkpoint (a crash between checkpoints), so none repeat.
-  truncateMetricsCsv(s.path("metrics.csv"), s.step, s.metricsHeader());
+  if (s.runDir.empty()) return 0;
+  if (fs::exists(s.path(kCheckpointName))) {
+    const auto file = SafetensorsFile::open(s.path(kCheckpointName));
+    if (checkpointMetadata(file, "format") != "attnx-student")
+      throw std::runtime_error(s.path(kCheckpointName) + ": not an attnx student checkpoint");
+    restoreAdamState(file, *s.optimizer, s.trainable, checkpointInteger(file, "adam_step"), /*withValues=*/true);
+    s.step = checkpointInteger(file, "step");
+    s.elapsed = checkpointNumber(file, "elapsed_s");
+  }
+  // Rows logged after the checkpoint (a crash between checkpoints; every row when the run was
+  // killed before its first one) are dropped, so none repeat.
+  s.metrics = MetricsLog::open(s.path("metrics.csv"), s.metricsHeader(), s.step);
   return s.step;
 }
 
@@ -243,12 +250,7 @@ void DistillTrainer::run(const DistillCallbacks& callbacks, const std::atomic<bo
                          const std::atomic<bool>* pause) {
   auto& s = *s_;
   auto say = [&](const std::string& m) { if (callbacks.onMessage) callbacks.onMessage(m); };
-  std::ofstream csv;
-  if (!s.runDir.empty()) {
-    const bool fresh = !fs::exists(s.path("metrics.csv")) || fs::file_size(s.path("metrics.csv")) == 0;
-    csv.open(s.path("metrics.csv"), std::ios::app);
-    if (fresh) csv << s.metricsHeader() << '\n';
-  }
+  if (!s.runDir.empty() && !s.metrics.isOpen()) s.metrics = MetricsLog::open(s.path("metrics.csv"), s.metricsHeader(), s.step);
   int64_t lastCheckpoint = s.step;
   auto checkpoint = [&] {
     saveCheckpoint();
@@ -316,12 +318,18 @@ void DistillTrainer::run(const DistillCallbacks& callbacks, const std::atomic<bo
     // Coefficients after the step; a gate's mean over this step's tokens (as they were before the update).
     auto alpha = (s.gate ? stepAlpha : s.coeffs->alpha()).detach().to(torch::kCPU, torch::kFloat32).contiguous();
     m.alpha.assign(alpha.data_ptr<float>(), alpha.data_ptr<float>() + alpha.numel());
-    if (csv.is_open()) {
-      csv << m.step << ',' << m.loss << ',' << m.kl << ',' << m.l1 << ',' << m.hidden << ',' << m.learningRate << ','
+    if (s.metrics.isOpen()) {
+      std::ostringstream row;
+      row << m.step << ',' << m.loss << ',' << m.kl << ',' << m.l1 << ',' << m.hidden << ',' << m.learningRate << ','
           << m.gradNorm << ',' << m.tokensPerSecond << ',' << m.elapsedSeconds << ',';
-      if (m.validationKl >= 0) csv << m.validationKl;
-      for (float a : m.alpha) csv << ',' << a;
-      csv << '\n' << std::flush;
+      if (m.validationKl >= 0) row << m.validationKl;
+      for (float a : m.alpha) row << ',' << a;
+      try {
+        s.metrics.append(row.str());
+      } catch (const std::runtime_error& e) {
+        throw TrainingStopped(std::string(e.what()) + "; the run stopped at step " + std::to_string(s.step) +
+                              " and the last good checkpoint (step " + std::to_string(lastCheckpoint) + ") is kept");
+      }
     }
     if (callbacks.onStep) callbacks.onStep(m);
     if (s.config.checkpointEvery > 0 && s.step % s.config.checkpointEvery == 0) checkpoint();

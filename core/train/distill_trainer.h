@@ -43,13 +43,15 @@ MixtureOptions mixtureOptionsOf(const DistillConfig& config);
 class DistillTrainer {
  public:
   // teacher: the loaded GPT-2 (frozen unless config.trainAllWeights). runDir: where run.json,
-  // metrics.csv, learned_bank.json and student.safetensors go ("" = keep nothing on disk).
+  // metrics.csv, learned_bank.json and student.safetensors go ("" = keep nothing on disk); a New
+  // run refuses a folder that already holds a run's files, a Resume continues it (resumeIfPossible).
   DistillTrainer(DistillConfig config, Gpt2 teacher, MaskBank bank, BatchSource batches,
-                 std::vector<std::vector<int64_t>> validationWindows, std::string runDir);
+                 std::vector<std::vector<int64_t>> validationWindows, std::string runDir,
+                 RunFolder folder = RunFolder::New);
   ~DistillTrainer();
 
-  // Continues from runDir/student.safetensors if present (same config required). Returns the
-  // step it resumes after (0 for a fresh run).
+  // Continues from runDir/student.safetensors if present (same config required); metric rows
+  // after its step are dropped. Returns the step it resumes after (0 when there is no checkpoint yet).
   int64_t resumeIfPossible();
 
   // Runs until config.steps or until *stop becomes true (then a checkpoint is written). While

@@ -4,12 +4,14 @@
 #include <cmath>
 #include <filesystem>
 #include <fstream>
+#include <sstream>
 
 #include <nlohmann/json.hpp>
 #include <torch/torch.h>
 
 #include "core/io/atomic_file.h"
 #include "core/io/gpt2_checkpoint.h"
+#include "core/train/metrics_log.h"
 #include "core/train/training_common.h"
 #include "core/util/json_fields.h"
 
@@ -83,6 +85,7 @@ struct Pretrainer::State {
   std::unique_ptr<torch::optim::AdamW> optimizer;
   int64_t step = 0;
   double elapsed = 0;
+  MetricsLog metrics;  // opened by resumeIfPossible() or at the start of run()
 
   std::string path(const std::string& name) const { return (fs::path(outDir) / name).string(); }
   static std::string header() { return "step,loss,lr,grad_norm,tokens_per_s,elapsed_s,val_loss"; }
@@ -96,9 +99,10 @@ struct Pretrainer::State {
 };
 
 Pretrainer::Pretrainer(PretrainConfig config, BatchSource batches, std::vector<std::vector<int64_t>> validation,
-                       std::string outDir, torch::Device device)
+                       std::string outDir, torch::Device device, RunFolder folder)
     : s_(std::make_unique<State>()) {
   config.validate();
+  if (folder == RunFolder::New) requireNoRunIn(outDir, {"pretrain.json", "metrics.csv", "optimizer.safetensors"});
   auto& s = *s_;
   s.config = std::move(config);
   s.batches = std::move(batches);
@@ -164,7 +168,10 @@ void Pretrainer::saveCheckpoint() {
 
 int64_t Pretrainer::resumeIfPossible() {
   auto& s = *s_;
-  if (!fs::exists(s.path("optimizer.safetensors")) || !isGpt2Folder(s.path("model"))) return 0;
+  if (!fs::exists(s.path("optimizer.safetensors")) || !isGpt2Folder(s.path("model"))) {
+    s.metrics = MetricsLog::open(s.path("metrics.csv"), State::header(), 0);  // killed before its first checkpoint
+    return 0;
+  }
   const auto file = SafetensorsFile::open(s.path("optimizer.safetensors"));
   auto saved = loadGpt2(s.path("model"));
   {
@@ -172,10 +179,10 @@ int64_t Pretrainer::resumeIfPossible() {
     auto src = saved->named_parameters();
     for (auto& [name, p] : s.params) p.copy_(src[name]);
   }
-  restoreAdamState(file, *s.optimizer, s.params, std::stoll(checkpointMetadata(file, "adam_step")), false);
-  s.step = std::stoll(checkpointMetadata(file, "step"));
-  s.elapsed = std::stod(checkpointMetadata(file, "elapsed_s"));
-  truncateMetricsCsv(s.path("metrics.csv"), s.step, State::header());
+  restoreAdamState(file, *s.optimizer, s.params, checkpointInteger(file, "adam_step"), false);
+  s.step = checkpointInteger(file, "step");
+  s.elapsed = checkpointNumber(file, "elapsed_s");
+  s.metrics = MetricsLog::open(s.path("metrics.csv"), State::header(), s.step);
   return s.step;
 }
 
@@ -183,9 +190,7 @@ void Pretrainer::run(const std::function<void(const PretrainMetrics&)>& onStep,
                      const std::function<void(const std::string&)>& onMessage, const std::atomic<bool>* stop) {
   auto& s = *s_;
   auto say = [&](const std::string& m) { if (onMessage) onMessage(m); };
-  const bool fresh = !fs::exists(s.path("metrics.csv")) || fs::file_size(s.path("metrics.csv")) == 0;
-  std::ofstream csv(s.path("metrics.csv"), std::ios::app);
-  if (fresh) csv << State::header() << '\n';
+  if (!s.metrics.isOpen()) s.metrics = MetricsLog::open(s.path("metrics.csv"), State::header(), s.step);
   int64_t lastCheckpoint = s.step;
   auto checkpoint = [&] {
     saveCheckpoint();
@@ -226,10 +231,16 @@ void Pretrainer::run(const std::function<void(const PretrainMetrics&)>& onStep,
     }
     if (s.config.validateEvery > 0 && (s.step % s.config.validateEvery == 0 || s.step == s.config.steps))
       m.validationLoss = validationLoss();
-    csv << m.step << ',' << m.loss << ',' << m.learningRate << ',' << m.gradNorm << ',' << m.tokensPerSecond << ','
+    std::ostringstream row;
+    row << m.step << ',' << m.loss << ',' << m.learningRate << ',' << m.gradNorm << ',' << m.tokensPerSecond << ','
         << m.elapsedSeconds << ',';
-    if (m.validationLoss >= 0) csv << m.validationLoss;
-    csv << '\n' << std::flush;
+    if (m.validationLoss >= 0) row << m.validationLoss;
+    try {
+      s.metrics.append(row.str());
+    } catch (const std::runtime_error& e) {
+      throw TrainingStopped(std::string(e.what()) + "; the run stopped at step " + std::to_string(s.step) +
+                            " and the last good checkpoint (step " + std::to_string(lastCheckpoint) + ") is kept");
+    }
     if (onStep) onStep(m);
     if (s.config.checkpointEvery > 0 && s.step % s.config.checkpointEvery == 0) checkpoint();
   }

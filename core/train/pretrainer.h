@@ -42,7 +42,7 @@ class Pretrainer {
   // outDir gets pretrain.json, metrics.csv, model/ (config.json, model.safetensors, vocab.json,
   // merges.txt) and optimizer.safetensors.
   Pretrainer(PretrainConfig config, BatchSource batches, std::vector<std::vector<int64_t>> validation,
-             std::string outDir, torch::Device device = torch::kCPU);
+             std::string outDir, torch::Device device = torch::kCPU, RunFolder folder = RunFolder::New);
   ~Pretrainer();
   int64_t resumeIfPossible();
   void run(const std::function<void(const PretrainMetrics&)>& onStep = {},

@@ -1,7 +1,10 @@
 #include "core/train/training_common.h"
 
+#include <cerrno>
 #include <cmath>
+#include <cstdlib>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 
 #include "core/io/atomic_file.h"
@@ -115,13 +118,26 @@ bool isOutOfMemory(const std::exception& e) {
          what.find("DefaultCPUAllocator: can't allocate") != std::string::npos;
 }
 
-void truncateMetricsCsv(const std::string& path, int64_t step, const std::string& header) {
-  std::ifstream in(path);
-  std::string line, kept;
-  if (std::getline(in, line)) kept = line + "\n";
-  while (std::getline(in, line))
-    if (!line.empty() && std::stoll(line.substr(0, line.find(','))) <= step) kept += line + "\n";
-  writeFileAtomically(path, kept.empty() ? header + "\n" : kept);
+int64_t checkpointInteger(const SafetensorsFile& file, const std::string& key) {
+  const std::string text = checkpointMetadata(file, key);
+  char* end = nullptr;
+  errno = 0;
+  const long long v = std::strtoll(text.c_str(), &end, 10);
+  if (text.empty() || *end != '\0' || errno == ERANGE || v < 0)
+    throw std::runtime_error(file.path() + ": metadata \"" + key + "\" must be a non-negative integer, got \"" +
+                             text.substr(0, 40) + "\"");
+  return v;
 }
+
+double checkpointNumber(const SafetensorsFile& file, const std::string& key) {
+  const std::string text = checkpointMetadata(file, key);
+  char* end = nullptr;
+  const double v = std::strtod(text.c_str(), &end);
+  if (text.empty() || *end != '\0' || !std::isfinite(v) || v < 0)
+    throw std::runtime_error(file.path() + ": metadata \"" + key + "\" must be a finite number >= 0, got \"" +
+                             text.substr(0, 40) + "\"");
+  return v;
+}
+
 
 }  // namespace attnx

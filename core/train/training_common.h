@@ -11,6 +11,7 @@
 #include <torch/torch.h>
 
 #include "core/io/safetensors.h"
+#include "core/train/run_folder.h"
 
 namespace attnx {
 
@@ -67,7 +68,10 @@ std::string checkpointMetadata(const SafetensorsFile& file, const std::string& k
 // True for the exceptions LibTorch and the C++ runtime raise when memory runs out.
 bool isOutOfMemory(const std::exception& e);
 
-// Keeps only metric rows whose step (first column) is ≤ step, so a resumed run repeats none.
-void truncateMetricsCsv(const std::string& path, int64_t step, const std::string& header);
+// A checkpoint's metadata value as a number; std::runtime_error "<file>: metadata "<key>" ..." when
+// it is missing or not one (a damaged or hand-edited checkpoint).
+int64_t checkpointInteger(const SafetensorsFile& file, const std::string& key);
+double checkpointNumber(const SafetensorsFile& file, const std::string& key);
+
 
 }  // namespace attnx

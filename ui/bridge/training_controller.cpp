@@ -109,7 +109,7 @@ bool TrainingController::start(const DistillConfig& config, const MaskBank& bank
       }
       const int64_t batchSize = config.batchSize;
       BatchSource batches = [corpus, sampler, batchSize](int64_t s) { return sampler->batch(batchSize, s); };
-      DistillTrainer trainer(config, teacher, bank, batches, validation, dir);
+      DistillTrainer trainer(config, teacher, bank, batches, validation, dir, resume ? RunFolder::Resume : RunFolder::New);
       const int64_t from = resume ? trainer.resumeIfPossible() : 0;
       if (resume) say(tr("Resuming after step %1").arg(from));
 

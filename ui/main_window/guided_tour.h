@@ -31,6 +31,11 @@ int runGuidedTour(MainWindow& window, const TourOptions& options);
 // curve. Returns 0 on success.
 int runLatencyBenchmark(MainWindow& window, const TourOptions& options);
 
+// Distils on the loaded teacher for `minutes` while the attention view recomputes its maps every
+// 20 s; prints a CSV line per minute (resident memory, its growth, the step, GUI event-loop latency
+// p50/p99/max of that minute). Returns 0 when the run lasted, 1 otherwise (scripts/soak.sh).
+int runSoak(MainWindow& window, const TourOptions& options, int minutes);
+
 // Saves a PNG of a widget under a name (the tour's screenshot helper).
 using TourShot = std::function<void(QWidget*, const QString&)>;
 // The tour's second half, after a finished run: attention heatmaps, completions, memory and the

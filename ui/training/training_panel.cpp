@@ -3,7 +3,6 @@
 #include <QAction>
 #include <QDateTime>
 #include <QDir>
-#include <QFileInfo>
 #include <QHBoxLayout>
 #include <QLabel>
 #include <QMessageBox>
@@ -13,6 +12,7 @@
 #include <QScrollArea>
 #include <QVBoxLayout>
 
+#include "core/train/run_folder.h"
 #include "ui/bridge/training_controller.h"
 #include "ui/training/run_reader.h"
 #include "ui/training/training_form.h"
@@ -137,9 +137,11 @@ bool TrainingPanel::startTraining(QString* error) {
   if (dir.isEmpty())
     dir = TrainingForm::defaultRunsDir() + QStringLiteral("/run-") +
           QDateTime::currentDateTime().toString(QStringLiteral("yyyyMMdd-HHmmss"));
-  if (QFileInfo::exists(dir + QStringLiteral("/student.safetensors")))
-    return fail(tr("%1 already holds a run. Open it with File → Open run… to resume it, or choose another run folder.").arg(dir),
-                error);
+  try {
+    requireNoRunIn(dir.toStdString(), distillRunFiles());
+  } catch (const std::exception& e) {
+    return fail(QString::fromStdString(e.what()) + tr(" (File → Open run… resumes a run)."), error);
+  }
   // The bank that trains is saved in the run, so run.json names a file that repeats the run.
   try {
     QDir().mkpath(dir);
