@@ -143,6 +143,7 @@ class TestMaskBank : public QObject {
 
   void specValidation_data();
   void specValidation();
+  void longOffsetListsAreChecked();
 
   void combinedMask();
   void combinedMaskRejectsBadCoefficients();
@@ -447,6 +448,17 @@ void TestMaskBank::specValidation() {
   QFETCH(MaskSpec, spec);
   QFETCH(QString, message);
   QCOMPARE(errorOf([&] { spec.validate(); }), message);
+}
+
+// 200,000 offsets (the duplicate check compared each with all before it: quadratic) are
+// accepted when distinct, and a repeat at the very end is found.
+void TestMaskBank::longOffsetListsAreChecked() {
+  std::vector<int64_t> offsets(200000);
+  for (size_t t = 0; t < offsets.size(); ++t) offsets[t] = static_cast<int64_t>(offsets.size() - t);  // descending
+  QCOMPARE(errorOf([&] { MaskSpec::offsetSet("o", offsets).validate(); }), QString());
+  offsets.back() = 123456;
+  QCOMPARE(errorOf([&] { MaskSpec::offsetSet("o", offsets).validate(); }),
+           QString("mask \"o\": field \"O\" lists the offset 123456 twice"));
 }
 
 // ---- the combined mask ----
