@@ -113,29 +113,13 @@ stale() {  # stale OBJECT: missing, or older than a file its .d lists
   return 1
 }
 
-# Clang before 16 cannot capture a structured binding in a lambda (P1091, C++20), which GCC accepts
-# in C++17 mode: core/masks/mask_bank.cpp does so once. Such a source is compiled from a copy in
-# BUILD/src where that capture is spelled as an init-capture (same meaning, same line numbers).
-compat_source() {  # compat_source SOURCE → prints the file to compile
-  local src="$1" copy="$BUILD/src/$1"
-  local pattern='\[&\](const char\* f) { return key == f; }'
-  if ! grep -q "$pattern" "$src"; then echo "$src"; return; fi
-  if [[ ! -f $copy || $src -nt $copy ]]; then
-    mkdir -p "$(dirname "$copy")"
-    sed "s/$pattern/[\&key = key](const char* f) { return key == f; }/" "$src" > "$copy"
-    echo "  (clang < 16: $src is compiled from $copy, its structured-binding capture as an init-capture)" >&2
-  fi
-  echo "$copy"
-}
-
 compile() {  # compile SOURCE TARGET → prints the object
-  local src="$1" target="$2" o file
+  local src="$1" target="$2" o
   o="$OBJ/$(echo "${src%.cpp}" | tr / _).o"
-  file="$(compat_source "$src")"
-  if stale "$o" || [[ $file -nt $o ]]; then
+  if stale "$o"; then
     echo "  CXX $src" >&2
     # shellcheck disable=SC2046
-    "$CXX" "${CXXFLAGS[@]}" $(cflags_of "$target") -MMD -MF "${o%.o}.d" -c "$file" -o "$o.tmp" >&2 || die "compiling $src failed"
+    "$CXX" "${CXXFLAGS[@]}" $(cflags_of "$target") -MMD -MF "${o%.o}.d" -c "$src" -o "$o.tmp" >&2 || die "compiling $src failed"
     mv "$o.tmp" "$o"
   fi
   echo "$o"
