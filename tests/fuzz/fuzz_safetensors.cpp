@@ -4,9 +4,6 @@
 // sanitizer report, another exception type) is a bug.
 #include "core/io/safetensors.h"
 
-#include <sys/mman.h>
-#include <unistd.h>
-
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
@@ -14,40 +11,23 @@
 #include <string>
 #include <vector>
 
+#include "tests/fuzz/fuzz_common.h"
+
 namespace {
 
-[[noreturn]] void bug(const char* what) {
-  std::fprintf(stderr, "invariant broken: %s\n", what);
-  std::abort();
-}
-#define CHECK(cond) \
-  do {              \
-    if (!(cond)) bug(#cond); \
-  } while (0)
+using attnx_fuzz::MemFile;
 
-// In-memory files reused for every input: no disk traffic, and a real path for open(). Two of
-// them, because the round trip must not rewrite the file the first reader still maps.
-struct MemFile {
-  int fd;
-  std::string path;
-  explicit MemFile(const char* name) : fd(::memfd_create(name, MFD_CLOEXEC)) {
-    if (fd < 0) std::abort();
-    path = "/proc/self/fd/" + std::to_string(fd);
-  }
-  void set(const void* data, size_t size) const {
-    if (::ftruncate(fd, 0) != 0 || ::pwrite(fd, data, size, 0) != static_cast<ssize_t>(size)) std::abort();
-  }
-};
+// Two in-memory files, because the round trip must not rewrite the file the first reader still maps.
 const MemFile& input() { static const MemFile f("input.safetensors"); return f; }
 const MemFile& rewritten() { static const MemFile f("rewritten.safetensors"); return f; }
 
 void checkInvariants(const attnx::SafetensorsFile& st, size_t fileSize) {
   uint64_t expected = 0;
   for (const attnx::TensorInfo& t : st.tensors()) {
-    CHECK(t.begin == expected);
-    CHECK(t.begin <= t.end);
-    CHECK(static_cast<uint64_t>(t.numel()) * attnx::dtypeSize(t.dtype) == t.end - t.begin);
-    CHECK(st.find(t.name) == &t);
+    FUZZ_CHECK(t.begin == expected);
+    FUZZ_CHECK(t.begin <= t.end);
+    FUZZ_CHECK(static_cast<uint64_t>(t.numel()) * attnx::dtypeSize(t.dtype) == t.end - t.begin);
+    FUZZ_CHECK(st.find(t.name) == &t);
     const std::byte* p = st.data(t);
     if (t.end > t.begin) {
       volatile std::byte sink = p[0];  // first and last byte must be mapped
@@ -56,7 +36,7 @@ void checkInvariants(const attnx::SafetensorsFile& st, size_t fileSize) {
     }
     expected = t.end;
   }
-  CHECK(expected <= fileSize);
+  FUZZ_CHECK(expected <= fileSize);
 }
 
 void checkRoundTrip(const attnx::SafetensorsFile& st) {
@@ -66,14 +46,14 @@ void checkRoundTrip(const attnx::SafetensorsFile& st) {
   const std::string bytes = attnx::serializeSafetensors(tensors, st.metadata());
   rewritten().set(bytes.data(), bytes.size());
   const attnx::SafetensorsFile back = attnx::SafetensorsFile::open(rewritten().path);
-  CHECK(back.metadata() == st.metadata());
-  CHECK(back.tensors().size() == st.tensors().size());
+  FUZZ_CHECK(back.metadata() == st.metadata());
+  FUZZ_CHECK(back.tensors().size() == st.tensors().size());
   for (size_t i = 0; i < tensors.size(); ++i) {
     const attnx::TensorInfo& a = st.tensors()[i];
     const attnx::TensorInfo& b = back.tensors()[i];
-    CHECK(a.name == b.name && a.dtype == b.dtype && a.shape == b.shape);
-    CHECK(a.begin == b.begin && a.end == b.end);  // the reader's order is the writer's order
-    CHECK(std::memcmp(st.data(a), back.data(b), a.end - a.begin) == 0);
+    FUZZ_CHECK(a.name == b.name && a.dtype == b.dtype && a.shape == b.shape);
+    FUZZ_CHECK(a.begin == b.begin && a.end == b.end);  // the reader's order is the writer's order
+    FUZZ_CHECK(std::memcmp(st.data(a), back.data(b), a.end - a.begin) == 0);
   }
 }
 
@@ -92,8 +72,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       std::abort();
     }
   } catch (const attnx::SafetensorsError& e) {
-    CHECK(std::strncmp(e.what(), path.c_str(), path.size()) == 0);
-    CHECK(std::strlen(e.what()) > path.size() + 2);
+    FUZZ_CHECK(std::strncmp(e.what(), path.c_str(), path.size()) == 0);
+    FUZZ_CHECK(std::strlen(e.what()) > path.size() + 2);
   }
   return 0;
 }
