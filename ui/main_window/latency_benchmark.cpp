@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "ui/bridge/training_controller.h"
+#include "ui/main_window/event_loop_probe.h"
 #include "ui/main_window/guided_tour.h"
 #include "ui/main_window/main_window.h"
 #include "ui/plots/coefficient_plot.h"
@@ -20,13 +21,6 @@
 
 namespace attnx::ui {
 namespace {
-
-double percentile(std::vector<double> v, double p) {
-  if (v.empty()) return 0;
-  std::sort(v.begin(), v.end());
-  const size_t i = std::min(v.size() - 1, static_cast<size_t>(p / 100.0 * double(v.size() - 1) + 0.5));
-  return v[i];
-}
 
 TrainingSamples syntheticSamples(int count, int alphaCount) {
   TrainingSamples samples;
@@ -66,19 +60,8 @@ int runLatencyBenchmark(MainWindow& w, const TourOptions& o) {
 }
 
 static int measureTrainingLatency(MainWindow& w, const TourOptions& opts, const QTemporaryDir& tmp) {
-  // Probe: a 10 ms timer on the GUI thread; how late each tick comes is the event-loop latency.
-  constexpr int kProbeMs = 10;
-  std::vector<double> lateness;
+  EventLoopProbe probe;
   QElapsedTimer clock;
-  QTimer probe;
-  probe.setTimerType(Qt::PreciseTimer);
-  probe.setInterval(kProbeMs);
-  qint64 last = 0;
-  QObject::connect(&probe, &QTimer::timeout, [&] {
-    const qint64 now = clock.nsecsElapsed();
-    if (last > 0) lateness.push_back(std::max(0.0, (now - last) / 1e6 - kProbeMs));
-    last = now;
-  });
 
   bool loaded = false, ok = false;
   QObject::connect(&w, &MainWindow::modelLoaded, [&](bool success, const QString& error) {
@@ -116,9 +99,9 @@ static int measureTrainingLatency(MainWindow& w, const TourOptions& opts, const 
   const double seconds = clock.elapsed() / 1000.0;
   std::printf("event-loop latency while training %lld steps (%.1f s, %zu probes of %d ms, %lld metric batches = %.1f/s):\n"
               "  p50 %.2f ms  p99 %.2f ms  max %.2f ms\n",
-              static_cast<long long>(controller->lastStep()), seconds, lateness.size(), kProbeMs,
-              static_cast<long long>(batches), batches / std::max(1e-9, seconds), percentile(lateness, 50),
-              percentile(lateness, 99), lateness.empty() ? 0.0 : *std::max_element(lateness.begin(), lateness.end()));
+              static_cast<long long>(controller->lastStep()), seconds, probe.lateness().size(), EventLoopProbe::kIntervalMs,
+              static_cast<long long>(batches), batches / std::max(1e-9, seconds), percentile(probe.lateness(), 50),
+              percentile(probe.lateness(), 99), probe.maxMs());
   return 0;
 }
 

@@ -1,7 +1,6 @@
 // attnx --soak MINUTES: a long desktop session as a user leaves it running. Distillation on the
 // loaded teacher with live curves, while the attention view recomputes its maps every 20 s; each
 // minute a line with the resident memory and the GUI event-loop latency of that minute.
-#include <QElapsedTimer>
 #include <QFile>
 #include <QTemporaryDir>
 #include <QTimer>
@@ -11,6 +10,7 @@
 
 #include "ui/attention/attention_view.h"
 #include "ui/bridge/training_controller.h"
+#include "ui/main_window/event_loop_probe.h"
 #include "ui/main_window/guided_tour.h"
 #include "ui/main_window/main_window.h"
 #include "ui/training/training_form.h"
@@ -25,12 +25,6 @@ double residentMiB() {
   if (!f.open(QIODevice::ReadOnly)) return -1;
   const auto fields = f.readAll().split(' ');
   return fields.size() > 1 ? fields[1].toDouble() * 4096.0 / (1024.0 * 1024.0) : -1;
-}
-
-double percentile(std::vector<double> v, double p) {
-  if (v.empty()) return 0;
-  std::sort(v.begin(), v.end());
-  return v[std::min(v.size() - 1, static_cast<size_t>(p / 100.0 * double(v.size() - 1) + 0.5))];
 }
 
 }  // namespace
@@ -72,20 +66,7 @@ int runSoak(MainWindow& w, const TourOptions& opts, int minutes) {
   waitUntil([&] { return !controller->isRunning(); }, 600000);
   if (!train(100000000, QStringLiteral("long-run"))) return 1;  // stopped by the clock
 
-  // The GUI thread's latency: how late a 10 ms timer fires.
-  constexpr int kProbeMs = 10;
-  std::vector<double> lateness;
-  QElapsedTimer clock;
-  clock.start();
-  qint64 last = 0;
-  QTimer probe;
-  probe.setTimerType(Qt::PreciseTimer);
-  probe.setInterval(kProbeMs);
-  QObject::connect(&probe, &QTimer::timeout, [&] {
-    const qint64 now = clock.nsecsElapsed();
-    if (last > 0) lateness.push_back(std::max(0.0, (now - last) / 1e6 - kProbeMs));
-    last = now;
-  });
+  EventLoopProbe probe;  // the GUI thread's latency
   probe.start();
 
   // The attention view recomputes teacher and student maps every 20 s.
@@ -107,10 +88,10 @@ int runSoak(MainWindow& w, const TourOptions& opts, int minutes) {
     waitUntil([] { return false; }, 60000);
     const double rss = residentMiB();
     std::printf("%d,%.1f,%.1f,%lld,%.2f,%.2f,%.2f,%d,%d\n", minute, rss, rss - startMiB,
-                static_cast<long long>(controller->lastStep()), percentile(lateness, 50), percentile(lateness, 99),
-                lateness.empty() ? 0.0 : *std::max_element(lateness.begin(), lateness.end()), mapsShown, mapsFailed);
+                static_cast<long long>(controller->lastStep()), percentile(probe.lateness(), 50), percentile(probe.lateness(), 99),
+                probe.maxMs(), mapsShown, mapsFailed);
     std::fflush(stdout);
-    lateness.clear();
+    probe.clear();
     if (!controller->isRunning()) {
       std::fprintf(stderr, "soak: training ended early at step %lld\n", static_cast<long long>(controller->lastStep()));
       return 1;
