@@ -12,19 +12,20 @@ ROOT="$(cd -- "$(dirname -- "${BASH_SOURCE[0]}")/.." && pwd)"
 MODE="${1:-address}"
 [[ $# -gt 0 ]] && shift
 case "$MODE" in
-  address) FLAGS=address,undefined; BUILD="$ROOT/build-asan"; SELECT=() ;;
+  address) FLAGS=address,undefined; BUILD="$ROOT/build-asan"; TARGETS=(all); SELECT=() ;;
   thread) FLAGS=thread; BUILD="$ROOT/build-tsan"
-          SELECT=(-R 'test_ui_training_controller|test_attention_view|test_model_download|test_ui_main_window|test_distill_trainer') ;;
+          TARGETS=(test_ui_training_controller test_attention_view test_model_download test_ui_main_window test_distill_trainer)
+          SELECT=(-R "^($(IFS='|'; echo "${TARGETS[*]}"))\$") ;;
   *) echo "usage: scripts/sanitize.sh [address|thread] [ctest arguments...]" >&2; exit 2 ;;
 esac
 
 "$ROOT/scripts/fetch_data.sh" >/dev/null
 cmake -S "$ROOT" -B "$BUILD" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DATTNX_SANITIZE="$FLAGS" -DATTNX_TEST_TIMEOUT=1500
-cmake --build "$BUILD" -j "${ATTNX_JOBS:-2}"
+cmake --build "$BUILD" -j "${ATTNX_JOBS:-2}" --target "${TARGETS[@]}"  # thread: only the threaded tests
 
 export ASAN_OPTIONS="detect_leaks=0:abort_on_error=1:strict_string_checks=1:detect_stack_use_after_return=1"
 export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1"
-export TSAN_OPTIONS="halt_on_error=1:second_deadlock_stack=1"
+export TSAN_OPTIONS="halt_on_error=1:second_deadlock_stack=1:suppressions=$ROOT/tests/tsan.supp"
 # Sanitized code runs 2-10x slower: the per-test limit is 1500 s here (ATTNX_TEST_TIMEOUT). The
 # .deb test packages the build, not the code, so it is left to the normal suite.
 ctest --test-dir "$BUILD" --output-on-failure -E '^test_package$' "${SELECT[@]}" "$@"

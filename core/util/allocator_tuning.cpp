@@ -5,6 +5,7 @@
 #include <string>
 
 #if defined(__GLIBC__)
+#include <malloc.h>
 #include <unistd.h>
 #endif
 
@@ -26,6 +27,14 @@ void tuneAllocatorForTensors(char** argv) {
   if (current) setenv("GLIBC_TUNABLES", current, 1);
 #else
   (void)argv;
+#endif
+}
+
+bool releaseFreedMemory() {
+#if defined(__GLIBC__)
+  return malloc_trim(0) != 0;
+#else
+  return false;
 #endif
 }
 

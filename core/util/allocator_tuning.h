@@ -17,4 +17,11 @@ namespace attnx {
 // stays near its peak instead of shrinking after it.
 void tuneAllocatorForTensors(char** argv);
 
+// Hands the whole free pages that malloc keeps back to the kernel (glibc malloc_trim, all arenas);
+// true when some were. The tuning above keeps freed memory for the next step of one workload; a
+// long desktop session runs several (training, attention maps, completions, a model load) on
+// different threads, whose peaks and fragments otherwise add up: a one-hour soak grew 246 MiB in
+// steps while the memory in use stayed flat. Safe from any thread; costs about a step's page faults.
+bool releaseFreedMemory();
+
 }  // namespace attnx

@@ -6,6 +6,10 @@
 #include <QElapsedTimer>
 #include <QEventLoop>
 #include <QFileInfo>
+#include <QGuiApplication>
+#include <QMessageBox>
+#include <QPixmap>
+#include <QScreen>
 #include <QTimer>
 #include <cstdio>
 
@@ -146,6 +150,19 @@ int runGuidedTour(MainWindow& w, const TourOptions& o) {
   if (!say(w.resumeOpenedRun(), "resume the reopened run")) return 1;
   if (!say(waitUntil([&] { return !controller->isRunning(); }, 300000) && !failed, "train to the end")) return 1;
   shot(&w, QStringLiteral("06-finished"));
+
+  // Start again into the first run's folder, as a user who forgot to change it would: the panel
+  // refuses with a message box instead of mixing two runs' files.
+  fillForm(w, o, runDir);
+  const bool refused = !w.trainingPanel()->startTraining() && !controller->isRunning();
+  QMessageBox* box = nullptr;
+  waitUntil([&] { return (box = w.findChild<QMessageBox*>()) != nullptr && box->isVisible(); }, 5000);
+  if (!say(refused && box && box->text().contains(QStringLiteral("already holds a run")), "refuse a folder holding a run"))
+    return 1;
+  QApplication::processEvents();
+  const QString boxShot = out.filePath(QStringLiteral("06b-folder-taken.png"));  // the screen: the box is a window of its own
+  say(QGuiApplication::primaryScreen()->grabWindow(0).save(boxShot, "PNG"), "screenshot 06b-folder-taken");
+  box->close();
   if (!tourAnalysisViews(w, out, shot)) return 1;
 
   for (auto* dock : w.findChildren<QDockWidget*>()) {

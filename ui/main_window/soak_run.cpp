@@ -1,9 +1,12 @@
 // attnx --soak MINUTES: a long desktop session as a user leaves it running. Distillation on the
 // loaded teacher with live curves, while the attention view recomputes its maps every 20 s; each
-// minute a line with the resident memory and the GUI event-loop latency of that minute.
+// minute a CSV line with the resident memory (last, lowest and highest reading of the minute), what
+// malloc holds, and the GUI event-loop latency of that minute.
 #include <QFile>
 #include <QTemporaryDir>
 #include <QTimer>
+#include <malloc.h>
+
 #include <algorithm>
 #include <cstdio>
 #include <vector>
@@ -25,6 +28,18 @@ double residentMiB() {
   if (!f.open(QIODevice::ReadOnly)) return -1;
   const auto fields = f.readAll().split(' ');
   return fields.size() > 1 ? fields[1].toDouble() * 4096.0 / (1024.0 * 1024.0) : -1;
+}
+
+// What malloc holds (glibc mallinfo2, all arenas): bytes in use by the program, and bytes freed but
+// kept by the allocator. Beside the resident size they tell a leak (in use grows) from memory the
+// allocator keeps for reuse (held grows).
+struct HeapMiB {
+  double inUse = 0, heldFree = 0;
+};
+HeapMiB heapMiB() {
+  const struct mallinfo2 m = mallinfo2();
+  constexpr double MiB = 1024.0 * 1024.0;
+  return {static_cast<double>(m.uordblks + m.hblkhd) / MiB, static_cast<double>(m.fordblks) / MiB};
 }
 
 }  // namespace
@@ -80,17 +95,35 @@ int runSoak(MainWindow& w, const TourOptions& opts, int minutes) {
   QObject::connect(&maps, &QTimer::timeout, [&] { attention->requestMaps(); });
   maps.start();
 
-  const double startMiB = residentMiB();
-  std::printf("minute,rss_mib,growth_mib,step,latency_p50_ms,latency_p99_ms,latency_max_ms,maps_shown,maps_failed\n");
-  std::printf("0,%.1f,0.0,%lld,0,0,0,0,0\n", startMiB, static_cast<long long>(controller->lastStep()));
+  // Resident memory rises within each training step and falls back when malloc hands pages back,
+  // so one reading a minute would mostly measure where in a step it fell: sample every second and
+  // report each minute's lowest and highest reading beside the last one.
+  double rssMin = residentMiB(), rssMax = rssMin;
+  QTimer rssSampler;
+  rssSampler.setInterval(1000);
+  QObject::connect(&rssSampler, &QTimer::timeout, [&] {
+    const double rss = residentMiB();
+    rssMin = std::min(rssMin, rss);
+    rssMax = std::max(rssMax, rss);
+  });
+  rssSampler.start();
+
+  const HeapMiB startHeap = heapMiB();
+  std::printf("minute,step,rss_mib,rss_min_mib,rss_max_mib,heap_in_use_mib,heap_held_free_mib,"
+              "latency_p50_ms,latency_p99_ms,latency_max_ms,maps_shown,maps_failed\n");
+  std::printf("0,%lld,%.1f,%.1f,%.1f,%.1f,%.1f,0,0,0,0,0\n", static_cast<long long>(controller->lastStep()), rssMin,
+              rssMin, rssMax, startHeap.inUse, startHeap.heldFree);
   std::fflush(stdout);
   for (int minute = 1; minute <= minutes; ++minute) {
     waitUntil([] { return false; }, 60000);
     const double rss = residentMiB();
-    std::printf("%d,%.1f,%.1f,%lld,%.2f,%.2f,%.2f,%d,%d\n", minute, rss, rss - startMiB,
-                static_cast<long long>(controller->lastStep()), percentile(probe.lateness(), 50), percentile(probe.lateness(), 99),
+    const HeapMiB heap = heapMiB();
+    std::printf("%d,%lld,%.1f,%.1f,%.1f,%.1f,%.1f,%.2f,%.2f,%.2f,%d,%d\n", minute,
+                static_cast<long long>(controller->lastStep()), rss, std::min(rssMin, rss), std::max(rssMax, rss),
+                heap.inUse, heap.heldFree, percentile(probe.lateness(), 50), percentile(probe.lateness(), 99),
                 probe.maxMs(), mapsShown, mapsFailed);
     std::fflush(stdout);
+    rssMin = rssMax = rss;
     probe.clear();
     if (!controller->isRunning()) {
       std::fprintf(stderr, "soak: training ended early at step %lld\n", static_cast<long long>(controller->lastStep()));
@@ -98,6 +131,7 @@ int runSoak(MainWindow& w, const TourOptions& opts, int minutes) {
     }
   }
   maps.stop();
+  rssSampler.stop();
   probe.stop();
   controller->stop();
   waitUntil([&] { return !controller->isRunning(); }, 120000);
