@@ -8,9 +8,17 @@
 
 #include <torch/torch.h>
 
+#if defined(__GLIBC__)
+#include <malloc.h>
+#endif
+#include <cstring>
+#include <vector>
+
 #include "core/bench/op_trace.h"
 #include "core/bench/tracking_allocator.h"
+#include "core/bench/memory_probe.h"
 #include "core/eval/compiled_plan_attention.h"
+#include "core/util/allocator_tuning.h"
 #include "tests/support/test_support.h"
 
 using namespace attnx;
@@ -51,6 +59,36 @@ class TestBenchTools : public QObject {
     }
     auto untracked = torch::empty({4096}, torch::kFloat32);
     QCOMPARE(trackedTensorMemory().currentBytes, before);
+  }
+
+  // With the apps' tuning malloc keeps freed memory; releaseFreedMemory must hand it back. The
+  // kernel's resident count is the independent witness.
+  void releaseFreedMemoryHandsPagesBack() {
+#if !defined(__GLIBC__) || !defined(__linux__)
+    QSKIP("malloc_trim and /proc resident sizes are glibc/Linux only");
+#else
+    mallopt(M_MMAP_THRESHOLD, 64 << 20);  // 256 KiB blocks from the heap, as under the apps' tunables
+    mallopt(M_TRIM_THRESHOLD, INT32_MAX);  // and kept after free
+    constexpr size_t kBlock = 256 << 10, kBlocks = 400;  // 100 MiB
+    std::vector<char*> blocks;
+    for (size_t i = 0; i < kBlocks; ++i) {
+      blocks.push_back(static_cast<char*>(std::malloc(kBlock)));
+      QVERIFY(blocks.back());
+      std::memset(blocks.back(), 1, kBlock);  // resident
+    }
+    void* pin = std::malloc(64);  // above the blocks: free space below it cannot be trimmed from the top
+    for (char* b : blocks) std::free(b);
+    const int64_t held = residentMemory().currentBytes;
+    const bool released = releaseFreedMemory();
+    const int64_t after = residentMemory().currentBytes;
+    std::free(pin);
+    mallopt(M_TRIM_THRESHOLD, 128 << 10);  // glibc's defaults back
+    mallopt(M_MMAP_THRESHOLD, 128 << 10);
+    QVERIFY(released);
+    QVERIFY2(held - after > int64_t{80} << 20, qPrintable(QStringLiteral("resident %1 -> %2 MiB")
+                                                              .arg(held >> 20)
+                                                              .arg(after >> 20)));
+#endif
   }
 
   void traceIsValidChromeJson() {
