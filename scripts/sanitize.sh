@@ -25,7 +25,11 @@ cmake --build "$BUILD" -j "${ATTNX_JOBS:-2}" --target "${TARGETS[@]}"  # thread:
 
 export ASAN_OPTIONS="detect_leaks=0:abort_on_error=1:strict_string_checks=1:detect_stack_use_after_return=1"
 export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1"
-export TSAN_OPTIONS="halt_on_error=1:second_deadlock_stack=1:suppressions=$ROOT/tests/tsan.supp"
+# OpenBLAS (LibTorch's matrix products) runs in the calling thread: its own thread pool hands work
+# over by spinning on flags, which TSan cannot see; LibTorch's OpenMP threads stay (tests/tsan.supp).
+export OPENBLAS_NUM_THREADS=1
+# die_after_fork=0: QProcess forks the test programs run (attnx-cli) from a threaded process.
+export TSAN_OPTIONS="halt_on_error=1:die_after_fork=0:second_deadlock_stack=1:suppressions=$ROOT/tests/tsan.supp"
 # Sanitized code runs 2-10x slower: the per-test limit is 1500 s here (ATTNX_TEST_TIMEOUT). The
 # .deb test packages the build, not the code, so it is left to the normal suite.
 ctest --test-dir "$BUILD" --output-on-failure -E '^test_package$' "${SELECT[@]}" "$@"

@@ -14,7 +14,9 @@
 
 // The kernels' row loops are plain C++ that GCC vectorises; target_clones builds an AVX2/FMA copy
 // next to the baseline one and picks at load time, since the project is compiled for plain x86-64.
-#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__)
+// Not under ThreadSanitizer: GCC instruments the clones' resolver, which the dynamic loader runs
+// before TSan has started, and the program dies while loading (SIGSEGV in libtsan).
+#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && !defined(__SANITIZE_THREAD__)
 #define ATTNX_VECTOR_CLONES __attribute__((target_clones("arch=haswell", "default")))
 #else
 #define ATTNX_VECTOR_CLONES
