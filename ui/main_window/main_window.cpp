@@ -102,6 +102,13 @@ MainWindow::MainWindow(QWidget* parent)
   resizeDocks({lossDock, coeffDock, gridDock}, {340, 380, 200}, Qt::Vertical);
   defaultState_ = saveState();
   buildStatusBar();
+
+  // Every 10 s, hand back to the system the memory malloc keeps after training steps, maps and
+  // model loads (core/util/allocator_tuning.h); without it a long session's resident size creeps
+  // up in steps although the memory in use does not.
+  auto* housekeeping = new QTimer(this);
+  connect(housekeeping, &QTimer::timeout, this, [] { releaseFreedMemory(); });
+  housekeeping->start(10000);
   figures_->add(QStringLiteral("loss-curves"), tr("Loss curves"), tr("Distillation losses (KL, L1, total, validation KL) against step"), lossPanel_->plot());
   figures_->add(QStringLiteral("coefficients"), tr("Coefficients"), tr("Mask coefficients α against step, as filtered in the view"), coefficientPanel_->plot());
   figures_->add(QStringLiteral("coefficient-grid"), tr("Coefficient grid"), tr("Current α of every layer, head and mask"), grid_);
@@ -235,13 +242,6 @@ void MainWindow::buildStatusBar() {
   connect(timer, &QTimer::timeout, this, &MainWindow::refreshStatus);
   timer->start(1000);
   refreshStatus();
-
-  // Every 10 s, hand back to the system the memory malloc keeps after training steps, maps and
-  // model loads (core/util/allocator_tuning.h); without it a long session's resident size creeps
-  // up in steps although the memory in use does not.
-  auto* housekeeping = new QTimer(this);
-  connect(housekeeping, &QTimer::timeout, this, [] { releaseFreedMemory(); });
-  housekeeping->start(10000);
 }
 
 void MainWindow::refreshStatus() {

@@ -2,7 +2,6 @@
 // loaded teacher with live curves, while the attention view recomputes its maps every 20 s; each
 // minute a CSV line with the resident memory (last, lowest and highest reading of the minute), what
 // malloc holds, and the GUI event-loop latency of that minute.
-#include <QFile>
 #include <QTemporaryDir>
 #include <QTimer>
 #include <malloc.h>
@@ -11,6 +10,7 @@
 #include <cstdio>
 #include <vector>
 
+#include "core/bench/memory_probe.h"
 #include "ui/attention/attention_view.h"
 #include "ui/bridge/training_controller.h"
 #include "ui/main_window/event_loop_probe.h"
@@ -22,13 +22,7 @@
 namespace attnx::ui {
 namespace {
 
-// Resident set size in MiB (Linux /proc/self/statm: pages).
-double residentMiB() {
-  QFile f(QStringLiteral("/proc/self/statm"));
-  if (!f.open(QIODevice::ReadOnly)) return -1;
-  const auto fields = f.readAll().split(' ');
-  return fields.size() > 1 ? fields[1].toDouble() * 4096.0 / (1024.0 * 1024.0) : -1;
-}
+double residentMiB() { return static_cast<double>(residentMemory().currentBytes) / (1024.0 * 1024.0); }
 
 // What malloc holds (glibc mallinfo2, all arenas): bytes in use by the program, and bytes freed but
 // kept by the allocator. Beside the resident size they tell a leak (in use grows) from memory the
