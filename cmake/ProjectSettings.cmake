@@ -5,7 +5,10 @@ target_compile_features(attnx_settings INTERFACE cxx_std_17)
 target_compile_definitions(attnx_settings INTERFACE QT_NO_KEYWORDS
   ATTNX_VERSION="${PROJECT_VERSION}")
 if(CMAKE_CXX_COMPILER_ID MATCHES "GNU|Clang")
-  target_compile_options(attnx_settings INTERFACE -Wall -Wextra -Wno-unused-parameter)
+  # As in well-kept Qt projects: a class with virtual functions needs a virtual destructor, an
+  # override must not hide the base's other overloads, and no compiler extensions.
+  target_compile_options(attnx_settings INTERFACE -Wall -Wextra -Wno-unused-parameter -Wnon-virtual-dtor
+                         -Woverloaded-virtual -pedantic)
 endif()
 set(CMAKE_POSITION_INDEPENDENT_CODE ON)
 

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Starts the real app under Xvfb, drives it through a short distillation (attnx --tour: load a model,
+# Starts the real app under Xvfb, drives it through a short distillation (attnx-tour --tour: load a model,
 # build a bank by hand, start, pause, resume, stop, save the run, reopen it, resume to the end) and
 # saves a PNG of the window after each step and of every panel, for review and for the README.
 #
@@ -36,5 +36,5 @@ fi
 # A fresh settings file, so the layout is the default one.
 export XDG_CONFIG_HOME="$OUT/.config"
 rm -rf "$XDG_CONFIG_HOME"
-xvfb-run -a -s '-screen 0 1600x1000x24' "$BUILD/app/attnx" --tour "$OUT" "${args[@]}"
+xvfb-run -a -s '-screen 0 1600x1000x24' "$BUILD/app/attnx-tour" --tour "$OUT" "${args[@]}"
 ls "$OUT"/*.png

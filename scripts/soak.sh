@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # A long desktop session under Xvfb: distillation on the embedded teacher with live curves while
-# the attention view recomputes its maps every 20 s (attnx --soak). Writes one CSV line a minute
+# the attention view recomputes its maps every 20 s (attnx-tour --soak). Writes one CSV line a minute
 # (step; resident memory: last, lowest and highest reading; malloc's bytes in use and freed-but-held;
 # GUI event-loop latency p50/p99/max; maps shown and failed) to OUT/soak.csv and prints a summary;
 # exits 1 when memory grew by 50 MiB or more or a map failed.
@@ -17,7 +17,7 @@ command -v xvfb-run >/dev/null || { echo "soak: xvfb-run is missing (scripts/set
 
 export XDG_CONFIG_HOME="$OUT/.config"  # the default layout
 rm -rf "$XDG_CONFIG_HOME"
-xvfb-run -a -s '-screen 0 1600x1000x24' "$BUILD/app/attnx" --soak "$MINUTES" --seq-len 128 "$@" \
+xvfb-run -a -s '-screen 0 1600x1000x24' "$BUILD/app/attnx-tour" --soak "$MINUTES" --seq-len 128 "$@" \
     > "$OUT/soak.csv" 2> "$OUT/soak.log"
 cat "$OUT/soak.csv"
 # Growth: each minute's highest resident reading (sampled every second) rises and falls with what

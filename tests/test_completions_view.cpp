@@ -43,7 +43,7 @@ class TestCompletionsView : public QObject {
     view.resize(1200, 700);
     view.setSession(session_);
     view.setPrompt(kPrompt);
-    SamplingSettings s;
+    SamplingOptions s;
     s.greedy = false;
     s.temperature = 1.0;
     s.topK = 40;
@@ -86,7 +86,7 @@ class TestCompletionsView : public QObject {
   // compare(): one entry per new token, KL >= 0, five candidates each, sorted, summing to at most 1.
   void comparisonsAreDistributions() {
     const auto prompt = session_->encode(kPrompt).ids;
-    const auto completion = session_->generate(prompt, nullptr, SamplingSettings{}, {});
+    const auto completion = session_->generate(prompt, nullptr, SamplingOptions{}, {});
     QVERIFY(!completion.empty());
     const auto cmp = session_->compare(prompt, completion, StudentKind::Soft);
     QCOMPARE(cmp.size(), completion.size());

@@ -16,7 +16,7 @@
 #include "ui/attention/heatmap_plot.h"
 #include "ui/export/figure_exporter.h"
 #include "ui/export/figure_registry.h"
-#include "ui/plot/qcustomplot.h"
+#include "ui/plots/qcp.h"
 
 using namespace attnx::ui;
 

@@ -13,7 +13,7 @@
 #include "ui/memory/bench_results.h"
 #include "ui/memory/memory_gauge.h"
 #include "ui/memory/memory_view.h"
-#include "ui/plot/qcustomplot.h"
+#include "ui/plots/qcp.h"
 
 using namespace attnx::ui;
 

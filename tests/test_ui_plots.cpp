@@ -148,14 +148,14 @@ class TestUiPlots : public QObject {
     CoefficientGrid grid;
     grid.resize(500, 300);
     grid.setShape(shape(2, 2, {QStringLiteral("a"), QStringLiteral("b"), QStringLiteral("c")}));
-    QVector<float> alpha(12);
+    std::vector<float> alpha(12);
     for (int i = 0; i < 12; ++i) alpha[i] = 0.1f * i;
     grid.setAlpha(alpha);
     // alpha index (l·2 + h)·3 + k
     QCOMPARE(grid.cell(0, 0, 0), double(0.0f));
     QCOMPARE(grid.cell(1, 0, 2), double(0.1f * 8));
     QCOMPARE(grid.cell(1, 1, 1), double(0.1f * 10));
-    grid.setAlpha(QVector<float>(5, 1.f));  // a wrong size is ignored
+    grid.setAlpha(std::vector<float>(5, 1.f));  // a wrong size is ignored
     QCOMPARE(grid.cell(1, 1, 1), double(0.1f * 10));
     grid.replot();
   }

@@ -9,6 +9,7 @@
 
 #include <limits>
 
+#include "core/eval/teacher.h"
 #include "core/io/gpt2_checkpoint.h"
 #include "support/test_support.h"
 #include "ui/bridge/training_controller.h"
@@ -86,8 +87,8 @@ class TestUiTrainingController : public QObject {
     qint64 expect = 1;
     for (const auto& args : metrics)
       for (const auto& s : args.at(0).value<TrainingSamples>()) {
-        QCOMPARE(s.step, expect++);
-        QCOMPARE(s.alpha.size(), 2 * 4 * 3);
+        QCOMPARE(s.step, static_cast<int64_t>(expect++));
+        QCOMPARE(s.alpha.size(), size_t(2 * 4 * 3));
         QVERIFY(std::isfinite(s.kl));
       }
     QCOMPARE(expect - 1, last);
@@ -112,6 +113,36 @@ class TestUiTrainingController : public QObject {
     QTRY_COMPARE_WITH_TIMEOUT(finished.count(), 2, 30000);
     QCOMPARE(started.at(1).at(0).value<TrainingShape>().startStep, qint64(6));
     QCOMPARE(finished.at(1).at(1).toLongLong(), qint64(9));
+  }
+
+  // The window's loaded teacher is shared by a frozen-weight run (no second copy), and its weights
+  // are untouched by training; a run that trains every weight loads a private copy instead.
+  void aLoadedTeacherIsSharedUnlessAllWeightsTrain() {
+    auto loaded = Teacher::load(test::fixture("gpt2-tiny"));
+    const auto before = loaded->model->wte->weight.clone();
+    TrainingController controller;
+    controller.setTeacherSource([loaded] { return loaded; });
+    QSignalSpy messages(&controller, &TrainingController::message);
+    QSignalSpy finished(&controller, &TrainingController::finished);
+    auto said = [&](const QString& text) {
+      for (const auto& m : messages)
+        if (m.at(0).toString().contains(text)) return true;
+      return false;
+    };
+    QVERIFY(controller.start(config(3), bank(), tmp_.filePath(QStringLiteral("shared")), false));
+    QTRY_COMPARE_WITH_TIMEOUT(finished.count(), 1, 30000);
+    QVERIFY(said(QStringLiteral("Using the loaded teacher")));
+    QVERIFY(!said(QStringLiteral("Loading the teacher")));
+    QCOMPARE(loaded.use_count(), 2L);  // the test and the source lambda: the worker let go of it
+    QVERIFY(!loaded->model->wte->weight.requires_grad());
+
+    messages.clear();
+    DistillConfig all = config(3);
+    all.trainAllWeights = true;
+    QVERIFY(controller.start(all, bank(), tmp_.filePath(QStringLiteral("private")), false));
+    QTRY_COMPARE_WITH_TIMEOUT(finished.count(), 2, 30000);
+    QVERIFY(said(QStringLiteral("Loading the teacher")));
+    QVERIFY(torch::equal(loaded->model->wte->weight, before));  // the shared weights did not train
   }
 
   void loadErrorsBecomeFailedAndTheThreadEnds() {

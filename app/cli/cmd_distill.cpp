@@ -13,10 +13,8 @@
 #include <torch/torch.h>
 
 #include "app/cli/commands.h"
-#include "core/data/token_corpus.h"
-#include "core/data/window_sampler.h"
 #include "core/io/model_locator.h"
-#include "core/masks/mask_bank.h"
+#include "core/train/distill_setup.h"
 #include "core/train/distill_trainer.h"
 
 namespace attnx::cli {
@@ -108,27 +106,15 @@ Runner addDistillCommand(CLI::App& app, GlobalOptions& g) {
       if (!c.validationPath.empty()) c.validationPath = fs::absolute(c.validationPath).string();
     }
     c.validate();
-    GlobalOptions teacherOpts = g;
-    teacherOpts.modelDir = c.teacherDir;
-    auto teacher = loadModel(teacherOpts);
-    auto bank = MaskBank::load(c.bankPath);
-    for (const auto& note : bank.notes) std::cerr << "attnx-cli distill: " << c.bankPath << ": " << note << '\n';
-    const auto tok = loadTokenizer(teacherOpts);
-
     auto t0 = std::chrono::steady_clock::now();
-    auto corpus = std::make_shared<TokenCorpus>(loadCorpus(c.dataPath, tok));
-    auto sampler = std::make_shared<WindowSampler>(*corpus, c.seqLen, c.seed);
-    std::vector<std::vector<int64_t>> validation;
-    if (!c.validationPath.empty()) {
-      const auto valCorpus = loadCorpus(c.validationPath, tok);
-      validation = WindowSampler(valCorpus, c.seqLen, c.seed).evalWindows(c.seqLen, c.validationWindows);
-    }
+    DistillSetupOptions setup;
+    setup.device = selectDevice(g);
+    setup.say = [](const std::string& line) { std::cerr << "distill: " << line << '\n'; };
+    auto in = prepareDistill(c, std::move(setup));
     std::cerr << "distill: data ready in "
               << std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count() << " s\n";
-    const int64_t batchSize = c.batchSize;
-    BatchSource batches = [corpus, sampler, batchSize](int64_t step) { return sampler->batch(batchSize, step); };
 
-    DistillTrainer trainer(c, teacher, bank, batches, validation, a->out, a->resume ? RunFolder::Resume : RunFolder::New);
+    DistillTrainer trainer(c, in.teacher->model, std::move(in.bank), std::move(in.batches), std::move(in.validation), a->out, a->resume ? RunFolder::Resume : RunFolder::New);
     if (a->resume) std::cerr << "distill: resuming after step " << trainer.resumeIfPossible() << '\n';
 
     std::signal(SIGINT, onInterrupt);

@@ -21,5 +21,7 @@ Runner addConvertCommand(CLI::App& app, GlobalOptions& g);
 Runner addHeadsCommand(CLI::App& app, GlobalOptions& g);
 Runner addProfileCommand(CLI::App& app, GlobalOptions& g);
 Runner addStudyCommand(CLI::App& app, GlobalOptions& g);
+Runner addAttentionCommand(CLI::App& app, GlobalOptions& g);
+Runner addCompareCommand(CLI::App& app, GlobalOptions& g);
 
 }  // namespace attnx::cli

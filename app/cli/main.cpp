@@ -59,6 +59,8 @@ int main(int argc, char** argv) {
   add(addHeadsCommand);
   add(addProfileCommand);
   add(addStudyCommand);
+  add(addAttentionCommand);
+  add(addCompareCommand);
 #ifdef ATTNX_CLI_FIGURES
   add(addFiguresCommand);
 #endif

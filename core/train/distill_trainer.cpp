@@ -108,10 +108,13 @@ DistillTrainer::DistillTrainer(DistillConfig config, Gpt2 teacher, MaskBank bank
   s.model = teacher;
   s.teacher = s.config.trainAllWeights ? frozenCopy(teacher) : teacher;
   for (auto& p : s.model->named_parameters()) {
-    p.value().set_requires_grad(s.config.trainAllWeights);
+    // Written only when it changes: a frozen teacher may be shared with readers on other threads.
+    if (p.value().requires_grad() != s.config.trainAllWeights) p.value().set_requires_grad(s.config.trainAllWeights);
     if (s.config.trainAllWeights) s.trainable.emplace_back("model." + p.key(), p.value());
   }
-  s.model->eval();  // GPT-2 has no dropout here; eval() documents that nothing is stochastic
+  // GPT-2 has no dropout here; eval mode documents that nothing is stochastic (set only when it
+  // changes, like requires_grad above).
+  if (s.model->is_training()) s.model->eval();
 
   const auto K = static_cast<int64_t>(s.bank.masks.size());
   torch::manual_seed(s.config.seed);

@@ -16,22 +16,11 @@
 #include "core/model/gpt2.h"
 #include "core/model/mask_mixture_attention.h"
 #include "core/train/distill_config.h"
+#include "core/train/step_metrics.h"
 #include "core/train/training_common.h"
 
 namespace attnx {
 
-struct StepMetrics {
-  int64_t step = 0;  // 1-based: the number of optimiser steps taken
-  double loss = 0, kl = 0, l1 = 0, hidden = 0;
-  double learningRate = 0;
-  double gradNorm = 0;
-  double tokensPerSecond = 0;
-  double elapsedSeconds = 0;
-  double validationKl = -1;        // < 0 when not validated at this step
-  // (L, H, K) row-major: the coefficients after the step; gated, the gate outputs averaged over
-  // the step's batch tokens (computed in the step's forward pass, before the update).
-  std::vector<float> alpha;
-};
 
 struct DistillCallbacks {
   std::function<void(const StepMetrics&)> onStep;

@@ -1,7 +1,7 @@
 // The colour gradients of attention maps, shared by the heatmaps and the overview thumbnails.
 #pragma once
 
-#include "ui/plot/qcustomplot.h"
+#include "ui/plots/qcp.h"
 
 namespace attnx::ui {
 

@@ -42,6 +42,7 @@ class AttentionView : public QWidget {
   ~AttentionView() override;
 
   void setSession(std::shared_ptr<AnalysisSession> session);
+  std::shared_ptr<AnalysisSession> session() const { return session_; }
   void setPrompt(const QString& prompt);
   // Starts computing maps for the prompt box's text on the worker (superseding any request).
   void requestMaps();

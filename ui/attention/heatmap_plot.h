@@ -9,7 +9,7 @@
 #include <vector>
 
 #include <QStringList>
-#include "ui/plot/qcustomplot.h"
+#include "ui/plots/qcp.h"
 
 namespace attnx::ui {
 

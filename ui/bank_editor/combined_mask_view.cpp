@@ -60,7 +60,7 @@ void CombinedMaskView::setModelShape(int layers, int heads) {
   refresh();
 }
 
-void CombinedMaskView::setCoefficients(const QVector<float>& alpha, double uniform) {
+void CombinedMaskView::setCoefficients(const std::vector<float>& alpha, double uniform) {
   alpha_ = alpha;
   uniform_ = uniform;
   if (!coalesce_.isActive()) coalesce_.start();
@@ -79,7 +79,7 @@ void CombinedMaskView::refresh() {
     return;
   }
   std::vector<double> coefficients(K, uniform_);
-  const bool trained = alpha_.size() == layers_ * heads_ * K;
+  const bool trained = alpha_.size() == static_cast<size_t>(layers_ * heads_ * K);
   if (trained)
     for (int k = 0; k < K; ++k) coefficients[k] = alpha_[(layer_->value() * heads_ + head_->value()) * K + k];
   try {

@@ -5,6 +5,7 @@
 
 #include <QTimer>
 #include <QVector>
+#include <vector>
 #include <QWidget>
 
 #include "core/masks/mask_bank.h"
@@ -23,7 +24,7 @@ class CombinedMaskView : public QWidget {
   // Model shape for the layer / head selectors.
   void setModelShape(int layers, int heads);
   // (L, H, K) row-major; empty: every coefficient equal to `uniform`.
-  void setCoefficients(const QVector<float>& alpha, double uniform = 1.0);
+  void setCoefficients(const std::vector<float>& alpha, double uniform = 1.0);
   void setLength(int n);
 
   double density() const { return density_; }
@@ -33,7 +34,7 @@ class CombinedMaskView : public QWidget {
   void refresh();
   QTimer coalesce_;  // coefficients stream in at up to 20/s: redraw at most 5 times a second
   MaskBank bank_;
-  QVector<float> alpha_;
+  std::vector<float> alpha_;
   double uniform_ = 1.0;
   int layers_ = 1, heads_ = 1;
   double density_ = 0;

@@ -1,7 +1,8 @@
-// The views' handle on a distillation run: the teacher GPT-2, the run's student (soft, with every
-// learned coefficient, or pruned to a plan) and the tokenizer. Qt-facing, LibTorch inside (pimpl),
-// so widgets never include torch. Every compute method is synchronous and thread-safe for
-// concurrent callers (forward passes only read the weights): the views call them on worker threads.
+// The views' handle on a distillation run: a Qt-facing adapter over core's RunSession (one owner of
+// a run for attnx-cli and the desktop alike: the same students, maps, KL and comparisons). It turns
+// token ids into printable labels and std strings into QStrings; the numbers are RunSession's.
+// Every compute method is synchronous and thread-safe for concurrent callers: the views call them
+// on worker threads.
 #pragma once
 
 #include <QString>
@@ -11,19 +12,21 @@
 #include <memory>
 #include <vector>
 
+#include "core/eval/run_session.h"
+
 namespace attnx::ui {
 
 // Which student the attention maps and completions use.
 enum class StudentKind {
   Soft,    // every mask of the learned bank with its learned coefficient
-  Pruned,  // the run's plan.json, or (without one) the top-2 masks of each head
+  Pruned,  // the run's default plan (plan.json, else the learned alpha at threshold 0.05), compiled
 };
 
 struct RunSummary {
   QString runDir, teacherDir, bankName;
   QStringList maskNames;
   QString combine;           // "soft-mask" | "branch-mixture"
-  QString prunedDescription; // "plan.json (top-1)" or "top-2 per head (no plan.json)"
+  QString prunedDescription; // "plan.json (top-1)", "the learned alpha pruned (threshold 0.05)", ...
   int layers = 0, heads = 0, headDim = 0, context = 0, vocab = 0, trainedSeqLen = 0;
   qint64 steps = 0;          // optimiser steps recorded in the run (0 when unknown)
   qint64 teacherParameterBytes = 0, studentExtraBytes = 0;
@@ -61,15 +64,8 @@ struct AttentionMapSet {
   }
 };
 
-struct SamplingSettings {
-  bool greedy = false;
-  double temperature = 1.0;
-  int topK = 40;
-  double topP = 1.0;
-  double repetitionPenalty = 1.0;  // 1: off (see SamplingOptions)
-  quint64 seed = 1;
-  int maxNewTokens = 32;
-};
+// Decoding options: core's value type, filled by the Completions view's form.
+using SamplingOptions = attnx::SamplingOptions;
 
 struct TopCandidate {
   QString label;
@@ -82,15 +78,8 @@ struct TokenComparison {
   std::vector<TopCandidate> teacherTop, studentTop;  // five each, most likely first
 };
 
-// Peak memory of one forward pass, measured around it.
-struct ForwardMemory {
-  qint64 rssBeforeBytes = 0, rssPeakBytes = 0;  // process resident set before and at the peak
-  // Tensor bytes allocated during the forward at their peak (activations, logits), counted exactly
-  // by the tracking allocator (core/bench/tracking_allocator.h); weights are not included.
-  qint64 tensorPeakBytes = 0;
-  double milliseconds = 0;
-  int n = 0;
-};
+// Peak memory of one forward pass, measured around it (core's value type).
+using ForwardMemory = attnx::ForwardMemory;
 
 class AnalysisSession {
  public:
@@ -102,7 +91,9 @@ class AnalysisSession {
   // Loads run.json, learned_bank.json, plan.json (optional) of a run folder made by attnx-cli
   // distill, and its teacher (teacherOverride when not empty). Returns "" on success, else a
   // message for the user; a failed load leaves the session empty.
-  QString loadRun(const QString& runDir, const QString& teacherOverride = {});
+  // `teacher` (the model panel's, say) is used instead of a second copy when it is the run's teacher.
+  QString loadRun(const QString& runDir, const QString& teacherOverride = {},
+                  std::shared_ptr<attnx::Teacher> teacher = nullptr);
   bool isLoaded() const;
   RunSummary summary() const;
 
@@ -118,7 +109,7 @@ class AnalysisSession {
 
   // Generates a continuation of `prompt` with the teacher (student == nullptr) or a student;
   // onToken(id) is called for every new token and may return false to stop.
-  std::vector<int> generate(const std::vector<int>& prompt, const StudentKind* student, const SamplingSettings& s,
+  std::vector<int> generate(const std::vector<int>& prompt, const StudentKind* student, const SamplingOptions& s,
                             const std::function<bool(int)>& onToken) const;
 
   // For each new token t of `completion`: the teacher's and the student's next-token distributions
@@ -131,13 +122,16 @@ class AnalysisSession {
   ForwardMemory measureForward(const StudentKind* student, int n) const;
 
   // Analytic attention cost at length n (core/eval/attention_plan.h): dense and the student.
-  struct AnalyticCost { double denseFlops = 0, denseBytes = 0, softFlops = 0, softBytes = 0,
-                        prunedFlops = 0, prunedBytes = 0, softDensity = 0, prunedDensity = 0; };
+  using AnalyticCost = attnx::AttentionCost;
   AnalyticCost analyticCost(int n) const;
 
+  // The core session behind this one (nullptr before a run is loaded): its teacher is shared with
+  // the other panels, and tests compare it with attnx-cli.
+  std::shared_ptr<const attnx::RunSession> core() const;
+
  private:
-  struct State;
-  std::unique_ptr<State> s_;
+  std::shared_ptr<const attnx::RunSession> run_;
+  RunSummary summary_;
 };
 
 }  // namespace attnx::ui

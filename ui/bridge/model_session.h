@@ -1,9 +1,13 @@
-// The desktop app's handle on a loaded teacher model. Qt-facing API, LibTorch inside (pimpl), so
-// that widgets never include torch.
+// The desktop app's handle on its loaded teacher model: a Qt-facing view of core's Teacher, which
+// the analysis views and a frozen-weight distillation share instead of loading their own copies.
 #pragma once
 
 #include <QString>
 #include <memory>
+
+namespace attnx {
+struct Teacher;  // core/eval/teacher.h
+}
 
 namespace attnx::ui {
 
@@ -17,15 +21,17 @@ class ModelSession {
  public:
   ModelSession();
   ~ModelSession();
-  // Loads a GPT-2 folder (empty: the default model). Returns an empty string on success, else
-  // the loader's message for the user.
+  // Loads a GPT-2 folder and its tokenizer (empty: the default model). Returns an empty string on
+  // success, else the loader's message for the user.
   QString load(const QString& folder);
   bool isLoaded() const;
   ModelSummary summary() const;
+  // The loaded model, for a run's analysis or training to share (nullptr before a load).
+  std::shared_ptr<attnx::Teacher> teacher() const { return teacher_; }
 
  private:
-  struct State;
-  std::unique_ptr<State> state_;
+  std::shared_ptr<attnx::Teacher> teacher_;
+  ModelSummary summary_;
 };
 
 }  // namespace attnx::ui

@@ -8,11 +8,7 @@
 
 #include <torch/torch.h>
 
-#include "core/data/token_corpus.h"
-#include "core/data/window_sampler.h"
-#include "core/io/bpe_tokenizer.h"
-#include "core/io/gpt2_checkpoint.h"
-#include "core/io/model_locator.h"
+#include "core/train/distill_setup.h"
 #include "core/train/distill_trainer.h"
 
 namespace attnx::ui {
@@ -31,30 +27,6 @@ void TrainingController::ThreadDeleter::operator()(QThread* t) const {
 
 namespace {
 
-TrainingSample sampleOf(const StepMetrics& m) {
-  TrainingSample s;
-  s.step = m.step;
-  s.loss = m.loss;
-  s.kl = m.kl;
-  s.l1 = m.l1;
-  s.hidden = m.hidden;
-  s.learningRate = m.learningRate;
-  s.gradNorm = m.gradNorm;
-  s.tokensPerSecond = m.tokensPerSecond;
-  s.elapsedSeconds = m.elapsedSeconds;
-  s.validationKl = m.validationKl;
-  s.alpha = QVector<float>(m.alpha.begin(), m.alpha.end());
-  return s;
-}
-
-// A corpus tokenized with GPT-2's tokenizer can hold ids beyond a small model's vocabulary.
-void checkIdsFit(const TokenCorpus& corpus, int64_t vocab, const std::string& path) {
-  if (corpus.ids().empty()) return;
-  const int32_t maxId = *std::max_element(corpus.ids().begin(), corpus.ids().end());
-  if (maxId >= vocab)
-    throw std::runtime_error(path + ": the text has token id " + std::to_string(maxId) + " but the teacher's vocabulary has " +
-                             std::to_string(vocab) + " tokens. Use a model with GPT-2's vocabulary or text it can encode.");
-}
 
 }  // namespace
 
@@ -82,7 +54,8 @@ bool TrainingController::start(const DistillConfig& config, const MaskBank& bank
   }
   const std::string dir = runDir.toStdString();
   // Everything the worker needs is copied into the lambda; it talks back only through queued calls.
-  auto work = [this, config, bank, dir, resume] {
+  auto loaded = teacherSource_ ? teacherSource_() : nullptr;
+  auto work = [this, config, bank, dir, resume, loaded] {
     bool stopped = false;
     qint64 step = 0;
     QString error;
@@ -90,26 +63,14 @@ bool TrainingController::start(const DistillConfig& config, const MaskBank& bank
       QMetaObject::invokeMethod(this, [this, text] { Q_EMIT message(text); }, Qt::QueuedConnection);
     };
     try {
-      const std::string teacherDir = resolveModelDir(config.teacherDir.empty() ? std::nullopt
-                                                                                : std::optional<std::string>(config.teacherDir));
-      say(tr("Loading the teacher from %1…").arg(QString::fromStdString(teacherDir)));
-      Gpt2 teacher = loadGpt2(teacherDir);
-      const auto tok = BpeTokenizer::fromFolder(tokenizerDirFor(teacherDir));
-      say(tr("Tokenizing %1…").arg(QString::fromStdString(config.dataPath)));
-      const auto cache = (std::filesystem::temp_directory_path() / "attnx-token-cache").string();
-      auto corpus = std::make_shared<TokenCorpus>(TokenCorpus::load(config.dataPath, tok, cache));
-      const int64_t vocab = teacher->config().vocabSize;
-      checkIdsFit(*corpus, vocab, config.dataPath);
-      auto sampler = std::make_shared<WindowSampler>(*corpus, config.seqLen, config.seed);
-      std::vector<std::vector<int64_t>> validation;
-      if (!config.validationPath.empty()) {
-        const auto held = TokenCorpus::load(config.validationPath, tok, cache);
-        checkIdsFit(held, vocab, config.validationPath);
-        validation = WindowSampler(held, config.seqLen, config.seed).evalWindows(config.seqLen, config.validationWindows);
-      }
-      const int64_t batchSize = config.batchSize;
-      BatchSource batches = [corpus, sampler, batchSize](int64_t s) { return sampler->batch(batchSize, s); };
-      DistillTrainer trainer(config, teacher, bank, batches, validation, dir, resume ? RunFolder::Resume : RunFolder::New);
+      DistillSetupOptions setup;
+      setup.loaded = loaded;
+      setup.bank = bank;
+      setup.say = [say](const std::string& line) { say(QString::fromStdString(line)); };
+      auto in = prepareDistill(config, std::move(setup));
+      Gpt2 teacher = in.teacher->model;
+      DistillTrainer trainer(config, teacher, std::move(in.bank), std::move(in.batches), std::move(in.validation), dir,
+                             resume ? RunFolder::Resume : RunFolder::New);
       const int64_t from = resume ? trainer.resumeIfPossible() : 0;
       if (resume) say(tr("Resuming after step %1").arg(from));
 
@@ -123,7 +84,7 @@ bool TrainingController::start(const DistillConfig& config, const MaskBank& bank
       QMetaObject::invokeMethod(this, [this, shape] { shape_ = shape; Q_EMIT started(shape); }, Qt::QueuedConnection);
 
       DistillCallbacks callbacks;
-      callbacks.onStep = [this](const StepMetrics& m) { post(sampleOf(m)); };
+      callbacks.onStep = [this](const StepMetrics& m) { post(m); };
       callbacks.onMessage = [say](const std::string& m) { say(QString::fromStdString(m)); };
       trainer.run(callbacks, &stop_, &pause_);
       stopped = stop_.load() && trainer.step() < config.steps;

@@ -1,5 +1,6 @@
 // Runs a distillation on a worker thread and reports to the GUI (architecture.md, "Threads").
-// The worker loads its own teacher, tokenizes the data and runs DistillTrainer; the GUI thread only
+// The worker prepares the run as attnx-cli does (core/train/distill_setup.h: the window's loaded
+// teacher when the weights stay frozen, else its own), and runs DistillTrainer; the GUI thread only
 // flips std::atomic flags (pause, stop) and receives batches of metrics, at most ~20 per second.
 // Torch-free header: the trainer lives in the .cpp.
 #pragma once
@@ -7,6 +8,7 @@
 #include <QObject>
 #include <QTimer>
 #include <atomic>
+#include <functional>
 #include <memory>
 #include <mutex>
 
@@ -15,6 +17,10 @@
 #include "ui/bridge/training_types.h"
 
 class QThread;
+
+namespace attnx {
+struct Teacher;  // core/eval/teacher.h
+}
 
 namespace attnx::ui {
 
@@ -32,6 +38,9 @@ class TrainingController : public QObject {
   // records; `bank` is what trains). runDir: the run folder (created). resume: continue from
   // runDir's checkpoint. Returns false (and does nothing) while a job runs.
   bool start(const DistillConfig& config, const MaskBank& bank, const QString& runDir, bool resume);
+  // Where start() asks for an already loaded teacher to share (the main window's model); unset or
+  // nullptr: the worker loads its own.
+  void setTeacherSource(std::function<std::shared_ptr<attnx::Teacher>()> source) { teacherSource_ = std::move(source); }
   // Pause takes effect between two steps; stop answers within one step and writes a checkpoint.
   void setPaused(bool paused);
   void stop();
@@ -70,6 +79,7 @@ class TrainingController : public QObject {
   std::atomic<bool> pause_{false};
   qint64 lastStep_ = 0;
   TrainingShape shape_;
+  std::function<std::shared_ptr<attnx::Teacher>()> teacherSource_;
 };
 
 }  // namespace attnx::ui

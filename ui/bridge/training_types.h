@@ -1,4 +1,4 @@
-// What crosses from the training thread to the GUI: one step's metrics as a Qt value type, in
+// What crosses from the training thread to the GUI: one step's metrics (core's value type), in
 // batches, and the shape of the run (layers, heads, masks) so views can size themselves.
 // Torch-free: widgets include this, never the trainer.
 #pragma once
@@ -8,15 +8,13 @@
 #include <QStringList>
 #include <QVector>
 
+#include "core/train/step_metrics.h"
+
 namespace attnx::ui {
 
-struct TrainingSample {
-  qint64 step = 0;  // 1-based, as in metrics.csv
-  double loss = 0, kl = 0, l1 = 0, hidden = 0;
-  double learningRate = 0, gradNorm = 0, tokensPerSecond = 0, elapsedSeconds = 0;
-  double validationKl = -1;  // < 0: not validated at this step
-  QVector<float> alpha;      // (L, H, K) row-major
-};
+// One step's metrics, as core's trainer reports them (step 1-based, as in metrics.csv; alpha (L, H, K)
+// row-major; validationKl < 0 when not validated at this step).
+using TrainingSample = attnx::StepMetrics;
 using TrainingSamples = QVector<TrainingSample>;
 
 struct TrainingShape {
@@ -35,6 +33,6 @@ void registerTrainingTypes();
 
 }  // namespace attnx::ui
 
-Q_DECLARE_METATYPE(attnx::ui::TrainingSample)
+Q_DECLARE_METATYPE(attnx::StepMetrics)
 Q_DECLARE_METATYPE(attnx::ui::TrainingSamples)
 Q_DECLARE_METATYPE(attnx::ui::TrainingShape)

@@ -126,10 +126,10 @@ void CompletionsView::setPrompt(const QString& prompt) { prompt_->setPlainText(p
 void CompletionsView::setSamples(int samples) { samples_->setValue(samples); }
 void CompletionsView::setMaxNewTokens(int tokens) { maxTokens_->setValue(tokens); }
 void CompletionsView::setStudentKind(StudentKind kind) { studentCombo_->setCurrentIndex(kind == StudentKind::Soft ? 0 : 1); }
-void CompletionsView::setSampling(const SamplingSettings& s) {
+void CompletionsView::setSampling(const SamplingOptions& s) {
   greedy_->setChecked(s.greedy);
   temperature_->setValue(s.temperature);
-  topK_->setValue(s.topK);
+  topK_->setValue(static_cast<int>(s.topK));
   topP_->setValue(s.topP);
   repetition_->setValue(s.repetitionPenalty);
   seed_->setValue(static_cast<int>(s.seed));
@@ -194,7 +194,7 @@ void CompletionsView::start() {
     note = tr("The prompt (%1 tokens) and %2 new tokens exceed the context of %3: using its last %4 tokens. ")
                .arg(encoded.originalTokens).arg(maxNew).arg(context).arg(prompt.size());
   }
-  SamplingSettings s;
+  SamplingOptions s;
   s.greedy = greedy_->isChecked();
   s.temperature = temperature_->value();
   s.topK = topK_->value();
@@ -228,7 +228,7 @@ void CompletionsView::start() {
   pool_.start([this, session, prompt, s, kind, samples, cancelFlag, run] {
     try {
       for (int i = 0; i < samples && !cancelFlag->load(); ++i) {
-        SamplingSettings si = s;
+        SamplingOptions si = s;
         si.seed = s.seed + static_cast<quint64>(i);
         std::vector<int> produced[2];
         for (int side = 0; side < 2 && !cancelFlag->load(); ++side) {

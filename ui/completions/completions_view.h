@@ -35,7 +35,7 @@ class CompletionsView : public QWidget {
   void setPrompt(const QString& prompt);
   void setSamples(int samples);
   void setMaxNewTokens(int tokens);
-  void setSampling(const SamplingSettings& s);  // greedy, temperature, top-k, top-p, repetition, seed
+  void setSampling(const SamplingOptions& s);  // greedy, temperature, top-k, top-p, repetition, seed
   void setStudentKind(StudentKind kind);
   void start();   // generate (cancels a run in flight)
   void cancel();

@@ -14,7 +14,7 @@
 #include <QPicture>
 #include <QSvgGenerator>
 #include <cmath>
-#include "ui/plot/qcustomplot.h"
+#include "ui/plots/qcp.h"
 
 #include "core/io/atomic_file.h"
 #include "ui/export/figure_registry.h"

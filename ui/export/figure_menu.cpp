@@ -8,7 +8,7 @@
 
 #include "ui/export/figure_exporter.h"
 #include "ui/export/figure_registry.h"
-#include "ui/plot/qcustomplot.h"
+#include "ui/plots/qcp.h"
 
 namespace attnx::ui {
 namespace {

@@ -12,7 +12,7 @@
 #include "ui/export/figure_registry.h"
 #include "ui/memory/bench_panel.h"
 #include "ui/memory/memory_view.h"
-#include "ui/plot/qcustomplot.h"
+#include "ui/plots/qcp.h"
 
 namespace attnx::ui {
 

@@ -116,6 +116,7 @@ MainWindow::MainWindow(QWidget* parent)
   memoryView_->registerFigures(*figures_);
 
   trainingPanel_->setSources([this] { return bankEditor_->bank(); }, [this] { return modelFolder(); });
+  controller_->setTeacherSource([this] { return session_->teacher(); });
   connect(controller_, &TrainingController::started, this, &MainWindow::onTrainingStarted);
   connect(controller_, &TrainingController::metrics, this, [this](const TrainingSamples& samples) {
     lossPanel_->plot()->addSamples(samples);
@@ -132,8 +133,9 @@ MainWindow::MainWindow(QWidget* parent)
       recentRuns_->add(dir);
       try {  // the finished run becomes the opened one, so it can be resumed or saved elsewhere
         openedRun_ = std::make_unique<RunRecord>(readRunFolder(dir));
-        loadAnalysis(dir);
-      } catch (const std::exception&) {
+        loadAnalysis(dir, /*quiet=*/false);
+      } catch (const std::exception& e) {
+        statusBar()->showMessage(tr("The finished run could not be read back: %1").arg(QString::fromStdString(e.what())));
       }
     }
     refreshStatus();
@@ -150,7 +152,12 @@ MainWindow::MainWindow(QWidget* parent)
 }
 
 MainWindow::~MainWindow() {
-  if (modelLoader_) modelLoader_->wait();  // it holds only its own session; let it finish
+  // The loaders hold only their own sessions; let them finish.
+  if (modelLoader_) modelLoader_->wait();
+  for (QThread* t : analysisLoaders_) {
+    t->wait();
+    delete t;
+  }
 }
 
 QDockWidget* MainWindow::addPanel(QWidget* panel, const QString& title, const QString& objectName, Qt::DockWidgetArea area) {
@@ -351,7 +358,7 @@ bool MainWindow::openRun(const QString& dir, bool quiet) {
     bankEditor_->combinedView()->setModelShape(run->shape.layers, run->shape.heads);
     if (!run->samples.isEmpty()) bankEditor_->combinedView()->setCoefficients(run->samples.back().alpha);
     recentRuns_->add(run->dir);
-    loadAnalysis(run->dir);
+    loadAnalysis(run->dir, quiet);
     statusBar()->showMessage(tr("Run %1: %2 steps%3").arg(run->dir).arg(run->samples.size())
                                  .arg(run->hasCheckpoint ? tr(", resumable (Ctrl+R)") : QString()), 8000);
     openedRun_ = std::move(run);
@@ -465,16 +472,42 @@ FigureMenuHooks MainWindow::figureHooks() {
 
 QString MainWindow::exportAllFigures(const QString& folder) { return exportAllFiguresTo(*figures_, folder, figureHooks()); }
 
-void MainWindow::loadAnalysis(const QString& runDir) {
+void MainWindow::loadAnalysis(const QString& runDir, bool quiet) {
+  const quint64 request = ++analysisRequest_;
   auto session = std::make_shared<AnalysisSession>();
-  const QString problem = session->loadRun(runDir);
-  if (!problem.isEmpty()) {
-    statusBar()->showMessage(tr("Attention views: %1").arg(problem));
-    return;
-  }
-  attentionView_->setSession(session);
-  completionsView_->setSession(session);
-  memoryView_->setSession(session);
+  auto error = std::make_shared<QString>();
+  // The model panel's teacher, when it is the run's: one copy of the weights for every view.
+  auto teacher = session_->teacher();
+  QThread* loader = QThread::create([session, error, runDir, teacher] { *error = session->loadRun(runDir, {}, teacher); });
+  loader->setObjectName(QStringLiteral("attnx-run-loader"));
+  analysisLoaders_.append(loader);
+  statusBar()->showMessage(tr("Loading the run's teacher and students for the analysis views…"));
+  connect(loader, &QThread::finished, this, [this, loader, session, error, request, quiet] {
+    analysisLoaders_.removeAll(loader);
+    loader->deleteLater();
+    if (request != analysisRequest_) return;  // a newer run was opened meanwhile
+    if (!error->isEmpty()) {
+      statusBar()->showMessage(tr("Attention views: %1").arg(*error));
+      if (!quiet) {
+        auto* box = new QMessageBox(QMessageBox::Warning, tr("Could not load the run for analysis"),
+                                    *error + tr("\n\nThe curves and the bank are shown; the Attention, Completions and "
+                                                "Memory views keep the previous run."),
+                                    QMessageBox::Ok, this);
+        box->setAttribute(Qt::WA_DeleteOnClose);
+        box->open();
+      }
+      Q_EMIT analysisLoaded(false, *error);
+      return;
+    }
+    attentionView_->setSession(session);
+    completionsView_->setSession(session);
+    memoryView_->setSession(session);
+    statusBar()->showMessage(tr("Analysis views: run %1 (%2)").arg(session->summary().runDir,
+                                                                   session->summary().prunedDescription), 5000);
+    releaseFreedMemory();  // the previous session's teacher and students, when nothing shares them
+    Q_EMIT analysisLoaded(true, {});
+  });
+  loader->start();
 }
 
 }  // namespace attnx::ui

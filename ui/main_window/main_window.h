@@ -3,6 +3,7 @@
 // recent files, a status bar, and the remembered layout. Training runs through TrainingController.
 #pragma once
 
+#include <QList>
 #include <QMainWindow>
 #include <QString>
 #include <memory>
@@ -49,8 +50,10 @@ class MainWindow : public QMainWindow {
   ModelSession* modelSession() const { return session_.get(); }
   QString modelFolder() const;
 
-  // Opens a run folder: its curves, settings and learned bank. Errors: a dialog unless quiet.
+  // Opens a run folder: its curves, settings and learned bank, and (on a worker thread, then
+  // analysisLoaded()) its teacher and students for the analysis views. Errors: a dialog unless quiet.
   bool openRun(const QString& dir, bool quiet = false);
+  bool isAnalysisLoading() const { return !analysisLoaders_.isEmpty(); }
   // Continues the opened run from its checkpoint.
   bool resumeOpenedRun();
   // Copies the current run folder's files to `dir` (not while training).
@@ -75,14 +78,17 @@ class MainWindow : public QMainWindow {
 
  Q_SIGNALS:
   void modelLoaded(bool ok, const QString& error);
+  // The analysis views got a run's session (ok), or could not (error, also shown to the user).
+  void analysisLoaded(bool ok, const QString& error);
 
  protected:
   void closeEvent(QCloseEvent* event) override;
 
  private:
   void buildMenus();
-  // Points the Attention, Completions and Memory & speed views at a run's student and teacher.
-  void loadAnalysis(const QString& runDir);
+  // Points the Attention, Completions and Memory & speed views at a run's student and teacher,
+  // loaded on a worker thread with the window's model shared when it is the run's teacher.
+  void loadAnalysis(const QString& runDir, bool quiet);
   FigureMenuHooks figureHooks();
   void buildStatusBar();
   void chooseModelFolder();
@@ -95,6 +101,8 @@ class MainWindow : public QMainWindow {
 
   std::shared_ptr<ModelSession> session_;
   QThread* modelLoader_ = nullptr;
+  QList<QThread*> analysisLoaders_;  // running; only the newest one's session is shown
+  quint64 analysisRequest_ = 0;
   bool modelLoading_ = false;
   TrainingController* controller_ = nullptr;
   ModelPanel* modelPanel_ = nullptr;

@@ -9,7 +9,7 @@
 #include <QProgressBar>
 #include <QPushButton>
 #include <QVBoxLayout>
-#include "ui/plot/qcustomplot.h"
+#include "ui/plots/qcp.h"
 
 #include "ui/export/figure_registry.h"
 

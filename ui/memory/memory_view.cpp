@@ -9,7 +9,7 @@
 #include <QSpinBox>
 #include <QTableWidget>
 #include <QVBoxLayout>
-#include "ui/plot/qcustomplot.h"
+#include "ui/plots/qcp.h"
 
 #include "core/bench/memory_probe.h"
 #include "ui/export/figure_registry.h"

@@ -34,12 +34,12 @@ CoefficientGrid::CoefficientGrid(QWidget* parent) : QCustomPlot(parent) {
 
 void CoefficientGrid::setShape(const TrainingShape& shape) {
   shape_ = shape;
-  alpha_ = QVector<float>(shape.alphaCount(), 0.f);
+  alpha_.assign(static_cast<size_t>(shape.alphaCount()), 0.f);
   rebuild();
 }
 
-void CoefficientGrid::setAlpha(const QVector<float>& alpha) {
-  if (alpha.size() != shape_.alphaCount()) return;
+void CoefficientGrid::setAlpha(const std::vector<float>& alpha) {
+  if (alpha.size() != static_cast<size_t>(shape_.alphaCount())) return;
   alpha_ = alpha;
   const int K = shape_.masks();
   for (int l = 0; l < shape_.layers; ++l)

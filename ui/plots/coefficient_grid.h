@@ -3,6 +3,7 @@
 #pragma once
 
 #include <QVector>
+#include <vector>
 #include "ui/plots/qcp.h"
 
 #include "ui/bridge/training_types.h"
@@ -16,7 +17,7 @@ class CoefficientGrid : public QCustomPlot {
 
   void setShape(const TrainingShape& shape);
   // (L, H, K) row-major, as in TrainingSample::alpha; the newest wins.
-  void setAlpha(const QVector<float>& alpha);
+  void setAlpha(const std::vector<float>& alpha);
   void setLogColours(bool log);
   // The value drawn in cell (layer, head, mask), for tests.
   double cell(int layer, int head, int mask) const;
@@ -24,7 +25,7 @@ class CoefficientGrid : public QCustomPlot {
  private:
   void rebuild();
   TrainingShape shape_;
-  QVector<float> alpha_;
+  std::vector<float> alpha_;
   QCPColorMap* map_ = nullptr;
   QCPColorScale* scale_ = nullptr;
   QTimer replotTimer_;

@@ -64,7 +64,7 @@ QVector<int> CoefficientPlot::filteredCurves() const {
 void CoefficientPlot::addSamples(const TrainingSamples& samples) {
   const int first = pointCount();
   for (const auto& m : samples) {
-    if (m.alpha.size() != curveCount()) continue;  // a sample of another run shape: not ours
+    if (m.alpha.size() != static_cast<size_t>(curveCount())) continue;  // a sample of another run shape: not ours
     steps_.push_back(static_cast<double>(m.step));
     for (int c = 0; c < curveCount(); ++c) values_[c].push_back(m.alpha[c]);
   }

@@ -7,6 +7,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "core/util/json_document.h"
+
 namespace attnx::ui {
 namespace {
 
@@ -68,8 +70,9 @@ RunRecord readRunFolder(const QString& dirPath) {
   r.config = DistillConfig::fromJsonText(readText(runJson).toStdString(), runJson.toStdString());
   const QString learned = dir.filePath(QStringLiteral("learned_bank.json"));
   if (QFile::exists(learned)) {
-    const auto doc = nlohmann::json::parse(readText(learned).toStdString(), nullptr, false);
-    if (doc.is_discarded() || !doc.contains("bank")) throw std::runtime_error(learned.toStdString() + ": not a learned bank");
+    // Read as every attnx file is (core/util/json_document.h): depth and duplicate keys checked.
+    const auto doc = parseJsonDocument(readText(learned).toStdString(), learned.toStdString());
+    if (!doc.is_object() || !doc.contains("bank")) throw std::runtime_error(learned.toStdString() + ": not a learned bank");
     r.bank = MaskBank::fromJson(doc["bank"], learned.toStdString());
   } else {
     r.bank = MaskBank::load(r.config.bankPath);

@@ -12,7 +12,7 @@
 #include "ui/attention/attention_view.h"
 #include "ui/bridge/analysis_session.h"
 #include "ui/completions/completions_view.h"
-#include "ui/main_window/guided_tour.h"
+#include "ui/tours/guided_tour.h"
 #include "ui/main_window/main_window.h"
 #include "ui/memory/bench_panel.h"
 #include "ui/memory/memory_view.h"
@@ -68,6 +68,9 @@ std::pair<int, int> mostFocusedTeacherHead(const AttentionMapSet& maps) {
 bool tourAnalysisViews(MainWindow& w, const QDir& out, const TourShot& shot) {
   bool failed = false;
   QString failure;
+  // The finished run's teacher and students load on a worker thread.
+  if (!report(waitUntil([&] { return !w.isAnalysisLoading(); }, 300000), "load the finished run for analysis"))
+    return false;
 
   AttentionView* attention = w.attentionView();
   QObject::connect(attention, &AttentionView::failed, [&](const QString& m) { failed = true; failure = m; });

@@ -14,7 +14,7 @@
 #include "ui/attention/attention_view.h"
 #include "ui/bridge/training_controller.h"
 #include "ui/main_window/event_loop_probe.h"
-#include "ui/main_window/guided_tour.h"
+#include "ui/tours/guided_tour.h"
 #include "ui/main_window/main_window.h"
 #include "ui/training/training_form.h"
 #include "ui/training/training_panel.h"

@@ -1,4 +1,4 @@
-#include "ui/main_window/guided_tour.h"
+#include "ui/tours/guided_tour.h"
 
 #include <QApplication>
 #include <QDir>

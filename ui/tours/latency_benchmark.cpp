@@ -12,7 +12,7 @@
 
 #include "ui/bridge/training_controller.h"
 #include "ui/main_window/event_loop_probe.h"
-#include "ui/main_window/guided_tour.h"
+#include "ui/tours/guided_tour.h"
 #include "ui/main_window/main_window.h"
 #include "ui/plots/coefficient_plot.h"
 #include "ui/plots/loss_plot.h"
