@@ -4,7 +4,8 @@
 # usage: scripts/sanitize.sh [address|thread] [ctest arguments...]
 #   address: AddressSanitizer + UndefinedBehaviorSanitizer over every test (build-asan/)
 #   thread:  ThreadSanitizer over the threaded tests (build-tsan/): the training controller, the
-#            attention worker, the downloader, the CLI's trainer and the UI main window
+#            attention worker, the downloader, the CLI's trainer, the UI main window and the run session
+#            (analysis loading on a worker, one teacher shared by the views)
 # Leak checking is off: LibTorch and Qt keep process-lifetime singletons that LeakSanitizer
 # reports at exit; growth during a run is what scripts/soak.sh measures.
 set -euo pipefail
@@ -14,7 +15,8 @@ MODE="${1:-address}"
 case "$MODE" in
   address) FLAGS=address,undefined; BUILD="$ROOT/build-asan"; TARGETS=(all); SELECT=() ;;
   thread) FLAGS=thread; BUILD="$ROOT/build-tsan"
-          TARGETS=(test_ui_training_controller test_attention_view test_model_download test_ui_main_window test_distill_trainer)
+          TARGETS=(test_ui_training_controller test_attention_view test_model_download test_ui_main_window test_distill_trainer
+                   test_run_session)
           SELECT=(-R "^($(IFS='|'; echo "${TARGETS[*]}"))\$") ;;
   *) echo "usage: scripts/sanitize.sh [address|thread] [ctest arguments...]" >&2; exit 2 ;;
 esac

@@ -79,7 +79,7 @@ DownloadDialog::DownloadDialog(QWidget* parent)
 
 QString DownloadDialog::defaultFolderFor(const QString& repo) {
   const QString base = QStandardPaths::writableLocation(QStandardPaths::AppDataLocation);
-  return QDir(base).filePath(QStringLiteral("models/") + repo.section('/', -1));
+  return QDir(base).filePath(QStringLiteral("models/") + repo.section(QLatin1Char('/'), -1));
 }
 
 void DownloadDialog::startDownload() {

@@ -15,7 +15,7 @@ QString sha256FromEtag(QByteArray tag) {
   tag = tag.trimmed();
   if (tag.startsWith("W/")) tag = tag.mid(2);
   if (tag.size() >= 2 && tag.startsWith('"') && tag.endsWith('"')) tag = tag.mid(1, tag.size() - 2);
-  static const QRegularExpression hex64("^[0-9a-fA-F]{64}$");
+  static const QRegularExpression hex64(QStringLiteral("^[0-9a-fA-F]{64}$"));
   const QString s = QString::fromLatin1(tag);
   return hex64.match(s).hasMatch() ? s.toLower() : QString();
 }
@@ -30,9 +30,10 @@ QString humanBytes(qint64 bytes) {
 }  // namespace
 
 QList<HubModel> HubModel::known() {
-  HubModel gpt2{"openai-community/gpt2", "gpt2 (124M parameters)", 548LL * 1000 * 1000};
-  HubModel distil{"distilbert/distilgpt2", "distilgpt2 (82M parameters)", 353LL * 1000 * 1000};
-  HubModel medium{"openai-community/gpt2-medium", "gpt2-medium (355M parameters)", 1520LL * 1000 * 1000};
+  HubModel gpt2{QStringLiteral("openai-community/gpt2"), QStringLiteral("gpt2 (124M parameters)"), 548LL * 1000 * 1000};
+  HubModel distil{QStringLiteral("distilbert/distilgpt2"), QStringLiteral("distilgpt2 (82M parameters)"), 353LL * 1000 * 1000};
+  HubModel medium{QStringLiteral("openai-community/gpt2-medium"), QStringLiteral("gpt2-medium (355M parameters)"),
+                  1520LL * 1000 * 1000};
   return {gpt2, distil, medium};
 }
 
@@ -131,7 +132,7 @@ void ModelDownloader::onMetaDataChanged() {
     if (expectedSize_ < 0 && length > 0) expectedSize_ = length;
   } else if (status == 206) {
     // Content-Range: bytes <first>-<last>/<total>
-    static const QRegularExpression range("bytes\\s+(\\d+)-(\\d+)/(\\d+|\\*)");
+    static const QRegularExpression range(QStringLiteral("bytes\\s+(\\d+)-(\\d+)/(\\d+|\\*)"));
     const auto m = range.match(QString::fromLatin1(reply_->rawHeader("Content-Range")));
     if (!m.hasMatch() || m.captured(1).toLongLong() != resumeOffset_) {
       fail(tr("%1: the server resumed at the wrong offset. Delete %2 and download again.")

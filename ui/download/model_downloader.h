@@ -25,7 +25,8 @@ struct HubModel {
   QString repo;          // e.g. "openai-community/gpt2"
   QString displayName;   // "gpt2 (124M)"
   qint64 approxBytes = 0;  // for the dialog, before the server states sizes
-  QStringList files{"config.json", "vocab.json", "merges.txt", "model.safetensors"};
+  QStringList files{QStringLiteral("config.json"), QStringLiteral("vocab.json"), QStringLiteral("merges.txt"),
+                    QStringLiteral("model.safetensors")};
 
   static QList<HubModel> known();  // gpt2, distilgpt2, gpt2-medium
 };
