@@ -10,9 +10,7 @@
 int main(int argc, char** argv) {
   attnx::tuneAllocatorForTensors(argv);
   QApplication app(argc, argv);
-  QApplication::setApplicationName(QStringLiteral("attnx"));
-  QApplication::setOrganizationName(QStringLiteral("attnx"));
-  QApplication::setApplicationVersion(QStringLiteral(ATTNX_VERSION));
+  attnx::ui::applyApplicationIdentity();
 
   QCommandLineParser parser;
   parser.setApplicationDescription(QStringLiteral("Attention explorer for GPT-2-family models"));

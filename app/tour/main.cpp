@@ -13,10 +13,8 @@
 int main(int argc, char** argv) {
   attnx::tuneAllocatorForTensors(argv);
   QApplication app(argc, argv);
-  // The same name as the app: the tours exercise its settings and recent files as a user's session would.
-  QApplication::setApplicationName(QStringLiteral("attnx"));
-  QApplication::setOrganizationName(QStringLiteral("attnx"));
-  QApplication::setApplicationVersion(QStringLiteral(ATTNX_VERSION));
+  // The app's identity: the tours exercise its settings and recent files as a user's session would.
+  attnx::ui::applyApplicationIdentity();
 
   QCommandLineParser parser;
   parser.setApplicationDescription(QStringLiteral("attnx's window driven through scripted sessions (development)"));

@@ -295,14 +295,10 @@ bool MainWindow::openModel(const QString& folder, bool quiet) {
         modelPanel_->showError(*error);
       }
       statusBar()->showMessage(tr("Could not open the model"), 5000);
-      if (!quiet) {
-        auto* box = new QMessageBox(QMessageBox::Warning, tr("Could not open the model"),
-                                    *error + tr("\n\nChoose a GPT-2 folder (config.json + model.safetensors, e.g. gpt2 "
-                                                "from the Hugging Face hub) with File → Open model…"),
-                                    QMessageBox::Ok, this);
-        box->setAttribute(Qt::WA_DeleteOnClose);
-        box->open();
-      }
+      if (!quiet)
+        showWarning(tr("Could not open the model"),
+                    *error + tr("\n\nChoose a GPT-2 folder (config.json + model.safetensors, e.g. gpt2 from the Hugging "
+                                "Face hub) with File → Open model…"));
     }
     releaseFreedMemory();  // the replaced model and the load's buffers
     refreshStatus();
@@ -472,6 +468,19 @@ FigureMenuHooks MainWindow::figureHooks() {
 
 QString MainWindow::exportAllFigures(const QString& folder) { return exportAllFiguresTo(*figures_, folder, figureHooks()); }
 
+void MainWindow::showWarning(const QString& title, const QString& text) {
+  // Window-modal and not waited for: the event loop (and a running distillation's curves) go on.
+  auto* box = new QMessageBox(QMessageBox::Warning, title, text, QMessageBox::Ok, this);
+  box->setAttribute(Qt::WA_DeleteOnClose);
+  box->open();
+}
+
+void applyApplicationIdentity() {
+  QApplication::setApplicationName(QStringLiteral("attnx"));
+  QApplication::setOrganizationName(QStringLiteral("attnx"));
+  QApplication::setApplicationVersion(QStringLiteral(ATTNX_VERSION));
+}
+
 void MainWindow::loadAnalysis(const QString& runDir, bool quiet) {
   const quint64 request = ++analysisRequest_;
   auto session = std::make_shared<AnalysisSession>();
@@ -488,14 +497,10 @@ void MainWindow::loadAnalysis(const QString& runDir, bool quiet) {
     if (request != analysisRequest_) return;  // a newer run was opened meanwhile
     if (!error->isEmpty()) {
       statusBar()->showMessage(tr("Attention views: %1").arg(*error));
-      if (!quiet) {
-        auto* box = new QMessageBox(QMessageBox::Warning, tr("Could not load the run for analysis"),
-                                    *error + tr("\n\nThe curves and the bank are shown; the Attention, Completions and "
-                                                "Memory views keep the previous run."),
-                                    QMessageBox::Ok, this);
-        box->setAttribute(Qt::WA_DeleteOnClose);
-        box->open();
-      }
+      if (!quiet)
+        showWarning(tr("Could not load the run for analysis"),
+                    *error + tr("\n\nThe curves and the bank are shown; the Attention, Completions and Memory views "
+                                "keep the previous run."));
       Q_EMIT analysisLoaded(false, *error);
       return;
     }

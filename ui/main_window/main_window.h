@@ -90,6 +90,8 @@ class MainWindow : public QMainWindow {
   // loaded on a worker thread with the window's model shared when it is the run's teacher.
   void loadAnalysis(const QString& runDir, bool quiet);
   FigureMenuHooks figureHooks();
+  // A warning box that does not block: the app keeps running while it is shown.
+  void showWarning(const QString& title, const QString& text);
   void buildStatusBar();
   void chooseModelFolder();
   void chooseRunFolder();
@@ -121,5 +123,9 @@ class MainWindow : public QMainWindow {
   std::unique_ptr<RunRecord> openedRun_;
   QByteArray defaultState_;
 };
+
+// The application's name, organisation (where QSettings keep the layout and recent files) and
+// version, for attnx and for the development drivers of the same window.
+void applyApplicationIdentity();
 
 }  // namespace attnx::ui
