@@ -14,7 +14,10 @@ if [[ -n "${DISPLAY:-}${WAYLAND_DISPLAY:-}" && -x "$BUILD/app/attnx" ]]; then
     exec "$BUILD/app/attnx" "$@"
 fi
 echo "attnx: no display here; running the headless twin, attnx-cli:"
-"$BUILD/app/attnx-cli" generate --prompt "The meaning of attention is" --max-new-tokens 40 "$@" || {
+# Sampled as the desktop's Completions view samples by default (temperature 1, top-k 40, seed 1):
+# greedy decoding of a small model loops on one phrase.
+"$BUILD/app/attnx-cli" generate --prompt "The meaning of attention is" --max-new-tokens 40 \
+    --temperature 1.0 --top-k 40 --seed 1 "$@" || {
     echo "attnx: attnx-cli needs a model: pass --model DIR (a GPT-2 folder, see README.md)" >&2
     exit 1
 }

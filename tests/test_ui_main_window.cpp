@@ -46,6 +46,19 @@ class TestUiMainWindow : public QObject {
   }
 
  private Q_SLOTS:
+  // The form starts from the study's distillation settings (docs/study/config.json), so a first run
+  // learns a sparse plan (λ₁ > 0) the way the study's winning runs did.
+  void formStartsFromTheStudysSettings() {
+    TrainingForm form;
+    const auto c = form.config();
+    const auto study = test::readJsonFile(test::fixture("../../docs/study/config.json"))["distill"];
+    QCOMPARE(c.combine, study["combine"].get<std::string>());
+    QCOMPARE(c.lambdaL1, study["lambda_l1"].get<double>());
+    QCOMPARE(c.l1DensityWeighted, study["l1_density_weighted"].get<bool>());
+    QCOMPARE(c.initialCoefficient, study["initial_coefficient"].get<double>());
+    QVERIFY(c.lambdaL1 > 0);
+  }
+
   void initTestCase() {
     QStandardPaths::setTestModeEnabled(true);  // settings and default run folders away from the user's
     QCoreApplication::setOrganizationName(QStringLiteral("attnx-test"));

@@ -164,7 +164,14 @@ TrainingForm::TrainingForm(QWidget* parent) : QWidget(parent) {
   book->addRow(tr("Checkpoint every"), checkpointEvery_);
   outer->addStretch();
 
+  // A first run that shows the method: the study's distillation settings (docs/study/config.json,
+  // "distill"), under which learned plans beat fixed ones, not the library's neutral defaults (λ₁ = 0
+  // learns no sparsity at all). test_ui_main_window keeps the two in step.
   DistillConfig defaults;
+  defaults.combine = "branch-mixture";
+  defaults.lambdaL1 = 0.01;
+  defaults.l1DensityWeighted = true;
+  defaults.initialCoefficient = 0.15;
   defaults.dataPath = defaultDataPath().toStdString();
   defaults.validationPath = defaultValidationPath().toStdString();
   setConfig(defaults);
