@@ -71,10 +71,15 @@ class TestCompletionsView : public QObject {
       TokenTextView* t = view.teacherText(sample);
       TokenTextView* st = view.studentText(sample);
       QCOMPARE(t->tokenCount(), static_cast<int>(teacher.size()));
-      for (size_t i = 0; i < std::min(teacher.size(), student.size()); ++i) {
-        const bool differs = teacher[i] != student[i];
-        QCOMPARE(t->tokenToolTip(static_cast<int>(i)).contains(QStringLiteral("differs")), differs);
-        QCOMPARE(st->tokenToolTip(static_cast<int>(i)).contains(QStringLiteral("differs")), differs);
+      // The split is the first differing position; before it nothing is marked, after it the
+      // tokens are set apart, not compared position by position.
+      size_t split = std::min(teacher.size(), student.size());
+      for (size_t i = 0; i < split; ++i)
+        if (teacher[i] != student[i]) split = i;
+      for (size_t i = 0; i < student.size(); ++i) {
+        const QString tip = st->tokenToolTip(static_cast<int>(i));
+        QCOMPARE(tip.contains(QStringLiteral("split here")), i == split && split < teacher.size());
+        QCOMPARE(tip.contains(QStringLiteral("after the split")), i > split && split < teacher.size());
       }
       const QString tip = st->tokenToolTip(0);
       QVERIFY2(tip.contains(QStringLiteral("KL(teacher")) && tip.contains(QStringLiteral("teacher")) && tip.contains(QStringLiteral("student")),
@@ -114,6 +119,30 @@ class TestCompletionsView : public QObject {
     QCOMPARE(session_->summary().prunedDescription.toStdString(), j["plan_from"].get<std::string>());
     QVERIFY(session_->summary().prunedDescription.startsWith(QStringLiteral("no plan.json")));
     QCOMPARE(session_->analyticCost(32).prunedDensity, j["pruned_density"].get<double>());
+  }
+
+  // Greedy: one sample (three would be identical), the sampling controls off; the summary says where
+  // the texts split (the first differing token, found here from the ids) and the mean KL.
+  void greedyGivesOneSampleAndASummary() {
+    CompletionsView view;
+    view.setSession(session_);
+    view.setPrompt(kPrompt);
+    view.setSamples(3);
+    SamplingOptions s;
+    s.greedy = true;
+    s.maxNewTokens = 8;
+    view.setSampling(s);
+    QSignalSpy finished(&view, &CompletionsView::finished);
+    view.start();
+    QTRY_COMPARE_WITH_TIMEOUT(finished.count(), 1, 120000);
+    QCOMPARE(view.sampleCount(), 1);
+    const auto& t = view.tokens(0, false);
+    const auto& st = view.tokens(0, true);
+    size_t agree = 0;
+    while (agree < std::min(t.size(), st.size()) && t[agree] == st[agree]) ++agree;
+    const QString expected = agree == std::min(t.size(), st.size()) ? QStringLiteral("all %1").arg(agree) : QString::number(agree);
+    QVERIFY2(view.statusText().contains(QStringLiteral("agree on the first %1 token").arg(expected)), qPrintable(view.statusText()));
+    QVERIFY(view.statusText().contains(QStringLiteral("mean KL")));
   }
 
   void cancelStops() {

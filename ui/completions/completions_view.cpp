@@ -56,7 +56,7 @@ CompletionsView::CompletionsView(QWidget* parent) : QWidget(parent) {
   repetition_->setToolTip(tr("Repetition penalty: tokens already in the text have their logits divided by it "
                              "(1: off; 1.1-1.3 breaks the loops of greedy decoding)"));
   greedy_ = new QCheckBox(tr("Greedy"), this);
-  greedy_->setToolTip(tr("Always take the most likely token (samples are then identical)"));
+  greedy_->setToolTip(tr("Always take the most likely token: one sample, the sampling settings do not apply"));
   studentCombo_ = new QComboBox(this);
   studentCombo_->addItems({tr("Soft student"), tr("Pruned student")});
   studentCombo_->setToolTip(tr("Which student continues the prompt"));
@@ -104,9 +104,15 @@ CompletionsView::CompletionsView(QWidget* parent) : QWidget(parent) {
   layout->addWidget(status_);
   layout->addWidget(scroll, 1);
 
+  // Greedy decoding ignores temperature, top-k, top-p and the seed, and every sample would be the
+  // same: those controls are off and one sample is generated.
+  connect(greedy_, &QCheckBox::toggled, this, [this](bool greedy) {
+    for (QWidget* w : std::initializer_list<QWidget*>{temperature_, topK_, topP_, seed_, samples_}) w->setEnabled(!greedy);
+  });
   connect(generate_, &QPushButton::clicked, this, &CompletionsView::start);
   connect(stop_, &QPushButton::clicked, this, &CompletionsView::cancel);
-  setStatus(tr("Highlighted tokens differ between teacher and student (the first difference in bold); hover a token for its KL and top-5."));
+  setStatus(tr("Teacher and student continue the same prompt; where their texts first split is marked in red, the "
+               "rest of each text follows its own path. Hover a token for its KL and top-5."));
 }
 
 CompletionsView::~CompletionsView() {
@@ -203,13 +209,14 @@ void CompletionsView::start() {
   s.seed = static_cast<quint64>(seed_->value());
   s.maxNewTokens = maxNew;
   const StudentKind kind = studentCombo_->currentIndex() == 0 ? StudentKind::Soft : StudentKind::Pruned;
-  const int samples = samples_->value();
+  const int samples = s.greedy ? 1 : samples_->value();
 
   clearRows();
   const QString promptText = session_->decode(prompt);
   for (int i = 0; i < samples; ++i) {
     Row r;
-    r.label = new QLabel(tr("Sample %1\nseed %2").arg(i + 1).arg(s.seed + static_cast<quint64>(i)), gridHost_);
+    r.seed = s.seed + static_cast<quint64>(i);
+    r.label = new QLabel(s.greedy ? tr("Greedy") : tr("Sample %1\nseed %2").arg(i + 1).arg(r.seed), gridHost_);
     r.teacher = new TokenTextView(gridHost_);
     r.student = new TokenTextView(gridHost_);
     r.teacher->setPrompt(promptText);
@@ -249,7 +256,7 @@ void CompletionsView::start() {
       QMetaObject::invokeMethod(this, [this, run, cancelled] {
         if (run != run_) return;
         setRunning(false);
-        setStatus(cancelled ? tr("Stopped.") : tr("Done: highlighted tokens differ between teacher and student; hover a token for its KL and top-5."));
+        setStatus(cancelled ? tr("Stopped.") : summaryText());
         Q_EMIT finished(cancelled);
       }, Qt::QueuedConnection);
     } catch (const std::exception& e) {
@@ -274,23 +281,37 @@ void CompletionsView::addToken(quint64 run, int sample, bool student, int token)
 
 void CompletionsView::refreshRow(int sample) {
   auto& r = rows_[static_cast<size_t>(sample)];
-  const size_t common = std::min(r.teacherIds.size(), r.studentIds.size());
   auto labels = [this](const std::vector<int>& ids) {
     QStringList l;
     for (int id : ids) l << session_->tokenLabel(id);
     return l;
   };
-  int first = -1;
-  std::vector<bool> diverged(std::max(r.teacherIds.size(), r.studentIds.size()), false);
-  for (size_t i = 0; i < common; ++i)
-    if (r.teacherIds[i] != r.studentIds[i]) {
-      diverged[i] = true;
-      if (first < 0) first = static_cast<int>(i);
-    }
-  std::vector<bool> teacherDiv(diverged.begin(), diverged.begin() + static_cast<long>(r.teacherIds.size()));
-  std::vector<bool> studentDiv(diverged.begin(), diverged.begin() + static_cast<long>(r.studentIds.size()));
-  r.teacher->setTokens(labels(r.teacherIds), teacherDiv, first);
-  r.student->setTokens(labels(r.studentIds), studentDiv, first);
+  // The two texts agree up to their first differing token; from there on each follows its own path,
+  // so later positions are not compared one by one (that would mark nearly everything).
+  const size_t common = std::min(r.teacherIds.size(), r.studentIds.size());
+  r.split = -1;
+  for (size_t i = 0; i < common && r.split < 0; ++i)
+    if (r.teacherIds[i] != r.studentIds[i]) r.split = static_cast<int>(i);
+  r.teacher->setTokens(labels(r.teacherIds), r.split);
+  r.student->setTokens(labels(r.studentIds), r.split);
+}
+
+QString CompletionsView::summaryText() const {
+  QStringList agree;
+  double teacherKl = 0, studentKl = 0;
+  int teacherTokens = 0, studentTokens = 0;
+  for (const auto& r : rows_) {
+    agree << (r.split < 0 ? tr("all %1").arg(std::min(r.teacherIds.size(), r.studentIds.size())) : QString::number(r.split));
+    teacherKl += r.teacherKlSum;
+    studentKl += r.studentKlSum;
+    teacherTokens += static_cast<int>(r.teacherIds.size());
+    studentTokens += static_cast<int>(r.studentIds.size());
+  }
+  return tr("Done: teacher and student agree on the first %1 token(s) (per sample); mean KL(teacher \u2016 student) "
+            "per token %2 nats along the teacher's text, %3 along the student's. Hover a token for its KL and top-5.")
+      .arg(agree.join(QStringLiteral(", ")))
+      .arg(teacherTokens ? teacherKl / teacherTokens : 0.0, 0, 'f', 3)
+      .arg(studentTokens ? studentKl / studentTokens : 0.0, 0, 'f', 3);
 }
 
 void CompletionsView::finishSample(quint64 run, int sample, std::vector<TokenComparison> teacherCmp,
@@ -298,6 +319,12 @@ void CompletionsView::finishSample(quint64 run, int sample, std::vector<TokenCom
   if (run != run_ || sample >= static_cast<int>(rows_.size())) return;
   auto& r = rows_[static_cast<size_t>(sample)];
   refreshRow(sample);
+  r.teacherKlSum = r.studentKlSum = 0;
+  for (const auto& c : teacherCmp) r.teacherKlSum += c.kl;
+  for (const auto& c : studentCmp) r.studentKlSum += c.kl;
+  const int n = static_cast<int>(std::min(r.teacherIds.size(), r.studentIds.size()));
+  r.label->setText(tr("Sample %1\nseed %2\n%3").arg(sample + 1).arg(r.seed)
+                       .arg(r.split < 0 ? tr("same %1 tokens").arg(n) : tr("split at token %1").arg(r.split)));
   r.teacher->setComparisons(std::move(teacherCmp));
   r.student->setComparisons(std::move(studentCmp));
   Q_EMIT sampleFinished(sample);

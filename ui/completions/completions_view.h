@@ -59,7 +59,11 @@ class CompletionsView : public QWidget {
     TokenTextView *teacher = nullptr, *student = nullptr;
     QLabel* label = nullptr;
     std::vector<int> teacherIds, studentIds;
+    quint64 seed = 0;
+    int split = -1;  // first position where the two texts differ; -1: none yet
+    double teacherKlSum = 0, studentKlSum = 0;  // per-token KL along each text, once finished
   };
+  QString summaryText() const;
   void clearRows();
   void addToken(quint64 run, int sample, bool student, int token);
   void finishSample(quint64 run, int sample, std::vector<TokenComparison> teacherCmp, std::vector<TokenComparison> studentCmp);

@@ -14,16 +14,14 @@ TokenTextView::TokenTextView(QWidget* parent) : QTextEdit(parent) {
 void TokenTextView::setPrompt(const QString& prompt) {
   prompt_ = prompt;
   tokens_.clear();
-  diverged_.clear();
   comparisons_.clear();
-  firstDivergence_ = -1;
+  split_ = -1;
   render();
 }
 
-void TokenTextView::setTokens(const QStringList& tokens, const std::vector<bool>& diverged, int firstDivergence) {
+void TokenTextView::setTokens(const QStringList& tokens, int split) {
   tokens_ = tokens;
-  diverged_ = diverged;
-  firstDivergence_ = firstDivergence;
+  split_ = split;
   render();
 }
 
@@ -35,13 +33,14 @@ void TokenTextView::setComparisons(std::vector<TokenComparison> comparisons) {
 void TokenTextView::render() {
   QString html = QStringLiteral("<span style='color:#777'>%1</span>").arg(prompt_.toHtmlEscaped().replace(QLatin1Char('\n'), QStringLiteral("<br>")));
   for (int i = 0; i < tokens_.size(); ++i) {
-    const bool div = i < static_cast<int>(diverged_.size()) && diverged_[static_cast<size_t>(i)];
-    QString style;
-    if (div) style = i == firstDivergence_ ? QStringLiteral("background:#ff9e9e; font-weight:bold;") : QStringLiteral("background:#ffd9d9;");
+    // Shared text in black; the split token in bold on red; what follows in dark blue, its own path.
+    QString style = QStringLiteral("color:black;");
+    if (split_ >= 0 && i == split_) style = QStringLiteral("color:black; background:#ff9e9e; font-weight:bold;");
+    else if (split_ >= 0 && i > split_) style = QStringLiteral("color:#1f4e8c;");
     QString text = tokens_[i].toHtmlEscaped();
     text.replace(QStringLiteral("\u23CE"), QStringLiteral("\u23CE<br>"));
     // An anchor per token so that the tooltip can find which token the mouse is over.
-    html += QStringLiteral("<a href='tok:%1' style='color:black; text-decoration:none; %2'>%3</a>").arg(i).arg(style, text);
+    html += QStringLiteral("<a href='tok:%1' style='text-decoration:none; %2'>%3</a>").arg(i).arg(style, text);
   }
   setHtml(html);
 }
@@ -49,8 +48,10 @@ void TokenTextView::render() {
 QString TokenTextView::tokenToolTip(int i) const {
   if (i < 0 || i >= tokens_.size()) return {};
   QString tip = tr("<b>token %1</b> \u201C%2\u201D").arg(i).arg(tokens_[i].toHtmlEscaped());
-  if (i < static_cast<int>(diverged_.size()) && diverged_[static_cast<size_t>(i)])
-    tip += tr("<br><span style='color:#b00020'>differs from the other model's token here</span>");
+  if (split_ >= 0 && i == split_)
+    tip += tr("<br><span style='color:#b00020'>the texts split here: the other model chose another token</span>");
+  else if (split_ >= 0 && i > split_)
+    tip += tr("<br><span style='color:#1f4e8c'>after the split: this text follows its own path</span>");
   if (i >= static_cast<int>(comparisons_.size())) return tip + tr("<br>(KL and top-5 when the sample is finished)");
   const auto& c = comparisons_[static_cast<size_t>(i)];
   tip += tr("<br>KL(teacher \u2016 student) of the next-token distributions: <b>%1</b> nats").arg(c.kl, 0, 'f', 4);

@@ -1,5 +1,6 @@
-// A read-only text of a prompt and its generated tokens, each token a hover target: divergent
-// tokens are highlighted and the tooltip shows the per-token KL and both top-5 candidates.
+// A read-only text of a prompt and its generated tokens, each token a hover target: the token where
+// teacher and student texts first split is marked, the tokens after it set apart (each text follows
+// its own path from there), and the tooltip shows the per-token KL and both top-5 candidates.
 #pragma once
 
 #include <QTextEdit>
@@ -15,7 +16,8 @@ class TokenTextView : public QTextEdit {
   explicit TokenTextView(QWidget* parent = nullptr);
 
   void setPrompt(const QString& prompt);
-  void setTokens(const QStringList& tokens, const std::vector<bool>& diverged, int firstDivergence);
+  // split: the first position where the other model's text differs (-1: none so far).
+  void setTokens(const QStringList& tokens, int split);
   void setComparisons(std::vector<TokenComparison> comparisons);
   // The tooltip text of token i ("" when nothing is known yet); for tests.
   QString tokenToolTip(int i) const;
@@ -28,8 +30,7 @@ class TokenTextView : public QTextEdit {
   void render();
   QString prompt_;
   QStringList tokens_;
-  std::vector<bool> diverged_;
-  int firstDivergence_ = -1;
+  int split_ = -1;
   std::vector<TokenComparison> comparisons_;
 };
 
