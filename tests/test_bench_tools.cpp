@@ -66,6 +66,8 @@ class TestBenchTools : public QObject {
   void releaseFreedMemoryHandsPagesBack() {
 #if !defined(__GLIBC__) || !defined(__linux__)
     QSKIP("malloc_trim and /proc resident sizes are glibc/Linux only");
+#elif defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+    QSKIP("a sanitizer's allocator replaces glibc malloc: malloc_trim and mallopt do not reach it");
 #else
     mallopt(M_MMAP_THRESHOLD, 64 << 20);  // 256 KiB blocks from the heap, as under the apps' tunables
     mallopt(M_TRIM_THRESHOLD, INT32_MAX);  // and kept after free
