@@ -34,6 +34,19 @@ bool waitUntil(const std::function<bool()>& done, int timeoutMs) {
   return done();
 }
 
+bool loadTourModel(MainWindow& w, const QString& model, const char* who) {
+  bool done = false, ok = false;
+  auto c = QObject::connect(&w, &MainWindow::modelLoaded, [&](bool success, const QString& error) {
+    done = true;
+    ok = success;
+    if (!success) std::fprintf(stderr, "%s: model: %s\n", who, qPrintable(error));
+  });
+  w.openModel(model, /*quiet=*/true);
+  waitUntil([&] { return done; }, 120000);
+  QObject::disconnect(c);
+  return ok;
+}
+
 namespace {
 
 QString fetchedData(const QString& relative) {
@@ -66,18 +79,6 @@ void fillForm(MainWindow& w, const TourOptions& o, const QString& runDir) {
   w.trainingPanel()->form()->setRunFolder(runDir);
 }
 
-bool loadModel(MainWindow& w, const QString& model) {
-  bool done = false, ok = false;
-  auto c = QObject::connect(&w, &MainWindow::modelLoaded, [&](bool success, const QString& error) {
-    done = true;
-    ok = success;
-    if (!success) std::fprintf(stderr, "tour: model: %s\n", qPrintable(error));
-  });
-  w.openModel(model, /*quiet=*/true);
-  waitUntil([&] { return done; }, 120000);
-  QObject::disconnect(c);
-  return ok;
-}
 
 }  // namespace
 
@@ -92,7 +93,7 @@ int runGuidedTour(MainWindow& w, const TourOptions& o) {
   };
   auto* controller = w.trainingController();
 
-  if (!say(loadModel(w, o.model), "load the model")) return 1;
+  if (!say(loadTourModel(w, o.model, "tour"), "load the model")) return 1;
   shot(&w, QStringLiteral("01-model-loaded"));
 
   // Build a bank by hand, as a user would in the editor.

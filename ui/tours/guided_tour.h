@@ -45,4 +45,8 @@ bool tourAnalysisViews(MainWindow& window, const QDir& out, const TourShot& shot
 // Waits (running the event loop) until `done` or `timeoutMs`; returns done().
 bool waitUntil(const std::function<bool()>& done, int timeoutMs);
 
+// Opens a model in the window and waits for it (2 minutes at most); a failure is printed on
+// stderr after "<who>: model: ". Returns whether it loaded.
+bool loadTourModel(MainWindow& window, const QString& model, const char* who);
+
 }  // namespace attnx::ui

@@ -63,15 +63,7 @@ static int measureTrainingLatency(MainWindow& w, const TourOptions& opts, const 
   EventLoopProbe probe;
   QElapsedTimer clock;
 
-  bool loaded = false, ok = false;
-  QObject::connect(&w, &MainWindow::modelLoaded, [&](bool success, const QString& error) {
-    loaded = true;
-    ok = success;
-    if (!success) std::fprintf(stderr, "bench: %s\n", qPrintable(error));
-  });
-  w.openModel(opts.model, true);
-  waitUntil([&] { return loaded; }, 120000);
-  if (!ok) return 1;
+  if (!loadTourModel(w, opts.model, "bench")) return 1;
 
   auto* form = w.trainingPanel()->form();
   DistillConfig c = form->config();

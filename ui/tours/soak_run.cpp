@@ -39,15 +39,7 @@ HeapMiB heapMiB() {
 }  // namespace
 
 int runSoak(MainWindow& w, const TourOptions& opts, int minutes) {
-  bool loaded = false, ok = false;
-  QObject::connect(&w, &MainWindow::modelLoaded, [&](bool success, const QString& error) {
-    loaded = true;
-    ok = success;
-    if (!success) std::fprintf(stderr, "soak: %s\n", qPrintable(error));
-  });
-  w.openModel(opts.model, true);
-  waitUntil([&] { return loaded; }, 120000);
-  if (!ok) return 1;
+  if (!loadTourModel(w, opts.model, "soak")) return 1;
 
   // First a short run, which the window opens for analysis when it finishes (as a user's would);
   // then the long run, while the attention view keeps recomputing that first run's maps.
