@@ -133,12 +133,18 @@ class TestUiMainWindow : public QObject {
     controller->stop();
     QTRY_VERIFY_WITH_TIMEOUT(!controller->isRunning(), 20000);
     const qint64 steps = controller->lastStep();
+    // No stale ETA once stopped; a reopened run says where it stands, not "not started".
+    QVERIFY2(!w.trainingPanel()->progressText().contains(QStringLiteral("ETA")), qPrintable(w.trainingPanel()->progressText()));
+    QVERIFY2(w.trainingPanel()->progressText().contains(QStringLiteral("stopped at step %1").arg(steps)),
+             qPrintable(w.trainingPanel()->progressText()));
     QVERIFY(QFile::exists(run + QStringLiteral("/bank.json")));  // the bank that trained, for run.json
 
     const QString copy = tmp_.filePath(QStringLiteral("copy"));
     QVERIFY2(w.saveRunAs(copy, &error), qPrintable(error));
     MainWindow other;
     QVERIFY(other.openRun(copy, /*quiet=*/true));
+    QVERIFY2(other.trainingPanel()->progressText().contains(QStringLiteral("opened run: step %1 / 1000000").arg(steps)),
+             qPrintable(other.trainingPanel()->progressText()));
     QCOMPARE(other.lossPanel()->plot()->pointCount(LossPlot::Kl), int(steps));
     QCOMPARE(other.coefficientPanel()->plot()->pointCount(), int(steps));
     QCOMPARE(other.coefficientPanel()->plot()->curveCount(), 2 * 4 * w.bankEditor()->model()->rowCount());

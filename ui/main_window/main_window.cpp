@@ -349,6 +349,8 @@ bool MainWindow::openRun(const QString& dir, bool quiet) {
     showRunCurves(*run);
     trainingPanel_->form()->setConfig(run->config);
     trainingPanel_->form()->setRunFolder(run->dir);
+    trainingPanel_->showOpenedRun(run->samples.isEmpty() ? 0 : run->samples.back().step, run->config.steps,
+                                  run->hasCheckpoint);
     bankEditor_->model()->setBank(run->bank);
     bankEditor_->selectRow(0);
     bankEditor_->combinedView()->setModelShape(run->shape.layers, run->shape.heads);

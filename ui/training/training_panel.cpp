@@ -1,5 +1,7 @@
 #include "ui/training/training_panel.h"
 
+#include <algorithm>
+
 #include <QAction>
 #include <QDateTime>
 #include <QDir>
@@ -99,6 +101,8 @@ TrainingPanel::TrainingPanel(TrainingController* controller, QWidget* parent)
   connect(controller_, &TrainingController::pausedChanged, this, [this](bool paused) {
     pause_->setChecked(paused);
     state_->setText(paused ? tr("Paused (F6 resumes)") : tr("Training…"));
+    // No ETA while nothing runs: it would count down a clock that is stopped.
+    if (paused) progress_->setFormat(tr("paused at step %1 / %2").arg(progress_->value()).arg(totalSteps_));
     updateActions();
   });
   updateActions();
@@ -201,6 +205,9 @@ void TrainingPanel::onMetrics(const TrainingSamples& samples) {
 
 void TrainingPanel::onFinished(bool stopped, qint64 step) {
   pause_->setChecked(false);
+  progress_->setValue(static_cast<int>(step));
+  progress_->setFormat(stopped ? tr("stopped at step %1 / %2").arg(step).arg(totalSteps_)
+                               : tr("finished: %1 steps").arg(step));
   state_->setText(stopped ? tr("Stopped at step %1; checkpoint written in %2. Open the run (Ctrl+Shift+O) to resume it.")
                                 .arg(step).arg(runDir_)
                           : tr("Finished at step %1; the run is in %2.").arg(step).arg(runDir_));
@@ -224,5 +231,17 @@ void TrainingPanel::updateActions() {
   stop_->setEnabled(running);
   pause_->setText(controller_->isPaused() ? tr("&Resume") : tr("&Pause"));
 }
+
+void TrainingPanel::showOpenedRun(qint64 steps, qint64 totalSteps, bool resumable) {
+  totalSteps_ = totalSteps;
+  progress_->setRange(0, static_cast<int>(std::max<qint64>(1, totalSteps)));
+  progress_->setValue(static_cast<int>(std::min(steps, totalSteps)));
+  progress_->setFormat(steps >= totalSteps ? tr("opened run: finished, %1 steps").arg(steps)
+                                           : tr("opened run: step %1 / %2").arg(steps).arg(totalSteps));
+  state_->setText(resumable && steps < totalSteps ? tr("Opened run at step %1 of %2: Ctrl+R resumes it.").arg(steps).arg(totalSteps)
+                                                  : tr("Opened run: %1 steps.").arg(steps));
+}
+
+QString TrainingPanel::progressText() const { return progress_->text(); }
 
 }  // namespace attnx::ui

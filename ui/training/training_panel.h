@@ -39,6 +39,10 @@ class TrainingPanel : public QWidget {
   bool startTraining(QString* error = nullptr);
   // Continues `run` from its checkpoint, up to the form's step count when that is larger.
   bool resumeRun(const RunRecord& run, QString* error = nullptr);
+  // Shows an opened run's state instead of "not started": its step, its planned steps, and whether
+  // Ctrl+R can resume it.
+  void showOpenedRun(qint64 steps, qint64 totalSteps, bool resumable);
+  QString progressText() const;  // what the progress bar says (for tests)
 
  Q_SIGNALS:
   void runStarting(const QString& runDir);
