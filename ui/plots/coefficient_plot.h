@@ -35,6 +35,7 @@ class CoefficientPlot : public StreamingPlot {
   void setThreshold(double threshold);
   double threshold() const { return threshold_; }
   void setSmoothing(double weight);
+  double smoothing() const { return smoothing_; }
 
   int curveCount() const { return static_cast<int>(values_.size()); }
   int pointCount() const { return static_cast<int>(steps_.size()); }

@@ -9,6 +9,7 @@
 #include <QVBoxLayout>
 
 #include "ui/plots/coefficient_plot.h"
+#include "ui/training/smoothing_control.h"
 
 namespace attnx::ui {
 
@@ -46,14 +47,8 @@ CoefficientPanel::CoefficientPanel(QWidget* parent) : QWidget(parent) {
   log->setToolTip(tr("Logarithmic α axis"));
   connect(log, &QCheckBox::toggled, plot_, &CoefficientPlot::setLogScale);
   bar->addWidget(log);
-  bar->addWidget(new QLabel(tr("smoothing"), this));
-  auto* smooth = new QSlider(Qt::Horizontal, this);
-  smooth->setRange(0, 99);
-  smooth->setValue(60);
-  smooth->setMaximumWidth(120);
-  smooth->setToolTip(tr("EMA smoothing weight; the raw curve stays faint behind"));
-  connect(smooth, &QSlider::valueChanged, this, [this](int v) { plot_->setSmoothing(v / 100.0); });
-  bar->addWidget(smooth);
+  bar->addWidget(makeSmoothingControl(this, plot_->smoothing(), tr("EMA smoothing weight; the raw curve stays faint behind"),
+                                      [this](double w) { plot_->setSmoothing(w); }));
   bar->addStretch();
   layout->addLayout(bar);
   note_ = new QLabel(this);

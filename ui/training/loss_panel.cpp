@@ -7,6 +7,7 @@
 #include <QVBoxLayout>
 
 #include "ui/plots/loss_plot.h"
+#include "ui/training/smoothing_control.h"
 
 namespace attnx::ui {
 
@@ -28,14 +29,9 @@ LossPanel::LossPanel(QWidget* parent) : QWidget(parent) {
   log->setToolTip(tr("Logarithmic loss axis"));
   connect(log, &QCheckBox::toggled, plot_, &LossPlot::setLogScale);
   bar->addWidget(log);
-  bar->addWidget(new QLabel(tr("smoothing"), this));
-  auto* smooth = new QSlider(Qt::Horizontal, this);
-  smooth->setRange(0, 99);
-  smooth->setValue(int(plot_->smoothing() * 100));
-  smooth->setMaximumWidth(120);
-  smooth->setToolTip(tr("EMA smoothing weight (0: raw curves only); the raw curve stays faint behind"));
-  connect(smooth, &QSlider::valueChanged, this, [this](int v) { plot_->setSmoothing(v / 100.0); });
-  bar->addWidget(smooth);
+  bar->addWidget(makeSmoothingControl(this, plot_->smoothing(),
+                                      tr("EMA smoothing weight (0: raw curves only); the raw curve stays faint behind"),
+                                      [this](double w) { plot_->setSmoothing(w); }));
   layout->addLayout(bar);
   layout->addWidget(plot_, 1);
 }
