@@ -115,6 +115,11 @@ class TestUiPlots : public QObject {
     QCOMPARE(plot.curveName(9), QStringLiteral("L1 H1 b"));
     plot.replotNow();
     QCOMPARE(plot.xAxis->range().upper, double(kPoints));
+    // Every α here is far above a threshold of 0.001: the axis still reaches down to its line.
+    plot.setThreshold(0.001);
+    plot.replotNow();
+    QVERIFY2(plot.yAxis->range().lower < 0.001 && plot.yAxis->range().upper > 0.001,
+             qPrintable(QStringLiteral("%1..%2").arg(plot.yAxis->range().lower).arg(plot.yAxis->range().upper)));
   }
 
   void crossingsOfThePruningThreshold() {

@@ -173,4 +173,13 @@ void CoefficientPlot::refreshCrossingMarkers() {
   markers_->setData(keys, values);  // unsorted input: QCustomPlot sorts it
 }
 
+void CoefficientPlot::fitToData() {
+  StreamingPlot::fitToData();
+  QCPRange r = yAxis->range();
+  if (threshold_ <= 0 || (threshold_ >= r.lower && threshold_ <= r.upper)) return;
+  r.expand(threshold_);
+  yAxis->setRange(r);
+  if (yAxis->scaleType() == QCPAxis::stLinear) yAxis->scaleRange(1.05, r.center());  // air around the line
+}
+
 }  // namespace attnx::ui

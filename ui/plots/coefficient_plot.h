@@ -49,6 +49,11 @@ class CoefficientPlot : public StreamingPlot {
  Q_SIGNALS:
   void drawnCurvesChanged(int drawn, int filtered);
 
+ protected:
+  // The data's range widened to hold the pruning threshold: its line is what the curves are read
+  // against, and α often stays well above it.
+  void fitToData() override;
+
  private:
   void rebuildGraphs();
   void recomputeCrossings();
