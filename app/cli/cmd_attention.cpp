@@ -6,7 +6,7 @@
 #include <iostream>
 
 #include "app/cli/commands.h"
-#include "core/eval/run_session.h"
+#include "app/cli/run_prompt_options.h"
 
 namespace attnx::cli {
 namespace {
@@ -26,13 +26,9 @@ nlohmann::json roleJson(const HeadRoleShares& r) {
 
 Runner addAttentionCommand(CLI::App& app, GlobalOptions& g) {
   auto* sub = app.add_subcommand("attention", "Teacher and student attention maps of a run, with per-head KL and head roles");
-  struct Args { std::string run, teacher, prompt, ids, student = "soft"; int layer = -1, head = -1; };
+  struct Args { RunPromptOptions source; std::string student = "soft"; int layer = -1, head = -1; };
   auto a = std::make_shared<Args>();
-  sub->add_option("--run", a->run, "Run folder made by attnx-cli distill")->required();
-  sub->add_option("--teacher,--model", a->teacher, "Teacher GPT-2 folder (default: the run's own)");
-  auto* promptOpt = sub->add_option("--prompt", a->prompt, "Prompt text (its first context-length tokens are used)");
-  auto* idsOpt = sub->add_option("--prompt-ids", a->ids, "Prompt as token ids, comma-separated");
-  promptOpt->excludes(idsOpt);
+  a->source.add(sub, "Prompt text (its first context-length tokens are used)");
   sub->add_option("--student", a->student,
                   "soft (every mask with its learned alpha, or a gated run's gate) or pruned (the run's plan.json, "
                   "else the learned alpha at threshold 0.05, through the compiled kernel)")
@@ -40,30 +36,18 @@ Runner addAttentionCommand(CLI::App& app, GlobalOptions& g) {
   sub->add_option("--layer", a->layer, "Only this layer's maps (0-based)")->check(NonNegative);
   sub->add_option("--head", a->head, "Only this head's maps (0-based; with --layer, one head)")->check(NonNegative);
   addJsonFlag(sub, g);
-  sub->callback([promptOpt, idsOpt] {
-    if (promptOpt->count() + idsOpt->count() == 0) throw CLI::RequiredError("--prompt or --prompt-ids");
-  });
-  return [&g, a, idsOpt] {
-    // The session runs on the CPU, as the desktop's views do (the compiled student is a CPU kernel).
-    if (g.device != "cpu") throw std::runtime_error("--device " + g.device + ": attention runs on the CPU");
-    selectDevice(g);  // --threads
-    const auto session = RunSession::open(a->run, a->teacher);
+  return [&g, a] {
+    const auto session = a->source.open(g, "attention");
     const auto& info = session->info();
     if (a->layer >= info.layers)
       throw CLI::ValidationError("--layer", std::to_string(a->layer) + " is out of range: the model has " + std::to_string(info.layers) + " layers");
     if (a->head >= info.heads)
       throw CLI::ValidationError("--head", std::to_string(a->head) + " is out of range: the model has " + std::to_string(info.heads) + " heads");
-    std::vector<int> ids;
-    if (idsOpt->count()) {
-      for (int64_t id : parseIdList(a->ids, "--prompt-ids")) ids.push_back(static_cast<int>(id));
-    } else {
-      ids = session->encode(a->prompt);
-      if (ids.empty()) throw CLI::ValidationError("--prompt", "the prompt has no tokens");
-      if (static_cast<int64_t>(ids.size()) > info.context) {
-        std::cerr << "attnx-cli attention: the prompt has " << ids.size() << " tokens; using the first " << info.context
-                  << " (the model's context), as the desktop does\n";
-        ids.resize(static_cast<size_t>(info.context));
-      }
+    auto ids = a->source.tokens(*session);
+    if (a->source.promptIsText() && static_cast<int64_t>(ids.size()) > info.context) {
+      std::cerr << "attnx-cli attention: the prompt has " << ids.size() << " tokens; using the first " << info.context
+                << " (the model's context), as the desktop does\n";
+      ids.resize(static_cast<size_t>(info.context));
     }
     const auto student = sessionStudentFromName(a->student);
     const auto maps = session->attentionMaps(ids, student);

@@ -7,31 +7,19 @@
 #include <iostream>
 
 #include "app/cli/commands.h"
-#include "core/eval/run_session.h"
+#include "app/cli/run_prompt_options.h"
 
 namespace attnx::cli {
-namespace {
-
-std::vector<int> idsOf(const std::string& text, const std::string& option) {
-  std::vector<int> out;
-  for (int64_t id : parseIdList(text, option)) out.push_back(static_cast<int>(id));
-  return out;
-}
-
-}  // namespace
 
 Runner addCompareCommand(CLI::App& app, GlobalOptions& g) {
   auto* sub = app.add_subcommand("compare", "Teacher and student next-token distributions along a completion");
   struct Args {
-    std::string run, teacher, prompt, promptIds, completion, completionIds, student = "soft", from = "teacher";
+    RunPromptOptions source;
+    std::string completion, completionIds, student = "soft", from = "teacher";
     int64_t newTokens = 16;
   };
   auto a = std::make_shared<Args>();
-  sub->add_option("--run", a->run, "Run folder made by attnx-cli distill")->required();
-  sub->add_option("--teacher,--model", a->teacher, "Teacher GPT-2 folder (default: the run's own)");
-  auto* promptOpt = sub->add_option("--prompt", a->prompt, "Prompt text");
-  auto* promptIdsOpt = sub->add_option("--prompt-ids", a->promptIds, "Prompt as token ids, comma-separated");
-  promptOpt->excludes(promptIdsOpt);
+  a->source.add(sub, "Prompt text");
   auto* completionOpt = sub->add_option("--completion", a->completion, "The completion to compare along, as text");
   auto* completionIdsOpt = sub->add_option("--completion-ids", a->completionIds, "The completion as token ids");
   auto* newOpt = sub->add_option("--new-tokens", a->newTokens, "Without a completion: generate this many tokens greedily")
@@ -43,21 +31,14 @@ Runner addCompareCommand(CLI::App& app, GlobalOptions& g) {
   sub->add_option("--student", a->student, "The student compared with the teacher: soft or pruned (as in attnx-cli attention)")
       ->capture_default_str()->check(CLI::IsMember({"soft", "pruned"}));
   addJsonFlag(sub, g);
-  sub->callback([promptOpt, promptIdsOpt] {
-    if (promptOpt->count() + promptIdsOpt->count() == 0) throw CLI::RequiredError("--prompt or --prompt-ids");
-  });
-  return [&g, a, promptIdsOpt, completionOpt, completionIdsOpt] {
-    // The session runs on the CPU, as the desktop's views do (the compiled student is a CPU kernel).
-    if (g.device != "cpu") throw std::runtime_error("--device " + g.device + ": compare runs on the CPU");
-    selectDevice(g);  // --threads
-    const auto session = RunSession::open(a->run, a->teacher);
+  return [&g, a, completionOpt, completionIdsOpt] {
+    const auto session = a->source.open(g, "compare");
     const auto& info = session->info();
-    const auto prompt = promptIdsOpt->count() ? idsOf(a->promptIds, "--prompt-ids") : session->encode(a->prompt);
-    if (prompt.empty()) throw CLI::ValidationError("--prompt", "the prompt has no tokens");
+    const auto prompt = a->source.tokens(*session);
     std::vector<int> completion;
     std::string writer = "given";
     if (completionIdsOpt->count()) {
-      completion = idsOf(a->completionIds, "--completion-ids");
+      completion = parseTokenIds(a->completionIds, "--completion-ids");
     } else if (completionOpt->count()) {
       completion = session->encode(a->completion);
     } else {

@@ -20,8 +20,6 @@
 
 namespace attnx {
 
-const char* sessionStudentName(SessionStudent s) { return s == SessionStudent::Soft ? "soft" : "pruned"; }
-
 SessionStudent sessionStudentFromName(const std::string& name) {
   if (name == "soft") return SessionStudent::Soft;
   if (name == "pruned") return SessionStudent::Pruned;

@@ -23,8 +23,7 @@ namespace attnx {
 struct Teacher;  // core/eval/teacher.h
 
 enum class SessionStudent { Soft, Pruned };
-const char* sessionStudentName(SessionStudent s);              // "soft", "pruned"
-SessionStudent sessionStudentFromName(const std::string& name);  // throws std::invalid_argument
+SessionStudent sessionStudentFromName(const std::string& name);  // "soft" | "pruned"; throws std::invalid_argument
 
 struct RunSessionInfo {
   std::string runDir, teacherDir, bankName;

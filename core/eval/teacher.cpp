@@ -33,9 +33,16 @@ const BpeTokenizer& Teacher::requireTokenizer() const {
 }
 
 std::shared_ptr<Teacher> Teacher::reuseOrLoad(const std::shared_ptr<Teacher>& loaded,
-                                              const std::optional<std::string>& dir) {
-  if (loaded && sameFolder(loaded->dir, resolveModelDir(dir))) return loaded;
-  return load(dir);
+                                              const std::optional<std::string>& dir, const torch::Device& device) {
+  if (loaded && loaded->matches(dir, device)) return loaded;
+  return load(dir, device);
+}
+
+bool Teacher::matches(const std::optional<std::string>& other, const torch::Device& device) const {
+  if (model->wte->weight.device() != device) return false;
+  std::error_code ea, eb;  // a folder that cannot be resolved matches nothing
+  const auto a = std::filesystem::canonical(dir, ea), b = std::filesystem::canonical(resolveModelDir(other), eb);
+  return !ea && !eb && a == b;
 }
 
 int64_t Teacher::parameterCount() const {
@@ -48,12 +55,6 @@ int64_t Teacher::parameterBytes() const {
   int64_t n = 0;
   for (const auto& p : model->parameters()) n += p.numel() * static_cast<int64_t>(p.element_size());
   return n;
-}
-
-bool sameFolder(const std::string& a, const std::string& b) {
-  std::error_code ea, eb;
-  const auto ca = std::filesystem::canonical(a, ea), cb = std::filesystem::canonical(b, eb);
-  return !ea && !eb && ca == cb;
 }
 
 }  // namespace attnx

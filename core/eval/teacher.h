@@ -24,17 +24,18 @@ struct Teacher {
   // Throws std::runtime_error naming the file.
   static std::shared_ptr<Teacher> load(const std::optional<std::string>& dir,
                                        const torch::Device& device = torch::kCPU);
-  // `loaded` when it was read from `dir` (the same folder, however spelled), else a fresh load.
+  // `loaded` when it matches (dir, device), else a fresh load.
   static std::shared_ptr<Teacher> reuseOrLoad(const std::shared_ptr<Teacher>& loaded,
-                                              const std::optional<std::string>& dir);
+                                              const std::optional<std::string>& dir,
+                                              const torch::Device& device = torch::kCPU);
+  // Whether this is the model of folder `dir` (nullopt: the default model; the same folder however
+  // spelled, links followed) on `device`.
+  bool matches(const std::optional<std::string>& dir, const torch::Device& device) const;
 
   // The tokenizer; throws std::runtime_error with tokenizerProblem when there is none.
   const BpeTokenizer& requireTokenizer() const;
   int64_t parameterCount() const;
   int64_t parameterBytes() const;
 };
-
-// True when a and b name the same folder (after following links; false when either is missing).
-bool sameFolder(const std::string& a, const std::string& b);
 
 }  // namespace attnx

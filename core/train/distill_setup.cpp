@@ -29,8 +29,8 @@ DistillInputs prepareDistill(const DistillConfig& config, DistillSetupOptions o)
   const std::optional<std::string> teacherDir =
       config.teacherDir.empty() ? std::nullopt : std::optional<std::string>(config.teacherDir);
   DistillInputs in;
-  const bool shareable = o.loaded && !config.trainAllWeights && o.loaded->model->wte->weight.device() == o.device;
-  if (shareable && sameFolder(o.loaded->dir, resolveModelDir(teacherDir))) {
+  // A run that trains every weight changes them in place: it never gets the shared teacher.
+  if (o.loaded && !config.trainAllWeights && o.loaded->matches(teacherDir, o.device)) {
     in.teacher = o.loaded;
     say("Using the loaded teacher " + in.teacher->dir);
   } else {
