@@ -185,11 +185,15 @@ class TestExperimentsView : public QObject {
               "B,learned,bank,budget,0,0.2,64,0.2,0.3,150,0.6,1.0,,\n"
               "C,learned,bank,budget,0,0.3,64,0.3,0.4,140,0.6,1.0,,\n"
               "D,learned,bank,budget,0,0.5,64,0.5,0.1,160,0.7,1.0,,\n"
-              "E,baseline,window-sinks,\"window 8, 4 sinks\",,,64,0.05,0.05,120,0.8,1.0,,\n");
+              "E,baseline,window-sinks,\"window 8, 4 sinks\",,,64,0.05,0.05,120,0.8,1.0,,\n"
+              "F,learned,bank,budget,0,0.1,128,0.05,0.01,110,0.9,2.0,,\n");
     ExperimentsView view;
     QString error;
     QVERIFY2(view.openFolder(tmp.path(), &error), qPrintable(error));
-    QCOMPARE(view.rowCount(), 5);
+    QCOMPARE(view.rowCount(), 6);
+    // F is measured at another length: it is not compared with the n = 64 points.
+    QCOMPARE(view.scatterPlot()->lengths(), (QVector<double>{64, 128}));
+    QCOMPARE(view.scatterPlot()->length(), 64.0);
     QCOMPARE(view.tableModel()->row(4).variant, QStringLiteral("window 8, 4 sinks"));
     auto frontIds = [&] {
       QStringList ids;
@@ -208,6 +212,9 @@ class TestExperimentsView : public QObject {
     // By perplexity C (140) beats B and D (160) is dominated by C.
     view.scatterPlot()->setMetric(ParetoPlot::Metric::Perplexity);
     QCOMPARE(frontIds(), (QStringList{QStringLiteral("A"), QStringLiteral("B"), QStringLiteral("C")}));
+    view.scatterPlot()->setLength(128);
+    QCOMPARE(frontIds(), QStringList{QStringLiteral("F")});
+    QCOMPARE(view.scatterPlot()->seriesGraphs().size(), 1);
   }
 
   void clickOnAPointSelectsItsRowAndAsksToOpenTheRun() {
@@ -314,6 +321,9 @@ class TestExperimentsView : public QObject {
     QVERIFY(view.openFolder(both.path(), &error));
     QCOMPARE(view.rowCount(), before);
     QVERIFY2(view.statusText().contains(QLatin1String("study.csv")), qPrintable(view.statusText()));
+    // Its runs/ folder was not copied: the status says so and no row offers a run to open.
+    QVERIFY2(view.statusText().contains(QLatin1String("runs/windows-sinks-s0")), qPrintable(view.statusText()));
+    for (int r = 0; r < view.rowCount(); ++r) QVERIFY(view.tableModel()->row(r).runFolder.isEmpty());
 
     // Neither a study nor runs.
     QTemporaryDir empty;
@@ -378,6 +388,12 @@ class TestExperimentsView : public QObject {
       QString out = path;
       if (size.width() != 1280) out.replace(QLatin1String(".png"), QStringLiteral("-%1.png").arg(size.width()));
       QVERIFY(view.grab().save(out));
+      if (size.width() != 1280) continue;
+      // The other measure on a log axis, at the small size.
+      view.scatterPlot()->setMetric(ParetoPlot::Metric::Perplexity, false);
+      view.scatterPlot()->setLogY(true);
+      view.klCurvesPlot()->setLogY(true);
+      QVERIFY(view.grab().save(QString(out).replace(QLatin1String(".png"), QLatin1String("-perplexity-log.png"))));
     }
   }
 };

@@ -4,6 +4,7 @@
 #include <QFile>
 #include <QFileInfo>
 #include <QHash>
+#include <QObject>
 #include <optional>
 #include <stdexcept>
 
@@ -245,7 +246,18 @@ ExperimentSet readExperimentFolder(const QString& path) {
     set.source = ExperimentSet::Source::Study;
     readStudy(set);
     RunConfigCache configs(set.warnings);
-    for (auto& row : set.rows) fillFromRun(row, configs);
+    QStringList missing;
+    for (auto& row : set.rows) {
+      // A study copied without its runs/ folder: nothing to open or overlay for those rows.
+      if (!row.runFolder.isEmpty() && !QFileInfo(row.runFolder).isDir()) {
+        if (!missing.contains(row.runFolder)) missing << row.runFolder;
+        row.runFolder.clear();
+      }
+      fillFromRun(row, configs);
+    }
+    if (!missing.isEmpty())
+      set.warnings << QObject::tr("%n run folder(s) the study names are missing (%1)", nullptr, static_cast<int>(missing.size()))
+                          .arg(missing.join(QStringLiteral(", ")));
     return set;
   }
   if (isRunFolder(set.dir)) {

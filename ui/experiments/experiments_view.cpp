@@ -9,6 +9,7 @@
 #include <QItemSelectionModel>
 #include <QLabel>
 #include <QPushButton>
+#include <QSignalBlocker>
 #include <QSplitter>
 #include <QTableView>
 #include <QVBoxLayout>
@@ -102,6 +103,9 @@ QWidget* ExperimentsView::buildScatterPane() {
   scatterMeasure_->addItem(tr("KL per token"));
   scatterMeasure_->addItem(tr("perplexity"));
   scatterMeasure_->setToolTip(tr("What the scatter's y axis shows against density"));
+  scatterLength_ = new QComboBox(pane);
+  scatterLength_->setToolTip(tr("Eval length n of the points shown (the study measured each plan at each n)"));
+  scatterLength_->setVisible(false);
   scatterLog_ = new QCheckBox(tr("log y"), pane);
   scatterLog_->setToolTip(tr("Logarithmic y axis"));
   scatter_ = new ParetoPlot(pane);
@@ -109,12 +113,16 @@ QWidget* ExperimentsView::buildScatterPane() {
   connect(scatterMeasure_, qOverload<int>(&QComboBox::currentIndexChanged), this, [this](int i) {
     scatter_->setMetric(i == 0 ? ParetoPlot::Metric::KlPerToken : ParetoPlot::Metric::Perplexity);
   });
+  connect(scatterLength_, qOverload<int>(&QComboBox::currentIndexChanged), this, [this](int i) {
+    if (i >= 0) scatter_->setLength(scatterLength_->itemData(i).toDouble());
+  });
   connect(scatterLog_, &QCheckBox::toggled, this, [this](bool on) { scatter_->setLogY(on); });
   connect(scatter_, &ParetoPlot::rowClicked, this, &ExperimentsView::onScatterClicked);
 
   auto* controls = controlRow();
   controls->addWidget(new QLabel(tr("y:"), pane));
   controls->addWidget(scatterMeasure_);
+  controls->addWidget(scatterLength_);
   controls->addWidget(scatterLog_);
   controls->addStretch(1);
   auto* layout = new QVBoxLayout(pane);
@@ -182,6 +190,12 @@ bool ExperimentsView::openFolder(const QString& dir, QString* error) {
   table_->sortByColumn(-1, Qt::AscendingOrder);
   model_->setRows(set_.rows);
   scatter_->setRows(set_.rows);
+  {
+    const QSignalBlocker block(scatterLength_);
+    scatterLength_->clear();
+    for (double n : scatter_->lengths()) scatterLength_->addItem(QStringLiteral("n = %1").arg(n), n);
+    scatterLength_->setVisible(scatterLength_->count() > 1);
+  }
   klPlot_->setRuns({});
   alphaPlot_->setRuns({});
   fitColumns();

@@ -74,6 +74,7 @@ class ExperimentsView : public QWidget {
   RunCurvesPlot* klPlot_;
   RunCurvesPlot* alphaPlot_;
   QComboBox* scatterMeasure_;
+  QComboBox* scatterLength_;  // the eval length n shown, when a study has several
   QCheckBox* scatterLog_;
   QCheckBox* showTraining_;
   QCheckBox* curvesLog_;

@@ -44,12 +44,15 @@ double ParetoPlot::yOf(const ExperimentRow& r) const {
 
 bool ParetoPlot::plottable(const ExperimentRow& r) const {
   const double y = yOf(r);
-  return !qIsNaN(r.density) && !qIsNaN(y) && (!logY_ || y > 0);
+  const bool thisLength = qIsNaN(length_) || qIsNaN(r.n) || r.n == length_;
+  return thisLength && !qIsNaN(r.density) && !qIsNaN(y) && (!logY_ || y > 0);
 }
 
 void ParetoPlot::setRows(const QVector<ExperimentRow>& rows, bool replot) {
   rows_ = rows;
   highlighted_.clear();
+  const auto all = lengths();
+  length_ = all.isEmpty() ? qQNaN() : all.first();
   rebuild();
   fitView(replot);
 }
@@ -77,6 +80,20 @@ void ParetoPlot::setHighlightedRows(const QVector<int>& rows, bool replot) {
   highlighted_ = rows;
   updateHighlight();
   if (replot) this->replot();
+}
+
+void ParetoPlot::setLength(double n, bool replot) {
+  length_ = n;
+  rebuild();
+  fitView(replot);
+}
+
+QVector<double> ParetoPlot::lengths() const {
+  QVector<double> all;
+  for (const auto& r : rows_)
+    if (!qIsNaN(r.n) && !all.contains(r.n)) all << r.n;
+  std::sort(all.begin(), all.end());
+  return all;
 }
 
 void ParetoPlot::rebuild() {

@@ -25,6 +25,11 @@ class ParetoPlot : public QCustomPlot {
   void setMetric(Metric metric, bool replot = true);
   void setLogY(bool log, bool replot = true);
   void setHighlightedRows(const QVector<int>& rows, bool replot = true);
+  // A study measures every plan at each eval length n; points of different n are not comparable, so
+  // the scatter shows one n (the smallest after setRows). Rows without an n show at every n.
+  void setLength(double n, bool replot = true);
+  QVector<double> lengths() const;  // distinct n of the rows, ascending
+  double length() const { return length_; }
   Metric metric() const { return metric_; }
   bool logY() const { return logY_; }
 
@@ -60,6 +65,7 @@ class ParetoPlot : public QCustomPlot {
   QVector<ExperimentRow> rows_;
   Metric metric_ = Metric::KlPerToken;
   bool logY_ = false;
+  double length_ = qQNaN();
   QVector<QCPGraph*> series_;
   QHash<QCPGraph*, QVector<int>> rowsOf_;  // per series graph: the row of each data point, in data order
   QCPGraph* front_ = nullptr;
