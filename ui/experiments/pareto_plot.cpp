@@ -167,10 +167,11 @@ void ParetoPlot::rebuild() {
 void ParetoPlot::updateHighlight() {
   if (!highlight_) return;
   QVector<double> keys, values;
-  QVector<int> shown = highlighted_;
+  QVector<int> shown;
+  for (int r : highlighted_)
+    if (r >= 0 && r < rows_.size() && plottable(rows_[r])) shown << r;
   std::sort(shown.begin(), shown.end(), [&](int a, int b) { return rows_[a].density < rows_[b].density; });
   for (int r : shown) {
-    if (r < 0 || r >= rows_.size() || !plottable(rows_[r])) continue;
     keys << rows_[r].density;
     values << yOf(rows_[r]);
   }
