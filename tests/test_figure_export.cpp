@@ -16,6 +16,10 @@
 #include "ui/attention/heatmap_plot.h"
 #include "ui/export/figure_exporter.h"
 #include "ui/export/figure_registry.h"
+#include "ui/plots/coefficient_grid.h"
+#include "ui/plots/coefficient_plot.h"
+#include "ui/plots/figure_layout.h"
+#include "ui/plots/loss_plot.h"
 #include "ui/plots/qcp.h"
 
 using namespace attnx::ui;
@@ -56,6 +60,45 @@ void checkSvg(const QByteArray& svg) {
   QVERIFY(sawSvg);
   QSvgRenderer renderer(svg);
   QVERIFY(renderer.isValid());
+}
+
+// Text as QSvgGenerator writes it: XML-escaped.
+QByteArray svgText(const QString& text) { return text.toHtmlEscaped().toUtf8(); }
+
+// The values of metrics.csv's column `name`, parsed here (not by the app's run reader).
+QVector<double> metricsColumn(const QString& runDir, const QString& name, QStringList* header = nullptr) {
+  QFile f(runDir + QStringLiteral("/metrics.csv"));
+  if (!f.open(QIODevice::ReadOnly)) return {};
+  const QStringList lines = QString::fromUtf8(f.readAll()).split(QLatin1Char('\n'), Qt::SkipEmptyParts);
+  const QStringList head = lines.value(0).split(QLatin1Char(','));
+  if (header) *header = head;
+  const int col = head.indexOf(name);
+  QVector<double> values;
+  for (int i = 1; i < lines.size(); ++i) values << lines[i].split(QLatin1Char(',')).value(col).toDouble();
+  return values;
+}
+
+// The y values of one series of an exported CSV ("series,x,y" rows).
+QVector<double> csvValues(const QByteArray& csv, const QString& series) {
+  QVector<double> values;
+  const QString prefix = QLatin1Char('"') + QString(series).replace(QStringLiteral("\""), QStringLiteral("\"\"")) + QStringLiteral("\",");
+  for (const QString& line : QString::fromUtf8(csv).split(QLatin1Char('\n')))
+    if (line.startsWith(prefix)) values << line.mid(prefix.size()).section(QLatin1Char(','), 1, 1).toDouble();
+  return values;
+}
+
+TrainingSamples someSamples(int count, int alphas) {
+  TrainingSamples out;
+  for (int i = 0; i < count; ++i) {
+    TrainingSample s;
+    s.step = i + 1;
+    s.kl = 1.0 / (i + 1);
+    s.l1 = 3 - 0.01 * i;
+    s.loss = s.kl + 0.1 * s.l1;
+    for (int a = 0; a < alphas; ++a) s.alpha.push_back(0.5f + 0.01f * float(a) - 0.001f * float(i));
+    out.push_back(s);
+  }
+  return out;
 }
 
 }  // namespace
@@ -214,6 +257,60 @@ class TestFigureExport : public QObject {
     QCOMPARE(figures[1].toObject()[QStringLiteral("files")].toArray().size(), 3);  // no curves: no CSV
   }
 
+  // The training figures carry their title into every format and index.json, read from the
+  // figure as drawn (the coefficient plot's names its filter); context keys come from the provider.
+  void trainingFiguresCarryTheirDrawnTitles() {
+    TrainingShape shape;
+    shape.layers = 2;
+    shape.heads = 2;
+    shape.maskNames = QStringList{QStringLiteral("win-16"), QStringLiteral("sinks-4")};
+    LossPlot loss;
+    loss.addSamples(someSamples(20, 0));
+    loss.replotNow();
+    CoefficientPlot coefficients;
+    coefficients.setShape(shape);
+    coefficients.addSamples(someSamples(20, 8));
+    coefficients.setFilter(1, 0, CoefficientPlot::kAll);
+    coefficients.replotNow();
+    CoefficientGrid grid;
+    grid.setShape(shape);
+    grid.setAlpha(someSamples(20, 8).back().alpha);
+    FigureRegistry registry;
+    registry.add(QStringLiteral("loss-curves"), QStringLiteral("Loss curves"), {}, &loss);
+    registry.add(QStringLiteral("coefficients"), QStringLiteral("Coefficients"), {}, &coefficients,
+                 [&coefficients] { return coefficients.figureContext(); });
+    registry.add(QStringLiteral("coefficient-grid"), QStringLiteral("Coefficient grid"), {}, &grid,
+                 [] { return QJsonObject{{"prompt", "p"}, {"title", "not this"}}; });
+    const QString dir = tmp_.filePath(QStringLiteral("training"));
+    QCOMPARE(exportAllFigures(registry, dir, {QSize(900, 600), 96}, {}), QString());
+    const QStringList drawn{QStringLiteral("Distillation loss against training step"),
+                            QStringLiteral("Mixture coefficients α against step: layer 1, head 0, every mask"),
+                            QStringLiteral("Mixture coefficients α of every layer, head and mask")};
+    QCOMPARE(plotTitle(&loss), drawn[0]);
+    QCOMPARE(plotTitle(&coefficients), drawn[1]);
+    QCOMPARE(grid.exportTitle(), drawn[2]);
+    const auto figures = QJsonDocument::fromJson(readAll(dir + QStringLiteral("/index.json"))).object()[QStringLiteral("figures")].toArray();
+    QCOMPARE(figures.size(), 3);
+    const QStringList ids{QStringLiteral("loss-curves"), QStringLiteral("coefficients"), QStringLiteral("coefficient-grid")};
+    for (int i = 0; i < 3; ++i) {
+      const auto f = figures[i].toObject();
+      QCOMPARE(f[QStringLiteral("title")].toString(), drawn[i]);
+      const QByteArray svg = readAll(dir + QLatin1Char('/') + ids[i] + QStringLiteral(".svg"));
+      checkSvg(svg);
+      QVERIFY2(svg.contains(svgText(drawn[i])), qPrintable(ids[i]));
+    }
+    QCOMPARE(figures[1].toObject()[QStringLiteral("layer")].toInt(), 1);
+    QCOMPARE(figures[1].toObject()[QStringLiteral("head")].toInt(), 0);
+    QCOMPARE(figures[2].toObject()[QStringLiteral("prompt")].toString(), QStringLiteral("p"));
+    // The grid draws itself (ExportRenderable): title, axis label and colour scale label in the SVG,
+    // a cell of the largest α in its darkest colour in the PNG.
+    const QByteArray gridSvg = readAll(dir + QStringLiteral("/coefficient-grid.svg"));
+    QVERIFY(gridSvg.contains(">layer<"));
+    QVERIFY(gridSvg.contains(svgText(QStringLiteral("head (masks side by side)"))));
+    QVERIFY(QImage(dir + QStringLiteral("/coefficient-grid.png")).size() == QSize(900, 600));
+    QVERIFY(QImage(dir + QStringLiteral("/coefficient-grid.png")).save(QStringLiteral("/tmp/attnx-coefficient-grid.png")));
+  }
+
   void headlessFiguresFromTheCli() {
     const QString problem = attnx::test::makeTinyRun(tmp_.filePath(QStringLiteral("cli")));
     QVERIFY2(problem.isEmpty(), qPrintable(problem));
@@ -229,9 +326,50 @@ class TestFigureExport : public QObject {
       for (const auto& file : f.toObject()[QStringLiteral("files")].toArray())
         QVERIFY2(QFile::exists(out + QLatin1Char('/') + file.toString()), qPrintable(file.toString()));
     }
-    QCOMPARE(ids, (QStringList{"attention-teacher", "attention-student", "attention-difference", "attention-overview", "analytic-cost"}));
+    QCOMPARE(ids, (QStringList{"loss-curves", "coefficients", "coefficient-grid", "attention-teacher", "attention-student",
+                               "attention-difference", "attention-overview", "analytic-cost"}));
     QCOMPARE(QImage(out + QStringLiteral("/attention-teacher.png")).size(), QSize(640, 480));
-    checkPdf(readAll(out + QStringLiteral("/all-figures.pdf")), 5);
+    checkPdf(readAll(out + QStringLiteral("/all-figures.pdf")), 8);
+    // Every figure's SVG draws the title index.json gives it.
+    for (const auto& f : index[QStringLiteral("figures")].toArray()) {
+      const QString id = f.toObject()[QStringLiteral("id")].toString(), title = f.toObject()[QStringLiteral("title")].toString();
+      // The head grid is still grabbed as a widget (no drawn title) until ui/attention/head_grid
+      // implements ExportRenderable; then this XPASSes: remove the line.
+      if (id == QLatin1String("attention-overview"))
+        QEXPECT_FAIL("", "the overview draws its title once the head grid implements ExportRenderable", Continue);
+      QVERIFY2(!title.isEmpty() && readAll(out + QLatin1Char('/') + id + QStringLiteral(".svg")).contains(svgText(title)), qPrintable(id + QStringLiteral(": ") + title));
+    }
+    // Loss curves from metrics.csv: the raw KL as written, the smoothed one the EMA (weight 0.6,
+    // debiased) of it worked out here.
+    const QString runDir = tmp_.filePath(QStringLiteral("cli/run"));
+    const QVector<double> kl = metricsColumn(runDir, QStringLiteral("kl"));
+    QVERIFY(kl.size() >= 3);
+    const QByteArray lossCsv = readAll(out + QStringLiteral("/loss-curves.csv"));
+    const QString klName = QStringLiteral("KL (teacher ‖ student)");
+    QCOMPARE(csvValues(lossCsv, klName), kl);
+    const QVector<double> smooth = csvValues(lossCsv, klName + QStringLiteral(", smoothed (EMA 0.60)"));
+    QCOMPARE(smooth.size(), kl.size());
+    double num = 0, den = 0;
+    for (int i = 0; i < kl.size(); ++i) {
+      num = 0.6 * num + 0.4 * kl[i];
+      den = 0.6 * den + 0.4;
+      QVERIFY(std::fabs(smooth[i] - num / den) <= 1e-9 * std::fabs(num / den));
+    }
+    // Coefficients of layer 1, head 3, one series per mask of the run's bank, named as in metrics.csv.
+    QStringList header;
+    metricsColumn(runDir, QStringLiteral("kl"), &header);
+    const QByteArray coeffCsv = readAll(out + QStringLiteral("/coefficients.csv"));
+    int masks = 0;
+    for (const QString& column : header) {
+      if (!column.startsWith(QStringLiteral("a.L1.H3."))) continue;
+      ++masks;
+      const QString name = QStringLiteral("L1 H3 ") + column.mid(8);
+      QVector<double> expected;
+      for (double v : metricsColumn(runDir, column)) expected << double(float(v));  // the app keeps α as float
+      QCOMPARE(csvValues(coeffCsv, name), expected);
+      QCOMPARE(csvValues(coeffCsv, name + QStringLiteral(", smoothed (EMA 0.60)")).size(), expected.size());
+    }
+    QVERIFY(masks >= 2);
     // A head that does not exist, and an empty prompt: exit 1 with a message.
     auto bad = attnx::test::runCli({"figures", "--run", tmp_.filePath(QStringLiteral("cli/run")), "--out", out, "--layer", "7"});
     QCOMPARE(bad.code, 1);

@@ -1,8 +1,15 @@
 // The live plots: 100k points per curve arrive intact and replot; EMA smoothing against hand-computed
 // values; threshold crossings where a hand calculation puts them; filters; the heat grid's cells;
-// a user's zoom survives streaming.
+// a user's zoom survives streaming; CSV series carry the legend's names (raw and smoothed apart) with
+// the values fed in; titles; log-axis tick labels unique and of one format.
+#include <QSet>
 #include <QtTest>
 #include <cmath>
+#include <map>
+
+#include "ui/export/figure_exporter.h"
+#include "ui/plots/figure_layout.h"
+#include "ui/plots/log_ticker.h"
 
 #include "ui/plots/coefficient_grid.h"
 #include "ui/plots/coefficient_plot.h"
@@ -37,6 +44,35 @@ TrainingShape shape(int layers, int heads, QStringList masks) {
   s.heads = heads;
   s.maskNames = std::move(masks);
   return s;
+}
+
+// visibleCsv's rows, by series, in order.
+std::map<QString, QVector<QPointF>> csvSeries(const QByteArray& csv) {
+  std::map<QString, QVector<QPointF>> out;
+  const QStringList lines = QString::fromUtf8(csv).split(QLatin1Char('\n'), Qt::SkipEmptyParts);
+  for (int i = 1; i < lines.size(); ++i) {
+    const int end = lines[i].lastIndexOf(QLatin1Char(','), lines[i].lastIndexOf(QLatin1Char(',')) - 1);
+    const QStringList xy = lines[i].mid(end + 1).split(QLatin1Char(','));
+    QString name = lines[i].left(end);
+    name = name.mid(1, name.size() - 2).replace(QStringLiteral("\"\""), QStringLiteral("\""));
+    out[name].push_back(QPointF(xy[0].toDouble(), xy[1].toDouble()));
+  }
+  return out;
+}
+
+// The legend's entries, as drawn.
+QStringList legendNames(QCustomPlot* plot) {
+  QStringList names;
+  for (int i = 0; i < plot->legend->itemCount(); ++i)
+    if (auto* item = qobject_cast<QCPPlottableLegendItem*>(plot->legend->item(i))) names << item->plottable()->name();
+  return names;
+}
+
+// The labels an axis draws after a replot over `range`.
+QVector<QString> tickLabels(QCustomPlot& plot, const QCPRange& range) {
+  plot.yAxis->setRange(range);
+  plot.replot();
+  return plot.yAxis->tickVectorLabels();
 }
 
 }  // namespace
@@ -147,6 +183,134 @@ class TestUiPlots : public QObject {
     plot.setThreshold(0.065);  // now only 0.06 → 0.07 crosses (up), and 0.08 → 0.04 (down)
     QCOMPARE(plot.crossings(0).size(), 2);
     QVERIFY(std::abs(plot.crossings(0)[1].step - 4.5) < 1e-5);
+  }
+
+  // Raw under the legend's name, smoothed as "<name>, smoothed (EMA 0.50)", each with the values fed
+  // in (the EMA worked out here by hand: TensorBoard's debiased form), the raw curve in its colour.
+  void lossCsvNamesTheLegendsSeries() {
+    LossPlot plot;
+    plot.resize(800, 500);
+    plot.setSmoothing(0.5);
+    plot.addSamples(samples(0, 40, 0));
+    plot.replotNow();
+    const auto csv = csvSeries(visibleCsv(&plot));
+    const QStringList legend = legendNames(&plot);
+    QCOMPARE(legend, (QStringList{QStringLiteral("KL (teacher ‖ student)"), QStringLiteral("Σ|α| (right axis)"),
+                                  QStringLiteral("total loss")}));  // no validation in 40 steps: no entry
+    QCOMPARE(int(csv.size()), 6);
+    for (int s = 0; s < 3; ++s) {
+      const QString name = legend[s];
+      QVERIFY2(csv.count(name) && csv.count(name + QStringLiteral(", smoothed (EMA 0.50)")), qPrintable(name));
+      const auto& raw = csv.at(name);
+      const auto& smooth = csv.at(name + QStringLiteral(", smoothed (EMA 0.50)"));
+      QCOMPARE(raw.size(), 40);
+      double num = 0, den = 0;
+      for (int i = 0; i < 40; ++i) {
+        QCOMPARE(raw[i].x(), double(i + 1));
+        QCOMPARE(raw[i].y(), wiggle(i, s));
+        num = 0.5 * num + 0.5 * wiggle(i, s);
+        den = 0.5 * den + 0.5;  // 1 − 0.5^(i+1)
+        QVERIFY(std::fabs(smooth[i].y() - num / den) <= 1e-12 * std::fabs(num / den));
+      }
+      const QColor raw0 = plot.rawGraph(LossPlot::Series(s))->pen().color(), smooth0 = plot.smoothGraph(LossPlot::Series(s))->pen().color();
+      QCOMPARE(raw0.rgb(), smooth0.rgb());  // the series' colour, not grey
+      QVERIFY(raw0.alpha() < 255);          // but light
+    }
+    // Smoothing off: one curve per series, under the plain name.
+    plot.setSmoothing(0);
+    QCOMPARE(int(csvSeries(visibleCsv(&plot)).size()), 3);
+    QVERIFY(csvSeries(visibleCsv(&plot)).count(legend[0]));
+  }
+
+  void coefficientCsvNamesTheLegendsSeries() {
+    CoefficientPlot plot;
+    plot.resize(800, 500);
+    plot.setSmoothing(0.5);
+    plot.setShape(shape(1, 2, {QStringLiteral("a"), QStringLiteral("b")}));
+    plot.addSamples(samples(0, 30, 4));
+    plot.addSamples(samples(30, 10, 4));  // the EMA continues across batches
+    plot.setFilter(0, 1, CoefficientPlot::kAll);
+    plot.replotNow();
+    const auto csv = csvSeries(visibleCsv(&plot));
+    const QStringList legend = legendNames(&plot);
+    QCOMPARE(legend, (QStringList{QStringLiteral("L0 H1 a"), QStringLiteral("L0 H1 b"), QStringLiteral("crosses the pruning threshold")}));
+    for (int k = 0; k < 2; ++k) {
+      const int curve = 2 + k;  // (0·2 + 1)·2 + k
+      const auto& raw = csv.at(legend[k]);
+      const auto& smooth = csv.at(legend[k] + QStringLiteral(", smoothed (EMA 0.50)"));
+      QCOMPARE(raw.size(), 40);
+      // A plain EMA that starts at the first value: s₀ = x₀, sᵢ = 0.5·sᵢ₋₁ + 0.5·xᵢ.
+      double ema = double(float(wiggle(0, 10 + curve)));
+      for (int i = 0; i < 40; ++i) {
+        const double x = double(float(wiggle(i, 10 + curve)));
+        ema = i == 0 ? x : 0.5 * ema + 0.5 * x;
+        QCOMPARE(raw[i].y(), x);
+        QVERIFY(std::fabs(smooth[i].y() - ema) <= 1e-12);
+      }
+    }
+    // The drawn title names the filter.
+    QVERIFY2(plotTitle(&plot).contains(QStringLiteral("layer 0, head 1")), qPrintable(plotTitle(&plot)));
+    QCOMPARE(plot.figureContext()[QStringLiteral("head")].toInt(), 1);
+  }
+
+  // Curves with the same points say so in the legend; the CSV keeps the plain names.
+  void coincidingCurvesAreNamed() {
+    CoefficientPlot plot;
+    plot.setShape(shape(1, 1, {QStringLiteral("a"), QStringLiteral("b"), QStringLiteral("c")}));
+    TrainingSamples s;
+    for (int i = 0; i < 5; ++i) {
+      TrainingSample m;
+      m.step = i + 1;
+      m.alpha = {0.5f, 0.3f + 0.01f * i, 0.5f};
+      s.push_back(m);
+    }
+    plot.addSamples(s);
+    QCOMPARE(legendNames(&plot).mid(0, 3), (QStringList{QStringLiteral("L0 H0 a"), QStringLiteral("L0 H0 b"),
+                                                         QStringLiteral("L0 H0 c (same as L0 H0 a)")}));
+    QVERIFY(csvSeries(visibleCsv(&plot)).count(QStringLiteral("L0 H0 c")));
+  }
+
+  void plotsHaveTitles() {
+    LossPlot loss;
+    CoefficientPlot coefficients;
+    CoefficientGrid grid;
+    QCOMPARE(plotTitle(&loss), QStringLiteral("Distillation loss against training step"));
+    QVERIFY(!plotTitle(&coefficients).isEmpty());
+    QCOMPARE(grid.exportTitle(), plotTitle(&grid));
+    QVERIFY(!grid.exportTitle().isEmpty());
+  }
+
+  // Labels on a log axis: each once, all powers ("1e+05", drawn 10⁵) or all plain, never mixed.
+  void logAxisLabelsAreUniqueAndOfOneFormat_data() {
+    QTest::addColumn<double>("lower");
+    QTest::addColumn<double>("upper");
+    QTest::addColumn<QStringList>("expected");  // empty: check uniqueness and format only
+    QTest::newRow("1..1e6") << 1.0 << 1e6
+                            << QStringList{"1e+00", "1e+01", "1e+02", "1e+03", "1e+04", "1e+05", "1e+06"};
+    QTest::newRow("1..3") << 1.0 << 3.0 << QStringList{"1", "2", "3"};
+    QTest::newRow("1.5..2.5") << 1.5 << 2.5 << QStringList{};
+    QTest::newRow("3..40") << 3.0 << 40.0 << QStringList{"5", "10", "20"};
+    QTest::newRow("1.4e4..7e5") << 1.4e4 << 7e5 << QStringList{"2e+04", "5e+04", "1e+05", "2e+05", "5e+05"};
+    QTest::newRow("1e-9..1e9") << 1e-9 << 1e9 << QStringList{};
+    QTest::newRow("0.02..0.9") << 0.02 << 0.9 << QStringList{"0.02", "0.05", "0.1", "0.2", "0.5"};
+  }
+  void logAxisLabelsAreUniqueAndOfOneFormat() {
+    QFETCH(double, lower);
+    QFETCH(double, upper);
+    QFETCH(QStringList, expected);
+    QCustomPlot plot;
+    plot.resize(500, 400);
+    setLogAxis(plot.yAxis);
+    const auto labels = tickLabels(plot, QCPRange(lower, upper));
+    QVERIFY2(labels.size() >= 2, qPrintable(QStringList(labels.begin(), labels.end()).join(QLatin1Char(' '))));
+    QCOMPARE(QSet<QString>(labels.begin(), labels.end()).size(), labels.size());
+    int powers = 0;
+    for (const auto& l : labels) powers += l.contains(QLatin1Char('e')) ? 1 : 0;
+    QVERIFY(powers == 0 || powers == labels.size());
+    if (!expected.isEmpty()) QCOMPARE(QStringList(labels.begin(), labels.end()), expected);
+    // Each label states its tick exactly.
+    const auto ticks = plot.yAxis->tickVector();
+    for (int i = 0; i < ticks.size(); ++i) QVERIFY(std::fabs(labels[i].toDouble() - ticks[i]) <= 1e-9 * ticks[i]);
   }
 
   void gridShowsTheLatestCoefficients() {

@@ -1,5 +1,6 @@
-// attnx-cli figures --run RUN --out DIR [--prompt T]: the desktop views' figures (attention heatmaps,
-// overview, analytic cost, benchmark plots) as PNG, PDF, SVG and CSV with index.json, headless.
+// attnx-cli figures --run RUN --out DIR [--prompt T]: every figure the desktop exports (loss curves,
+// coefficient curves and grid from metrics.csv, attention heatmaps, overview, analytic cost,
+// benchmark plots) as PNG, PDF, SVG and CSV with index.json, headless.
 // Built only with the Qt UI (ATTNX_WITH_UI); the work is in ui/export/headless_figures.
 #include <cstdio>
 
@@ -15,8 +16,8 @@ Runner addFiguresCommand(CLI::App& app, GlobalOptions& g) {
   sub->add_option("--out", job->outDir, "Folder to write the figures to (created)")->required();
   sub->add_option("--prompt", job->prompt, "Text whose attention is drawn (default: a fixed sentence)");
   sub->add_option("--teacher,--model", job->teacher, "Teacher folder (default: the run's)");
-  sub->add_option("--layer", job->layer, "Layer of the large heatmaps")->capture_default_str()->check(NonNegative);
-  sub->add_option("--head", job->head, "Head of the large heatmaps")->capture_default_str()->check(NonNegative);
+  sub->add_option("--layer", job->layer, "Layer of the large heatmaps and of the coefficient curves")->capture_default_str()->check(NonNegative);
+  sub->add_option("--head", job->head, "Head of the large heatmaps and of the coefficient curves")->capture_default_str()->check(NonNegative);
   sub->add_flag("--pruned", job->pruned, "Show the pruned plan (plan.json, else top-2 per head) instead of the soft student");
   sub->add_option("--bench-json", job->benchJson, "Also plot this output of attnx-cli bench --attention-only --json");
   sub->add_option("--width", job->width, "Figure width in pixels")->capture_default_str()->check(CLI::Range(16, 20000));

@@ -17,7 +17,9 @@
 #include "ui/plots/qcp.h"
 
 #include "core/io/atomic_file.h"
+#include "ui/export/export_renderable.h"
 #include "ui/export/figure_registry.h"
+#include "ui/plots/figure_layout.h"
 
 namespace attnx::ui {
 
@@ -38,7 +40,11 @@ void paintFigure(QWidget* figure, QPainter* painter, const ExportOptions& o, boo
   const QPaintDevice* device = painter->device();
   painter->save();
   painter->scale(double(device->width()) / logical.width(), double(device->height()) / logical.height());
-  if (auto* plot = qobject_cast<QCustomPlot*>(figure)) {
+  if (const auto* renderable = dynamic_cast<const ExportRenderable*>(figure)) {
+    // The figure draws itself as a reader should see it (title, scale, caption), not as the screen shows it.
+    painter->fillRect(QRect(QPoint(0, 0), logical), Qt::white);
+    renderable->renderForExport(*painter, logical);
+  } else if (auto* plot = qobject_cast<QCustomPlot*>(figure)) {
     // Lay the plot out at the figure's size once before drawing: plots whose ticks depend on their
     // size (a heatmap's token labels, thinned to fit) set them after a layout, and QCustomPlot
     // reads ticks before laying out, so one pass would draw the ticks of the on-screen size.
@@ -136,6 +142,22 @@ bool formatOfPath(const QString& path, FigureFormat* format) {
   return false;
 }
 
+ExportOptions defaultExportOptions(QWidget* figure) {
+  ExportOptions o;
+  if (const auto* renderable = dynamic_cast<const ExportRenderable*>(figure)) {
+    const QSize own = renderable->exportSize();
+    if (own.width() >= 16 && own.height() >= 16) o.pixels = own.boundedTo(QSize(20000, 20000));
+  }
+  return o;
+}
+
+QString drawnTitle(QWidget* figure) {
+  if (!figure) return {};
+  if (const auto* renderable = dynamic_cast<const ExportRenderable*>(figure)) return renderable->exportTitle();
+  if (const auto* plot = qobject_cast<const QCustomPlot*>(figure)) return plotTitle(plot);
+  return figure->windowTitle();
+}
+
 QByteArray renderFigure(QWidget* figure, FigureFormat format, const ExportOptions& o, QString* error) {
   if (!figure) {
     if (error) *error = QObject::tr("the figure no longer exists");
@@ -145,7 +167,7 @@ QByteArray renderFigure(QWidget* figure, FigureFormat format, const ExportOption
   QByteArray bytes;
   QBuffer buffer(&bytes);
   buffer.open(QIODevice::WriteOnly);
-  const QString title = figure->windowTitle().isEmpty() ? figure->objectName() : figure->windowTitle();
+  const QString title = drawnTitle(figure).isEmpty() ? figure->objectName() : drawnTitle(figure);
   switch (format) {
     case FigureFormat::Png: {
       QImageWriter writer(&buffer, "png");
@@ -193,8 +215,9 @@ QByteArray visibleCsv(QCustomPlot* plot) {
   if (!plot) return csv;
   for (int i = 0; i < plot->graphCount(); ++i) {
     QCPGraph* g = plot->graph(i);
+    if (!g->visible()) continue;  // a series the user switched off is not in the view
     const QCPRange visible = g->keyAxis()->range();
-    QString name = g->name();
+    QString name = csvSeriesName(g);
     name.replace(QLatin1Char('"'), QStringLiteral("\"\""));
     for (auto it = g->data()->findBegin(visible.lower, false); it != g->data()->constEnd() && it->key <= visible.upper; ++it) {
       if (it->key < visible.lower) continue;
@@ -237,8 +260,20 @@ QString exportAllFigures(const FigureRegistry& registry, const QString& folder, 
       files.append(file);
       note(file);
     }
-    figures.append(QJsonObject{{QStringLiteral("id"), e.id}, {QStringLiteral("title"), e.title},
-                               {QStringLiteral("what"), e.what}, {QStringLiteral("files"), files}});
+    // The title as drawn on the figure now (it may name the filter or the head shown), then the
+    // figure's own context (prompt, layer, head), never overriding the fixed keys.
+    const QString drawn = drawnTitle(e.widget);
+    QJsonObject entry{{QStringLiteral("id"), e.id},
+                      {QStringLiteral("title"), drawn.isEmpty() ? e.title : drawn},
+                      {QStringLiteral("menu_title"), e.title},
+                      {QStringLiteral("what"), e.what},
+                      {QStringLiteral("files"), files}};
+    if (e.context) {
+      const QJsonObject own = e.context();
+      for (auto it = own.begin(); it != own.end(); ++it)
+        if (!entry.contains(it.key())) entry.insert(it.key(), it.value());
+    }
+    figures.append(entry);
   }
   // Every figure again in one PDF, a page each, for reading or printing them together.
   {

@@ -23,25 +23,34 @@ struct ExportOptions {
   double dpi = 96;          // text and lines scale with dpi / 96, so a 300-dpi figure is laid out as on screen
 };
 
+// The options a single export of `figure` starts from: an ExportRenderable's exportSize(), else the defaults.
+ExportOptions defaultExportOptions(QWidget* figure);
+
 // The extension of a format ("png", "pdf", "svg") and the format of an extension.
 QString extensionOf(FigureFormat format);
 bool formatOfPath(const QString& path, FigureFormat* format);
 
-// The figure as bytes of the format (a QCustomPlot is drawn as vectors in PDF and SVG; any other
-// widget is rendered). Empty on failure, with *error set.
+// The title drawn on the figure: an ExportRenderable's exportTitle(), a plot's title row
+// (ui/plots/figure_layout.h), else the widget's window title; "" when it has none.
+QString drawnTitle(QWidget* figure);
+
+// The figure as bytes of the format: an ExportRenderable draws itself (export_renderable.h), a
+// QCustomPlot is drawn as vectors in PDF and SVG, any other widget is rendered as on screen. Empty on failure, with *error set.
 QByteArray renderFigure(QWidget* figure, FigureFormat format, const ExportOptions& options, QString* error = nullptr);
 // renderFigure, then an atomic write. Returns "" or the error message.
 QString exportFigure(QWidget* figure, const QString& path, FigureFormat format, const ExportOptions& options);
 
-// Every graph of `plot` with its points inside the visible x range, as "series,x,y" rows with a
-// header. Returns "" or the error message.
+// Every visible graph of `plot` with its points inside the visible x range, as "series,x,y" rows
+// with a header; the series is the graph's CSV name (figure_layout.h: the legend's name, with a
+// smoothed twin told apart, e.g. "KL, smoothed (EMA 0.60)"). Returns "" or the error message.
 QString exportVisibleCsv(QCustomPlot* plot, const QString& path);
 QByteArray visibleCsv(QCustomPlot* plot);
 
 // Writes one PNG, PDF and SVG per figure of the registry into `folder` (created), a CSV for plots
 // with curves, all-figures.pdf with one page per figure, and index.json:
 //   {"format":"attnx-figures","version":1,"created":"<ISO time>","context":{...caller's: run, prompt},
-//    "options":{"width":..,"height":..,"dpi":..},"figures":[{"id","title","what","files":[...]}]}
+//    "options":{"width":..,"height":..,"dpi":..},
+//    "figures":[{"id","title" (as drawn),"menu_title","what","files":[...], + the entry's context keys}]}
 // Returns "" or the first error; *written lists the files written.
 QString exportAllFigures(const FigureRegistry& registry, const QString& folder, const ExportOptions& options,
                          const QJsonObject& context, QStringList* written = nullptr);

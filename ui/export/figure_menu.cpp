@@ -25,7 +25,7 @@ void exportOne(const FigureEntry& entry, QWidget* parent, const FigureMenuHooks&
     auto* plot = qobject_cast<QCustomPlot*>(entry.widget.data());
     problem = plot ? exportVisibleCsv(plot, path) : tr("%1 has no curves to write as CSV").arg(entry.title);
   } else if (formatOfPath(path, &format)) {
-    problem = exportFigure(entry.widget, path, format, ExportOptions{});
+    problem = exportFigure(entry.widget, path, format, defaultExportOptions(entry.widget));
   } else {
     problem = tr("%1: use .png, .pdf, .svg or .csv").arg(path);
   }
@@ -62,7 +62,7 @@ void addFigureMenus(QMenu* file, FigureRegistry* registry, QWidget* parent, Figu
   listFiguresOnShow(file->addMenu(tr("Export &figure")), registry,
                     [parent, hooks](const FigureEntry& e) { exportOne(e, parent, hooks); });
   listFiguresOnShow(file->addMenu(tr("Cop&y figure to clipboard")), registry, [hooks](const FigureEntry& e) {
-    copyFigureToClipboard(e.widget, ExportOptions{});
+    copyFigureToClipboard(e.widget, defaultExportOptions(e.widget));
     if (hooks.showMessage) hooks.showMessage(tr("%1 copied to the clipboard").arg(e.title));
   });
   auto* all = file->addAction(tr("Export &all figures…"), parent, [registry, parent, hooks] {

@@ -6,16 +6,21 @@
 namespace attnx::ui {
 
 void FigureRegistry::add(const QString& id, const QString& title, const QString& what, QWidget* widget) {
+  add(id, title, what, widget, {});
+}
+
+void FigureRegistry::add(const QString& id, const QString& title, const QString& what, QWidget* widget,
+                         std::function<QJsonObject()> context) {
   static const QRegularExpression safe(QStringLiteral("^[a-z0-9][a-z0-9.-]*$"));
   if (!safe.match(id).hasMatch())
     throw std::invalid_argument("figure id \"" + id.toStdString() + "\" must be lower-case letters, digits, '-' or '.'");
   for (auto& e : entries_)
     if (e.id == id) {
-      e = {id, title, what, widget};
+      e = {id, title, what, widget, context};
       Q_EMIT changed();
       return;
     }
-  entries_.push_back({id, title, what, widget});
+  entries_.push_back({id, title, what, widget, std::move(context)});
   Q_EMIT changed();
 }
 

@@ -12,7 +12,11 @@
 #include "ui/export/figure_registry.h"
 #include "ui/memory/bench_panel.h"
 #include "ui/memory/memory_view.h"
+#include "ui/plots/coefficient_grid.h"
+#include "ui/plots/coefficient_plot.h"
+#include "ui/plots/loss_plot.h"
 #include "ui/plots/qcp.h"
+#include "ui/training/run_reader.h"
 
 namespace attnx::ui {
 
@@ -41,6 +45,25 @@ std::vector<std::string> writeFiguresHeadless(const FiguresJob& job) {
                              std::to_string(summary.heads) + " heads)");
   const QString prompt = QString::fromStdString(job.prompt.empty() ? std::string(defaultFiguresPrompt()) : job.prompt);
 
+  // The training figures from metrics.csv, as the desktop shows a reopened run: every sample into the
+  // curves, the last coefficients into the grid; the coefficients of the chosen layer and head.
+  const RunRecord run = readRunFolder(QString::fromStdString(job.runDir));  // throws with the file and line
+  LossPlot loss;
+  loss.resize(1200, 800);
+  loss.addSamples(run.samples);
+  loss.replotNow();
+  CoefficientPlot coefficients;
+  coefficients.resize(1200, 800);
+  coefficients.setShape(run.shape);
+  coefficients.addSamples(run.samples);
+  if (job.layer < run.shape.layers && job.head < run.shape.heads) coefficients.setFilter(job.layer, job.head, CoefficientPlot::kAll);
+  coefficients.replotNow();
+  CoefficientGrid grid;
+  grid.resize(1200, 800);
+  grid.setShape(run.shape);
+  if (!run.samples.isEmpty()) grid.setAlpha(run.samples.back().alpha);
+  grid.replot();
+
   AttentionView attention;
   attention.resize(1600, 900);
   attention.setSession(session);
@@ -59,6 +82,15 @@ std::vector<std::string> writeFiguresHeadless(const FiguresJob& job) {
   }
 
   FigureRegistry registry;
+  // The ids and titles of the desktop's main window, in its order.
+  registry.add(QStringLiteral("loss-curves"), QObject::tr("Loss curves"),
+               QObject::tr("Distillation losses (KL, L1, total, validation KL) against step"), &loss);
+  registry.add(QStringLiteral("coefficients"), QObject::tr("Coefficients"),
+               QObject::tr("Mask coefficients α against step, as filtered in the view"), &coefficients,
+               [&coefficients] { return coefficients.figureContext(); });
+  registry.add(QStringLiteral("coefficient-grid"), QObject::tr("Coefficient grid"),
+               QObject::tr("Current α of every layer, head and mask"), &grid,
+               [&run] { return QJsonObject{{QStringLiteral("step"), run.samples.isEmpty() ? 0 : static_cast<double>(run.samples.back().step)}}; });
   attention.registerFigures(registry);
   if (job.benchJson.empty()) {
     // Without benchmark results the benchmark figures would be empty axes: only the analytic cost.

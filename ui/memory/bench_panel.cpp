@@ -12,6 +12,8 @@
 #include "ui/plots/qcp.h"
 
 #include "ui/export/figure_registry.h"
+#include "ui/plots/figure_layout.h"
+#include "ui/plots/log_ticker.h"
 
 namespace attnx::ui {
 
@@ -20,16 +22,14 @@ const QColor kPalette[] = {QColor(31, 119, 180), QColor(255, 127, 14), QColor(44
                            QColor(148, 103, 189), QColor(140, 86, 75)};
 
 void setupLogLogPlot(QCustomPlot* p, const QString& title, const QString& yLabel) {
-  p->plotLayout()->insertRow(0);
-  p->plotLayout()->addElement(0, 0, new QCPTextElement(p, title, QFont(p->font().family(), 10, QFont::Bold)));
+  setPlotTitle(p, title);
   p->xAxis->setLabel(QObject::tr("sequence length n (tokens)"));
   p->yAxis->setLabel(yLabel);
-  p->xAxis->setScaleType(QCPAxis::stLogarithmic);
-  p->xAxis->setTicker(QSharedPointer<QCPAxisTickerLog>(new QCPAxisTickerLog));
-  p->yAxis->setScaleType(QCPAxis::stLogarithmic);
-  p->yAxis->setTicker(QSharedPointer<QCPAxisTickerLog>(new QCPAxisTickerLog));
+  setLogAxis(p->xAxis);
+  setLogAxis(p->yAxis);
   p->legend->setVisible(true);
-  p->axisRect()->insetLayout()->setInsetAlignment(0, Qt::AlignTop | Qt::AlignLeft);
+  p->legend->setFont(QFont(p->font().family(), 8));
+  placeLegendBelow(p, 3);  // off the data: the dense points crowd the top left
   p->setInteractions(QCP::iRangeDrag | QCP::iRangeZoom);
   p->setMinimumSize(300, 220);
 }
@@ -186,17 +186,18 @@ void BenchPanel::showReport(const BenchReport& report) {
   for (const auto& r : report.rows) skipped += r.skipped ? 1 : 0;
   for (const QString& plan : plans) {
     const auto rows = report.rowsOf(plan);
-    QPen pen(kPalette[colour++ % 6], 2);
-    if (plan == QLatin1String("dense")) pen.setStyle(Qt::DashLine);
+    // Plans often coincide (equal peak memory): each its own dash and marker, later ones thinner.
+    const int index = colour++;
     for (QCustomPlot* p : {timePlot_, memoryPlot_}) {
       auto* g = p->addGraph();
       g->setName(plan);
-      g->setPen(pen);
-      g->setScatterStyle(QCPScatterStyle(QCPScatterStyle::ssCircle, 6));
+      setCsvSeriesName(g, plan);
+      applyDistinctStyle(g, index, kPalette[index % 6]);
       for (const auto& r : rows) g->addData(r.n, p == timePlot_ ? r.timeMs : r.peakBytes / (1024.0 * 1024.0));
     }
   }
   for (QCustomPlot* p : {timePlot_, memoryPlot_}) {
+    markCoincidentSeries(p);
     p->rescaleAxes();
     // Log axes need room on both sides of the extreme points to show them.
     p->xAxis->scaleRange(1.3, p->xAxis->range().center());

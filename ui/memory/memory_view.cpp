@@ -15,6 +15,8 @@
 #include "ui/export/figure_registry.h"
 #include "ui/memory/bench_panel.h"
 #include "ui/memory/memory_gauge.h"
+#include "ui/plots/figure_layout.h"
+#include "ui/plots/log_ticker.h"
 
 namespace attnx::ui {
 
@@ -42,17 +44,14 @@ MemoryView::MemoryView(QWidget* parent) : QWidget(parent) {
   table_->setFixedHeight(table_->horizontalHeader()->sizeHint().height() + 3 * table_->verticalHeader()->defaultSectionSize() + 4);
   table_->setToolTip(tr("Analytic cost of attention for one sequence of n tokens, all layers and heads (4d FLOPs per attended pair)"));
   costPlot_ = new QCustomPlot(this);
-  costPlot_->plotLayout()->insertRow(0);
-  costPlot_->plotLayout()->addElement(0, 0, new QCPTextElement(costPlot_, tr("Analytic attention FLOPs against n"),
-                                                               QFont(font().family(), 10, QFont::Bold)));
+  setPlotTitle(costPlot_, tr("Analytic attention FLOPs against n"));
   costPlot_->xAxis->setLabel(tr("sequence length n (tokens)"));
   costPlot_->yAxis->setLabel(tr("attention FLOPs per sequence"));
-  for (QCPAxis* a : {costPlot_->xAxis, costPlot_->yAxis}) {
-    a->setScaleType(QCPAxis::stLogarithmic);
-    a->setTicker(QSharedPointer<QCPAxisTickerLog>(new QCPAxisTickerLog));
-  }
+  setLogAxis(costPlot_->xAxis);
+  setLogAxis(costPlot_->yAxis);
   costPlot_->legend->setVisible(true);
-  costPlot_->axisRect()->insetLayout()->setInsetAlignment(0, Qt::AlignTop | Qt::AlignLeft);
+  costPlot_->legend->setFont(QFont(font().family(), 8));
+  placeLegendBelow(costPlot_, 3);
   costPlot_->setInteractions(QCP::iRangeDrag | QCP::iRangeZoom);
   costPlot_->setMinimumSize(300, 220);
   bench_ = new BenchPanel(this);
@@ -76,7 +75,7 @@ MemoryView::MemoryView(QWidget* parent) : QWidget(parent) {
   auto* top = new QHBoxLayout;
   top->addWidget(gauges, 1);
   top->addWidget(cost, 1);
-  auto* benchBox = new QGroupBox(tr("Benchmark: dense against compiled attention"), this);
+  auto* benchBox = new QGroupBox(tr("Benchmark: dense attention, the fixed plans and this run's plan"), this);
   auto* b = new QVBoxLayout(benchBox);
   b->addWidget(bench_);
   auto* layout = new QVBoxLayout(this);
@@ -98,11 +97,20 @@ void MemoryView::setSession(std::shared_ptr<AnalysisSession> session) {
   const auto s = session_->summary();
   length_->setMaximum(s.context);
   length_->setValue(std::min(s.context, std::max(s.trainedSeqLen, 1)));
+  if (!s.runDir.isEmpty()) setRunFolder(s.runDir);
+  // Until measured, the gauges hold the weights alone, which teacher and student share: say so
+  // rather than show two equal bars as if they were measurements.
   const qint64 weights = s.teacherParameterBytes;
-  teacherGauge_->setValues(weights, weights, tr("weights %1").arg(MemoryGauge::formatBytes(weights)));
+  teacherGauge_->setValues(weights, weights, tr("weights %1; forward not measured yet").arg(MemoryGauge::formatBytes(weights)));
   studentGauge_->setValues(weights + s.studentExtraBytes, weights + s.studentExtraBytes,
-                           tr("shares the teacher's weights, + %1 of coefficients").arg(MemoryGauge::formatBytes(s.studentExtraBytes)));
+                           tr("the teacher's weights + %1 of coefficients; forward not measured yet")
+                               .arg(MemoryGauge::formatBytes(s.studentExtraBytes)));
   refreshAnalytic();
+}
+
+void MemoryView::setRunFolder(const QString& dir) {
+  runFolder_ = dir;
+  bench_->setExtraArguments(dir.isEmpty() ? QStringList() : QStringList{QStringLiteral("--run"), dir});
 }
 
 void MemoryView::setLength(int n) { length_->setValue(n); }
@@ -124,10 +132,14 @@ void MemoryView::measure() {
     QMetaObject::invokeMethod(this, [this, t, s, session] {
       const auto sum = session->summary();
       const qint64 w = sum.teacherParameterBytes, ws = w + sum.studentExtraBytes;
+      // Two separate forwards, each with its own tracked peak: the notes give the forward's own
+      // tensor bytes, which differ even where the bars (weights included) look alike.
       teacherGauge_->setValues(w, w + t.tensorPeakBytes,
-                               tr("one forward of %1 tokens: %2 ms").arg(t.n).arg(t.milliseconds, 0, 'f', 1));
+                               tr("teacher forward of %1 tokens: +%2 tensors at peak, %3 ms")
+                                   .arg(t.n).arg(MemoryGauge::formatBytes(t.tensorPeakBytes)).arg(t.milliseconds, 0, 'f', 1));
       studentGauge_->setValues(ws, ws + s.tensorPeakBytes,
-                               tr("one soft-student forward of %1 tokens: %2 ms").arg(s.n).arg(s.milliseconds, 0, 'f', 1));
+                               tr("soft-student forward of %1 tokens: +%2 tensors at peak, %3 ms")
+                                   .arg(s.n).arg(MemoryGauge::formatBytes(s.tensorPeakBytes)).arg(s.milliseconds, 0, 'f', 1));
       const qint64 full = std::max(teacherGauge_->peakBytes(), studentGauge_->peakBytes()) * 5 / 4;
       teacherGauge_->setFullScale(full);
       studentGauge_->setFullScale(full);
@@ -163,8 +175,8 @@ void MemoryView::refreshAnalytic() {
   for (int k = 0; k < 3; ++k) {
     auto* g = costPlot_->addGraph();
     g->setName(names[k]);
-    g->setPen(QPen(colours[k], 2, k == 0 ? Qt::DashLine : Qt::SolidLine));
-    g->setScatterStyle(QCPScatterStyle(QCPScatterStyle::ssCircle, 5));
+    setCsvSeriesName(g, names[k]);
+    applyDistinctStyle(g, k, colours[k]);  // the soft student's curve is often the dense one
   }
   for (int x : lengths) {
     const auto cx = session_->analyticCost(x);
@@ -172,6 +184,7 @@ void MemoryView::refreshAnalytic() {
     costPlot_->graph(1)->addData(x, cx.softFlops);
     costPlot_->graph(2)->addData(x, cx.prunedFlops);
   }
+  markCoincidentSeries(costPlot_);
   costPlot_->rescaleAxes();
   costPlot_->xAxis->scaleRange(1.3, costPlot_->xAxis->range().center());
   costPlot_->yAxis->scaleRange(1.5, costPlot_->yAxis->range().center());

@@ -28,7 +28,12 @@ class MemoryView : public QWidget {
   explicit MemoryView(QWidget* parent = nullptr);
   ~MemoryView() override;
 
+  // Also benchmarks the session's run plan (setRunFolder with its folder).
   void setSession(std::shared_ptr<AnalysisSession> session);
+  // The run whose pruned plan the benchmark measures beside the fixed plans (attnx-cli bench
+  // --attention-only --run DIR, plotted as "learned:<folder name>"); "" for the fixed plans only.
+  void setRunFolder(const QString& dir);
+  QString runFolder() const { return runFolder_; }
   void setLength(int n);          // the n of the analytic table and the forward measurement
   void measure();                 // one teacher and one student forward on the worker
   void refreshProcessGauge();
@@ -47,6 +52,7 @@ class MemoryView : public QWidget {
   void refreshAnalytic();
 
   std::shared_ptr<AnalysisSession> session_;
+  QString runFolder_;
   MemoryGauge *processGauge_, *teacherGauge_, *studentGauge_;
   QSpinBox* length_;
   QPushButton* measure_;

@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "ui/plots/figure_layout.h"
+
 namespace attnx::ui {
 
 CoefficientGrid::CoefficientGrid(QWidget* parent) : QCustomPlot(parent) {
@@ -30,7 +32,20 @@ CoefficientGrid::CoefficientGrid(QWidget* parent) : QCustomPlot(parent) {
   replotTimer_.setInterval(40);
   connect(&replotTimer_, &QTimer::timeout, this, [this] { replot(); });
   setToolTip(tr("Current coefficient of every layer × head × mask"));
+  setPlotTitle(this, tr("Mixture coefficients α of every layer, head and mask"));
 }
+
+void CoefficientGrid::renderForExport(QPainter& painter, const QSize& size) const {
+  // Drawing does not change what the grid shows; QCustomPlot's drawing API is not const.
+  paintPlot(const_cast<CoefficientGrid*>(this), painter, size);
+}
+
+QSize CoefficientGrid::exportSize() const {
+  const int cols = std::max(1, shape_.heads * std::max(1, shape_.masks())), rows = std::max(1, shape_.layers);
+  return QSize(std::clamp(cols * 28 + 200, 640, 1800), std::clamp(rows * 28 + 160, 360, 1400));
+}
+
+QString CoefficientGrid::exportTitle() const { return plotTitle(this); }
 
 void CoefficientGrid::setShape(const TrainingShape& shape) {
   shape_ = shape;
@@ -60,6 +75,10 @@ double CoefficientGrid::cell(int layer, int head, int mask) const {
 }
 
 void CoefficientGrid::rebuild() {
+  // The masks' order inside each head's group of columns: the axis names only the heads.
+  setPlotTitle(this, tr("Mixture coefficients α of every layer, head and mask"),
+               shape_.maskNames.isEmpty() ? QString()
+                                          : tr("columns of each head, left to right: %1; white: α = 0").arg(shape_.maskNames.join(QStringLiteral(", "))));
   const int K = std::max(1, shape_.masks()), cols = std::max(1, shape_.heads * K), rows = std::max(1, shape_.layers);
   map_->data()->setSize(cols, rows);
   map_->data()->setRange(QCPRange(0, cols - 1), QCPRange(0, rows - 1));

@@ -7,10 +7,12 @@
 #include "ui/plots/qcp.h"
 
 #include "ui/bridge/training_types.h"
+#include "ui/export/export_renderable.h"
 
 namespace attnx::ui {
 
-class CoefficientGrid : public QCustomPlot {
+// Exports through ExportRenderable: title, mask order, axes and colour scale at the export's size.
+class CoefficientGrid : public QCustomPlot, public ExportRenderable {
   Q_OBJECT
  public:
   explicit CoefficientGrid(QWidget* parent = nullptr);
@@ -21,6 +23,10 @@ class CoefficientGrid : public QCustomPlot {
   void setLogColours(bool log);
   // The value drawn in cell (layer, head, mask), for tests.
   double cell(int layer, int head, int mask) const;
+
+  void renderForExport(QPainter& painter, const QSize& size) const override;
+  QSize exportSize() const override;  // about 28 px per cell, plus room for the labels and scale
+  QString exportTitle() const override;
 
  private:
   void rebuild();

@@ -1,6 +1,7 @@
 #include "ui/plots/coefficient_plot.h"
 
 #include "ui/plots/ema_smoother.h"
+#include "ui/plots/figure_layout.h"
 
 namespace attnx::ui {
 namespace {
@@ -20,7 +21,7 @@ CoefficientPlot::CoefficientPlot(QWidget* parent) : StreamingPlot(parent) {
   yAxis->setLabel(tr("coefficient α"));
   legend->setVisible(true);
   legend->setFont(QFont(font().family(), 8));
-  axisRect()->insetLayout()->setInsetAlignment(0, Qt::AlignTop | Qt::AlignRight);
+  placeLegendBelow(this, 4);  // off the data: the curves fill the whole axis rect
   thresholdLine_ = new QCPItemStraightLine(this);
   thresholdLine_->setPen(QPen(QColor(200, 0, 0, 160), 1, Qt::DashLine));
   thresholdLine_->setSelectable(false);
@@ -82,6 +83,7 @@ void CoefficientPlot::addSamples(const TrainingSamples& samples) {
     d.raw->addData(keys, raw, true);
     d.smooth->addData(keys, smooth, true);
   }
+  markCoincidentCurves();
   refreshCrossingMarkers();
   scheduleReplot();
 }
@@ -95,6 +97,7 @@ void CoefficientPlot::setFilter(int layer, int head, int mask) {
 
 void CoefficientPlot::setThreshold(double threshold) {
   threshold_ = threshold;
+  refreshTitle();
   thresholdLine_->point1->setCoords(0, threshold);
   thresholdLine_->point2->setCoords(1, threshold);
   recomputeCrossings();
@@ -119,10 +122,18 @@ void CoefficientPlot::rebuildGraphs() {
     Drawn d{c, addGraph(), addGraph()};
     // Colour by mask, so a mask keeps its colour whichever heads are shown.
     QColor color = curveColor(c % qMax(1, shape_.masks()));
-    d.smooth->setPen(QPen(color, 1.6));
+    // Masks often share α (two windows longer than the training length are the same mask):
+    // each mask also gets its own dash, later masks thinner, so coinciding curves stay visible.
+    const int k = c % qMax(1, shape_.masks());
+    static const Qt::PenStyle dashes[] = {Qt::SolidLine, Qt::DashLine, Qt::DotLine, Qt::DashDotLine, Qt::DashDotDotLine};
+    QPen pen(color, qMax(1.0, 2.4 - 0.3 * k), dashes[k % 5]);
+    pen.setCapStyle(Qt::FlatCap);
+    d.smooth->setPen(pen);
     d.smooth->setName(curveName(c));
-    color.setAlpha(55);
+    setCsvSeriesName(d.smooth, smoothing_ > 0 ? smoothedSeriesName(curveName(c), smoothing_) : curveName(c));
+    color.setAlpha(70);  // the raw curve in its series' colour, light
     d.raw->setPen(QPen(color, 1));
+    d.raw->setName(curveName(c));
     d.raw->removeFromLegend();
     d.raw->setVisible(smoothing_ > 0);
     // The smoothed values start from the first raw value (a plain EMA; α starts at its initial value).
@@ -139,10 +150,49 @@ void CoefficientPlot::rebuildGraphs() {
   markers_->removeFromLegend();
   markers_->addToLegend();
   legend->setVisible(!drawn_.isEmpty() && drawn_.size() <= 16);
+  markCoincidentCurves();
+  refreshTitle();
   refreshCrossingMarkers();
   Q_EMIT drawnCurvesChanged(drawn_.size(), curves.size());
   setFollowLatest(true);
   scheduleReplot();
+}
+
+QString CoefficientPlot::filterText() const {
+  auto part = [](int value, const QString& one, const QString& all) { return value == kAll ? all : one.arg(value); };
+  const QString mask = mask_ == kAll ? tr("every mask") : tr("mask %1").arg(shape_.maskNames.value(mask_, QString::number(mask_)));
+  return tr("%1, %2, %3").arg(part(layer_, tr("layer %1"), tr("every layer")), part(head_, tr("head %1"), tr("every head")), mask);
+}
+
+QJsonObject CoefficientPlot::figureContext() const {
+  auto value = [](int v) { return v == kAll ? QJsonValue(QStringLiteral("all")) : QJsonValue(v); };
+  return QJsonObject{{QStringLiteral("layer"), value(layer_)},
+                     {QStringLiteral("head"), value(head_)},
+                     {QStringLiteral("mask"), mask_ == kAll ? QJsonValue(QStringLiteral("all")) : QJsonValue(shape_.maskNames.value(mask_))},
+                     {QStringLiteral("smoothing"), smoothing_},
+                     {QStringLiteral("pruning_threshold"), threshold_},
+                     {QStringLiteral("curves_drawn"), drawnCurveCount()},
+                     {QStringLiteral("curves_filtered"), static_cast<int>(filteredCurves().size())}};
+}
+
+void CoefficientPlot::markCoincidentCurves() {
+  QVector<QCPGraph*> graphs;
+  QStringList names;
+  for (const auto& d : drawn_) {
+    graphs << d.smooth;
+    names << curveName(d.curve);
+  }
+  markCoincidentSeries(graphs, names);
+}
+
+void CoefficientPlot::refreshTitle() {
+  const QString smoothing = smoothing_ > 0 ? tr("faint: raw; solid: EMA-smoothed, weight %1").arg(QString::number(smoothing_, 'f', 2))
+                                           : tr("raw values");
+  QString shown;
+  if (drawnCurveCount() < filteredCurves().size())
+    shown = tr("; %1 of %2 curves drawn").arg(drawnCurveCount()).arg(filteredCurves().size());
+  setPlotTitle(this, tr("Mixture coefficients α against step: %1").arg(filterText()),
+               tr("%1; dashed: pruning threshold %2, ◆ where a curve crosses it%3").arg(smoothing).arg(threshold_).arg(shown));
 }
 
 void CoefficientPlot::appendCrossings(int curve, int fromPoint) {

@@ -3,6 +3,7 @@
 // dashed line at the pruning threshold and a marker wherever a curve crosses it.
 #pragma once
 
+#include <QJsonObject>
 #include <QVector>
 
 #include "ui/bridge/training_types.h"
@@ -45,6 +46,10 @@ class CoefficientPlot : public StreamingPlot {
   int drawnCurveCount() const { return static_cast<int>(drawn_.size()); }
   const QVector<Crossing>& crossings(int curve) const { return crossings_[curve]; }
   QString curveName(int curve) const;
+  // "layer 1, head 1, every mask": what the filter shows (also in the drawn title).
+  QString filterText() const;
+  // The figure's context for index.json: layer, head, mask ("all" or the one shown), smoothing, threshold.
+  QJsonObject figureContext() const;
 
  Q_SIGNALS:
   void drawnCurvesChanged(int drawn, int filtered);
@@ -59,6 +64,8 @@ class CoefficientPlot : public StreamingPlot {
   void recomputeCrossings();
   void appendCrossings(int curve, int fromPoint);
   void refreshCrossingMarkers();
+  void refreshTitle();
+  void markCoincidentCurves();
 
   TrainingShape shape_;
   QVector<double> steps_;

@@ -1,5 +1,7 @@
 #include "ui/plots/loss_plot.h"
 
+#include "ui/plots/figure_layout.h"
+
 namespace attnx::ui {
 namespace {
 
@@ -15,8 +17,10 @@ const SeriesStyle kStyles[LossPlot::SeriesCount] = {
     {"validation KL", QColor(204, 121, 167)},
 };
 
+// The raw curve behind its smoothed twin: the series' own colour, light (not grey), so a reader
+// still sees which noise belongs to which curve.
 QColor faint(QColor c) {
-  c.setAlpha(60);
+  c.setAlpha(80);
   return c;
 }
 
@@ -32,7 +36,7 @@ LossPlot::LossPlot(QWidget* parent) : StreamingPlot(parent) {
   yAxis2->setLabelColor(kStyles[L1].color);
   legend->setVisible(true);
   legend->setFont(QFont(font().family(), 8));
-  axisRect()->insetLayout()->setInsetAlignment(0, Qt::AlignTop | Qt::AlignRight);
+  placeLegendBelow(this, SeriesCount);  // off the data: the total loss runs along the top right
   for (int s = 0; s < SeriesCount; ++s) {
     const auto& style = kStyles[s];
     QCPAxis* valueAxis = s == L1 ? yAxis2 : yAxis;
@@ -44,11 +48,13 @@ LossPlot::LossPlot(QWidget* parent) : StreamingPlot(parent) {
       smooth_[s] = raw_[s];
       continue;
     }
+    raw_[s]->setName(tr(style.name));
     raw_[s]->setPen(QPen(faint(style.color), 1));
     raw_[s]->removeFromLegend();
     smooth_[s] = addGraph(xAxis, valueAxis);
-    smooth_[s]->setName(tr(style.name));
-    smooth_[s]->setPen(QPen(style.color, 2));
+    smooth_[s]->setName(tr(style.name));  // the legend names the series; CSV tells the twin apart
+    // With λ₁ small the total loss lies on the KL: drawn after it, thinner and dashed, both show.
+    smooth_[s]->setPen(s == Total ? QPen(style.color, 1.6, Qt::DashLine) : QPen(style.color, s == Kl ? 2.6 : 2));
   }
   setSmoothing(smoothing_);
 }
@@ -73,6 +79,7 @@ void LossPlot::addSamples(const TrainingSamples& samples) {
     smooth_[s]->addData(keys, smoothed[s], true);
   }
   if (!valKeys.isEmpty()) raw_[Validation]->addData(valKeys, values[Validation], true);
+  markCoincident();
   scheduleReplot();
 }
 
@@ -82,6 +89,7 @@ void LossPlot::clear() {
     smooth_[s]->data()->clear();
     ema_[s].reset();
   }
+  markCoincident();
   setFollowLatest(true);
   scheduleReplot();
 }
@@ -90,6 +98,14 @@ void LossPlot::setSmoothing(double weight) {
   smoothing_ = qBound(0.0, weight, 0.999);
   for (int s = 0; s < SeriesCount; ++s) ema_[s] = EmaSmoother(smoothing_);
   resmooth();
+  // With smoothing off the drawn curve is the raw one and carries the plain name.
+  for (int s = 0; s < Validation; ++s)
+    setCsvSeriesName(smooth_[s], smoothing_ > 0 ? smoothedSeriesName(raw_[s]->name(), smoothing_) : raw_[s]->name());
+  markCoincident();
+  setPlotTitle(this, tr("Distillation loss against training step"),
+               smoothing_ > 0 ? tr("faint: raw values; solid: EMA-smoothed, weight %1; Σ|α| on the right axis")
+                                    .arg(QString::number(smoothing_, 'f', 2))
+                              : tr("raw values, not smoothed; Σ|α| on the right axis"));
   scheduleReplot();
 }
 
@@ -97,6 +113,14 @@ void LossPlot::setSeriesVisible(Series s, bool visible) {
   smooth_[s]->setVisible(visible);
   raw_[s]->setVisible(visible && (s == Validation || smoothing_ > 0));
   scheduleReplot();
+}
+
+void LossPlot::markCoincident() {
+  // A run without validation has no validation curve: no legend entry promising one.
+  if (raw_[Validation]->data()->isEmpty()) raw_[Validation]->removeFromLegend();
+  else if (!legend->hasItemWithPlottable(raw_[Validation])) raw_[Validation]->addToLegend();
+  // KL and total loss share the left axis; they coincide when λ₁ = 0.
+  markCoincidentSeries({smooth_[Kl], smooth_[Total]}, {raw_[Kl]->name(), raw_[Total]->name()});
 }
 
 void LossPlot::resmooth() {

@@ -32,6 +32,7 @@ class LossPlot : public StreamingPlot {
 
  private:
   void resmooth();
+  void markCoincident();
   std::array<QCPGraph*, SeriesCount> raw_{};
   std::array<QCPGraph*, SeriesCount> smooth_{};
   std::array<EmaSmoother, SeriesCount> ema_;

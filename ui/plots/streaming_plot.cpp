@@ -2,6 +2,8 @@
 
 #include <QElapsedTimer>
 
+#include "ui/plots/log_ticker.h"
+
 namespace attnx::ui {
 
 StreamingPlot::StreamingPlot(QWidget* parent) : QCustomPlot(parent) {
@@ -18,20 +20,15 @@ StreamingPlot::StreamingPlot(QWidget* parent) : QCustomPlot(parent) {
 void StreamingPlot::setLogScale(bool log) {
   logScale_ = log;
   for (QCPAxis* axis : {yAxis, yAxis2}) {
-    if (log) {
-      axis->setScaleType(QCPAxis::stLogarithmic);
-      axis->setTicker(QSharedPointer<QCPAxisTickerLog>(new QCPAxisTickerLog));
-      axis->setNumberFormat(QStringLiteral("eb"));
-      axis->setNumberPrecision(0);
-    } else {
-      axis->setScaleType(QCPAxis::stLinear);
-      axis->setTicker(QSharedPointer<QCPAxisTicker>(new QCPAxisTicker));
-      axis->setNumberFormat(QStringLiteral("gb"));
-      axis->setNumberPrecision(6);
-    }
+    if (log) setLogAxis(axis);
+    else setLinearAxis(axis);
   }
   fitToData();
   scheduleReplot();
+}
+
+QString StreamingPlot::smoothedSeriesName(const QString& series, double weight) {
+  return tr("%1, smoothed (EMA %2)").arg(series, QString::number(weight, 'f', 2));
 }
 
 void StreamingPlot::setFollowLatest(bool follow) {

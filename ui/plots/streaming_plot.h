@@ -26,6 +26,10 @@ class StreamingPlot : public QCustomPlot {
   // Rescales (when following) and replots now; returns the time it took in milliseconds.
   double replotNow();
 
+  // The CSV name of a smoothed twin of `series`: "<series>, smoothed (EMA 0.60)"; the raw curve
+  // carries the legend's name itself.
+  static QString smoothedSeriesName(const QString& series, double weight);
+
  protected:
   // Fits the axes to the data; subclasses may narrow it (e.g. to visible curves).
   virtual void fitToData();
