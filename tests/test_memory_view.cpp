@@ -13,6 +13,7 @@
 #include "ui/memory/bench_results.h"
 #include "ui/memory/memory_gauge.h"
 #include "ui/memory/memory_view.h"
+#include "ui/export/figure_exporter.h"
 #include "ui/plots/qcp.h"
 
 using namespace attnx::ui;
@@ -85,6 +86,59 @@ class TestMemoryView : public QObject {
     QVERIFY2(view.teacherGauge()->peakBytes() - weights >= logits,
              qPrintable(QStringLiteral("%1 < %2").arg(view.teacherGauge()->peakBytes() - weights).arg(logits)));
     QVERIFY(view.studentGauge()->peakBytes() - view.studentGauge()->currentBytes() >= logits);
+    // Teacher and student are two forwards, each gauge showing its own: the peaks over the weights
+    // are what the session measures for the teacher and for the soft student, measured again here.
+    const StudentKind soft = StudentKind::Soft;
+    const auto teacher = session_->measureForward(nullptr, 64), student = session_->measureForward(&soft, 64);
+    QCOMPARE(view.teacherGauge()->peakBytes() - weights, qint64(teacher.tensorPeakBytes));
+    // (The student's first forward also builds its cached masks: a few KiB more than a later one.)
+    const qint64 studentShown = view.studentGauge()->peakBytes() - view.studentGauge()->currentBytes();
+    QVERIFY2(std::llabs(studentShown - student.tensorPeakBytes) <= student.tensorPeakBytes / 100,
+             qPrintable(QStringLiteral("%1 against %2").arg(studentShown).arg(student.tensorPeakBytes)));
+    // At n = 64 both peaks are the fp32 logits, 64 × vocab × 4 bytes (+ a little): equal, and the
+    // student's gauge says why instead of leaving two identical bars unexplained.
+    QVERIFY2(teacher.tensorPeakBytes < logits * 101 / 100, qPrintable(QString::number(teacher.tensorPeakBytes)));
+    QVERIFY2(view.studentGauge()->toolTip().contains(QStringLiteral("the logits")), qPrintable(view.studentGauge()->toolTip()));
+    QVERIFY(view.teacherGauge()->toolTip().contains(QStringLiteral("teacher forward of 64 tokens")));
+  }
+
+  // The run's own plan beside the fixed ones: the session's run folder goes to attnx-cli bench
+  // --attention-only --run, and the real CLI's report has a "learned:run" curve; plans with equal
+  // peak memory say so in the legend.
+  void benchmarksTheRunsPlan() {
+    MemoryView view;
+    view.setSession(session_);
+    const QString run = tmp_.path() + QStringLiteral("/run");
+    QCOMPARE(view.runFolder(), run);
+    QCOMPARE(view.benchPanel()->arguments().mid(view.benchPanel()->arguments().size() - 2), (QStringList{QStringLiteral("--run"), run}));
+    BenchPanel* panel = view.benchPanel();
+    panel->setProgram(QStringLiteral(ATTNX_CLI_PATH));
+    panel->setSequenceLengths(QStringLiteral("64,128"));
+    QSignalSpy finished(panel, &BenchPanel::finished);
+    panel->start();
+    QTRY_COMPARE_WITH_TIMEOUT(finished.count(), 1, 120000);
+    QVERIFY2(finished.at(0).at(0).toBool(), qPrintable(panel->statusText()));
+    QVERIFY2(panel->report().plans().contains(QStringLiteral("learned:run")), qPrintable(panel->report().plans().join(QLatin1Char(' '))));
+    const BenchReport report = panel->report();
+    const QStringList plans = report.plans();
+    QCOMPARE(panel->memoryPlot()->graphCount(), plans.size());
+    // Two plans whose peak memory is the same at every n (the fixed plans often are): the later
+    // one's legend entry names the earlier, worked out here from the report's rows.
+    int coinciding = 0;
+    for (int i = 0; i < plans.size(); ++i) {
+      QString earlier;
+      for (int j = 0; j < i && earlier.isEmpty(); ++j) {
+        const auto a = report.rowsOf(plans[j]), b = report.rowsOf(plans[i]);
+        bool same = a.size() == b.size();
+        for (int k = 0; same && k < a.size(); ++k) same = a[k].n == b[k].n && a[k].peakBytes == b[k].peakBytes;
+        if (same) earlier = plans[j];
+      }
+      const QString name = panel->memoryPlot()->graph(i)->name();
+      QCOMPARE(name, earlier.isEmpty() ? plans[i] : QStringLiteral("%1 (same as %2)").arg(plans[i], earlier));
+      coinciding += earlier.isEmpty() ? 0 : 1;
+    }
+    qInfo("%d of %d plans coincide in peak memory with an earlier one", coinciding, int(plans.size()));
+    QVERIFY(exportFigure(panel->memoryPlot(), QStringLiteral("/tmp/attnx-bench-memory.png"), FigureFormat::Png, {QSize(900, 600), 96}).isEmpty());
   }
 
   void parsesBenchOutput() {

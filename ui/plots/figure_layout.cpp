@@ -23,7 +23,7 @@ bool sameCurve(const QCPGraph* a, const QCPGraph* b) {
   for (int i = 0; i < a->dataCount(); ++i) {
     const auto pa = a->data()->at(i), pb = b->data()->at(i);
     if (pa->key != pb->key) return false;
-    if (std::fabs(pa->value - pb->value) > 1e-3 * std::max(std::fabs(pa->value), std::fabs(pb->value))) return false;
+    if (std::fabs(pa->value - pb->value) > 1e-9 * std::max(std::fabs(pa->value), std::fabs(pb->value))) return false;
   }
   return true;
 }

@@ -28,7 +28,7 @@ QString csvSeriesName(const QCPAbstractPlottable* plottable);
 // marker shape; later series thinner with hollow markers, so the earlier ones show around them.
 void applyDistinctStyle(QCPGraph* graph, int index, const QColor& colour);
 // Names graphs[i] names[i], with "(same as <names[j]>)" appended where its points equal those of an
-// earlier visible graph j (same keys, values within 0.1 %): a reader then knows why a curve seems
+// earlier visible graph j (same keys, values equal to 1e-9): a reader then knows why a curve seems
 // missing. Only the legend changes; the CSV name is set apart (setCsvSeriesName).
 void markCoincidentSeries(const QVector<QCPGraph*>& graphs, const QStringList& names);
 // Every graph of the plot, named by its CSV name (set to the graph's name where none is set yet).
