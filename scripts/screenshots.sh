@@ -4,6 +4,7 @@
 # saves a PNG of the window after each step and of every panel, for review and for the README.
 #
 # usage: scripts/screenshots.sh [OUT_DIR (default build/screenshots)] [attnx options, e.g. --model DIR --steps N]
+# The screen is 1600x1000 (ATTNX_SCREEN=1280x800 for a laptop's); the window takes its default size on it.
 # The model: --model DIR, else $ATTNX_DEFAULT_MODEL, else the embedded default model (resources/default-model),
 # else a small GPT-2 made here with attnx-cli pretrain (2 layers, 4 heads, a few steps on one book: enough to
 # have real curves, not a good model).
@@ -36,5 +37,5 @@ fi
 # A fresh settings file, so the layout is the default one.
 export XDG_CONFIG_HOME="$OUT/.config"
 rm -rf "$XDG_CONFIG_HOME"
-xvfb-run -a -s '-screen 0 1600x1000x24' "$BUILD/app/attnx-tour" --tour "$OUT" "${args[@]}"
+xvfb-run -a -s "-screen 0 ${ATTNX_SCREEN:-1600x1000}x24" "$BUILD/app/attnx-tour" --tour "$OUT" "${args[@]}"
 ls "$OUT"/*.png

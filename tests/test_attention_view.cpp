@@ -1,6 +1,7 @@
 // The Attention view on a small distillation run made by attnx-cli (offscreen): maps, per-head KL
 // against a naive loop over the maps, empty / too-long prompts, latest-wins requests, pooled
 // display and exact cells on zoom, and the 1024-token display path (timed, printed, not asserted).
+#include <QPushButton>
 #include <QSignalSpy>
 #include <QTemporaryDir>
 #include <QtTest>
@@ -226,6 +227,7 @@ class TestAttentionView : public QObject {
     QStringList tokens;
     for (int i = 0; i < n; ++i) tokens << QStringLiteral("t%1").arg(i);
     HeatmapPlot plot;
+    plot.setScale(HeatmapScale::Linear);  // raw weights in the cells
     plot.resize(500, 450);
     plot.show();
     QElapsedTimer timer;
@@ -245,10 +247,12 @@ class TestAttentionView : public QObject {
       for (int c = 0; c < 20; ++c) QCOMPARE(plot.cellValue(c, r), static_cast<double>((*m)[(200 + r) * n + 100 + c]));
   }
 
-  // By default a map fills its widget: no padding around it.
-  void mapsFillTheirWidgetByDefault() {
+  // Without square cells a map fills its widget: no padding around it (square cells are the default).
+  void mapsFillTheirWidgetWithoutSquareCells() {
     auto m = std::make_shared<std::vector<float>>(40 * 40, 0.5f);
     HeatmapPlot plot;
+    QVERIFY(plot.squareCells());
+    plot.setSquareCells(false);
     plot.resize(330, 700);
     plot.show();
     QVERIFY(QTest::qWaitForWindowExposed(&plot));
@@ -298,6 +302,93 @@ class TestAttentionView : public QObject {
     QVERIFY(pad.left() + pad.right() == 0 || pad.top() + pad.bottom() == 0);
     QVERIFY(pad.left() + pad.right() + pad.top() + pad.bottom() > 0 || size == QSize(500, 500));
     QVERIFY(std::abs(pad.left() - pad.right()) <= 1 && std::abs(pad.top() - pad.bottom()) <= 1);
+  }
+
+  // The default colour scale divides each query row by its largest weight: every displayed cell is
+  // the weight over its row's maximum, computed here by hand; the linear scale shows the raw weight.
+  void rowMaxScaleIsTheDefault() {
+    const int n = 5;
+    auto m = std::make_shared<std::vector<float>>(static_cast<size_t>(n) * n, 0.0f);
+    for (int i = 0; i < n; ++i)
+      for (int j = 0; j <= i; ++j) (*m)[static_cast<size_t>(i) * n + j] = 0.01f * static_cast<float>((i * 7 + j * 3) % 11 + 1);
+    HeatmapPlot plot;
+    QCOMPARE(plot.scale(), HeatmapScale::RowMax);
+    plot.resize(400, 400);
+    plot.setMatrix(m, n, QStringList(), false);
+    for (int r = 0; r < n; ++r) {
+      float rowMax = 0;
+      for (int c = 0; c <= r; ++c) rowMax = std::max(rowMax, (*m)[static_cast<size_t>(r) * n + c]);
+      for (int c = 0; c <= r; ++c)
+        QVERIFY(std::abs(plot.cellValue(c, r) - (*m)[static_cast<size_t>(r) * n + c] / rowMax) < 1e-6);
+    }
+    QCOMPARE(plot.valueAt(4, 2), static_cast<double>((*m)[4 * n + 2]));  // the tooltip's value stays the weight
+    plot.setScale(HeatmapScale::Linear);
+    QCOMPARE(plot.cellValue(2, 4), static_cast<double>((*m)[4 * n + 2]));
+  }
+
+  // Token labels: at round indices (a step of 1, 2 or 5 times a power of ten), the same ones on both
+  // axes, and no more than one per 18 px of the shorter axis.
+  void tickLabelsAreThinnedToRoundSteps() {
+    const int n = 1024;
+    auto m = std::make_shared<std::vector<float>>(static_cast<size_t>(n) * n, 0.001f);
+    QStringList tokens;
+    for (int i = 0; i < n; ++i) tokens << QStringLiteral("t%1").arg(i);
+    HeatmapPlot plot;
+    plot.resize(600, 560);
+    plot.show();
+    QVERIFY(QTest::qWaitForWindowExposed(&plot));
+    plot.setMatrix(m, n, tokens, false);
+    QTest::qWait(100);
+    auto ticks = [](QCPAxis* axis) { return axis->ticker().dynamicCast<QCPAxisTickerText>()->ticks().keys(); };
+    const auto keys = ticks(plot.xAxis), queries = ticks(plot.yAxis);
+    QCOMPARE(keys, queries);
+    QVERIFY(keys.size() >= 2);
+    const int step = static_cast<int>(keys[1] - keys[0]);
+    QVERIFY2(QList<int>({1, 2, 5, 10, 20, 50, 100, 200, 500}).contains(step), qPrintable(QString::number(step)));
+    for (double k : keys) QCOMPARE(static_cast<int>(k) % step, 0);
+    const int shorter = std::min(plot.axisRect()->width(), plot.axisRect()->height());
+    QVERIFY2(keys.size() <= shorter / 18 + 1, qPrintable(QStringLiteral("%1 labels on %2 px").arg(keys.size()).arg(shorter)));
+  }
+
+  // Auto shows teacher, student and difference side by side as far as they fit at kAutoMapWidth
+  // each, else fewer; the explicit modes show what they name.
+  void mapModes() {
+    AttentionView view;
+    view.setSession(session_);
+    view.resize(2400, 800);
+    view.show();
+    QVERIFY(QTest::qWaitForWindowExposed(&view));
+    QCOMPARE(view.mapMode(), AttentionMapMode::Auto);
+    QTRY_COMPARE(view.visiblePlots().size(), 3);
+    view.resize(900, 800);
+    QTRY_COMPARE(view.visiblePlots(), QList<HeatmapPlot*>{view.teacherPlot()});
+    view.setMapMode(AttentionMapMode::SideBySide);
+    QCOMPARE(view.visiblePlots().size(), 3);
+    view.setMapMode(AttentionMapMode::Difference);
+    QCOMPARE(view.visiblePlots(), QList<HeatmapPlot*>{view.differencePlot()});
+    view.setMapMode(AttentionMapMode::Student);
+    QCOMPARE(view.visiblePlots(), QList<HeatmapPlot*>{view.studentPlot()});
+  }
+
+  // The pruning rule in the form: shown from the session, and Apply asks for the rule given.
+  void pruningRuleIsShownAndRequested() {
+    AttentionView view;
+    view.setSession(session_);
+    QVERIFY(!view.pruningRule());  // the run's plan
+    view.setPruningRule(attnx::PruningRule::topKRule(2));
+    QSignalSpy asked(&view, &AttentionView::pruningRuleRequested);
+    for (auto* b : view.findChildren<QPushButton*>())
+      if (b->text() == QStringLiteral("Apply")) b->click();
+    QCOMPARE(asked.count(), 1);
+    const auto rule = asked.at(0).at(0).value<std::optional<attnx::PruningRule>>();
+    QVERIFY(rule && rule->kind == attnx::PruningRule::Kind::TopK && rule->topK == 2);
+    // A session opened with a threshold rule shows it.
+    auto pruned = std::make_shared<AnalysisSession>();
+    QVERIFY(pruned->loadRun(session_->summary().runDir, {}, session_->core()->teacher(),
+                            attnx::PruningRule::thresholdRule(0.2)).isEmpty());
+    view.setSession(pruned);
+    const auto shown = view.pruningRule();
+    QVERIFY(shown && shown->kind == attnx::PruningRule::Kind::Threshold && std::abs(shown->threshold - 0.2) < 1e-9);
   }
 };
 

@@ -58,18 +58,34 @@ class TestRunSession : public QObject {
 
   // attnx-cli attention --json and the desktop's session: the same maps and KL for both students,
   // the pruned one described the same way; and the KL is what the maps say (recomputed here).
+  // A pruning rule (the Attention view's, attnx-cli's --prune-*) gives the same pruned student both ways.
   void attentionAgreesWithTheCli_data() {
     QTest::addColumn<QString>("student");
-    QTest::newRow("soft") << QStringLiteral("soft");
-    QTest::newRow("pruned") << QStringLiteral("pruned");
+    QTest::addColumn<int>("topK");  // 0: the run's default plan
+    QTest::newRow("soft") << QStringLiteral("soft") << 0;
+    QTest::newRow("pruned") << QStringLiteral("pruned") << 0;
+    QTest::newRow("pruned, top-1 rule") << QStringLiteral("pruned") << 1;
   }
   void attentionAgreesWithTheCli() {
     QFETCH(QString, student);
+    QFETCH(int, topK);
     const auto kind = student == QLatin1String("soft") ? StudentKind::Soft : StudentKind::Pruned;
-    const auto desk = session_->attentionMaps(kPrompt, kind);
-    const auto cli = cliJson({"attention", "--run", run_, "--prompt", kPrompt, "--student", student, "--json"});
+    auto session = session_;
+    QStringList args{"attention", "--run", run_, "--prompt", kPrompt, "--student", student, "--json"};
+    if (topK > 0) {
+      session = std::make_shared<AnalysisSession>();
+      const QString problem = session->loadRun(run_, {}, session_->core()->teacher(), attnx::PruningRule::topKRule(topK));
+      QVERIFY2(problem.isEmpty(), qPrintable(problem));
+      QVERIFY2(session->summary().prunedDescription.contains(QStringLiteral("top-%1").arg(topK)),
+               qPrintable(session->summary().prunedDescription));
+      args << "--prune-top-k" << QString::number(topK);
+      // Another plan than the run's default: other pruned maps.
+      QVERIFY(session->attentionMaps(kPrompt, kind)->studentMaps != session_->attentionMaps(kPrompt, kind)->studentMaps);
+    }
+    const auto desk = session->attentionMaps(kPrompt, kind);
+    const auto cli = cliJson(args);
     QVERIFY(!cli.is_null());
-    QCOMPARE(cli["pruned_plan"].get<std::string>(), session_->summary().prunedDescription.toStdString());
+    QCOMPARE(cli["pruned_plan"].get<std::string>(), session->summary().prunedDescription.toStdString());
     QCOMPARE(cli["ids"].get<std::vector<int>>(), desk->prompt.ids);
     const int L = desk->layers, H = desk->heads, n = desk->n;
     QCOMPARE(cli["maps"].size(), size_t(L * H));

@@ -4,6 +4,10 @@
 // the window during training asks, stops the run and leaves its checkpoint.
 #include <QApplication>
 #include <QDockWidget>
+#include <QAction>
+#include <QSettings>
+#include <QSpinBox>
+#include <QUndoStack>
 #include <QFile>
 #include <QMenu>
 #include <QMessageBox>
@@ -22,6 +26,7 @@
 #include "ui/bridge/model_session.h"
 #include "ui/bridge/training_controller.h"
 #include "ui/main_window/main_window.h"
+#include "ui/main_window/workspaces.h"
 #include "ui/main_window/model_panel.h"
 #include "ui/plots/coefficient_plot.h"
 #include "ui/plots/loss_plot.h"
@@ -75,19 +80,86 @@ class TestUiMainWindow : public QObject {
     QStringList titles;
     for (auto* d : docks) titles << d->windowTitle();
     for (const auto& t : expected) QVERIFY2(titles.contains(t), qPrintable(t));
-    for (auto* d : docks) {
+    for (auto* d : docks) {  // shown or hidden by the workspace: View toggles it either way
       QVERIFY2(d->widget() && !d->objectName().isEmpty(), qPrintable(d->windowTitle()));
       QVERIFY(w.viewMenu()->actions().contains(d->toggleViewAction()));
+      const bool hidden = d->isHidden();
       d->toggleViewAction()->trigger();
-      QVERIFY(d->isHidden());
+      QCOMPARE(d->isHidden(), !hidden);
       d->toggleViewAction()->trigger();
-      QVERIFY(!d->isHidden());
+      QCOMPARE(d->isHidden(), hidden);
     }
     // One line adds an analysis view.
     auto* extra = w.addPanel(new QWidget, QStringLiteral("Attention"), QStringLiteral("AttentionDock"));
     QVERIFY(w.viewMenu()->actions().contains(extra->toggleViewAction()));
     QVERIFY(w.bankEditor()->model()->rowCount() > 0);
     QVERIFY(w.bankEditor()->combinedView()->summaryText().contains(QStringLiteral("Density")));
+  }
+
+  // Workspaces: each shows its own docks; a user's change to one is kept when switching away and
+  // back, and across windows (QSettings); Reset layout restores the workspace's default.
+  void workspacesShowTheirDocks() {
+    QSettings().remove(QStringLiteral("workspaces"));
+    auto dock = [](MainWindow& w, const char* name) { return w.findChild<QDockWidget*>(QString::fromLatin1(name)); };
+    {
+      MainWindow w;
+      w.show();
+      QVERIFY(QTest::qWaitForWindowExposed(&w));
+      auto* ws = w.workspaces();
+      QCOMPARE(ws->ids(), (QStringList{QStringLiteral("design"), QStringLiteral("train"), QStringLiteral("analyse"),
+                                        QStringLiteral("experiments")}));
+      QCOMPARE(ws->current(), QStringLiteral("design"));  // a first start
+      QVERIFY(dock(w, "MaskBankDock")->isVisible() && !dock(w, "AttentionDock")->isVisible());
+      QCOMPARE(ws->action(QStringLiteral("analyse"))->shortcut(), QKeySequence(QStringLiteral("Ctrl+3")));
+      ws->action(QStringLiteral("analyse"))->trigger();
+      QCOMPARE(ws->current(), QStringLiteral("analyse"));
+      QVERIFY(dock(w, "AttentionDock")->isVisible() && !dock(w, "MaskBankDock")->isVisible() &&
+              !dock(w, "TrainingDock")->isVisible());
+      ws->switchTo(QStringLiteral("train"));
+      QVERIFY(dock(w, "TrainingDock")->isVisible() && dock(w, "LossDock")->isVisible() && !dock(w, "AttentionDock")->isVisible());
+      dock(w, "LossDock")->close();  // the user's change to Train
+      ws->switchTo(QStringLiteral("design"));
+      ws->switchTo(QStringLiteral("train"));
+      QVERIFY(!dock(w, "LossDock")->isVisible());
+      w.close();  // saves the arrangements and the current workspace
+    }
+    {
+      MainWindow w;
+      w.show();
+      QVERIFY(QTest::qWaitForWindowExposed(&w));
+      QCOMPARE(w.workspaces()->current(), QStringLiteral("train"));
+      QVERIFY(!dock(w, "LossDock")->isVisible() && dock(w, "TrainingDock")->isVisible());
+      w.workspaces()->resetCurrent();
+      QVERIFY(dock(w, "LossDock")->isVisible());
+    }
+    QSettings().remove(QStringLiteral("workspaces"));
+  }
+
+  // The combined mask uses learned coefficients only with the bank they were learned for: after
+  // File -> New mask bank it shows the initial coefficients; and the editor's one n draws it.
+  void combinedMaskKeepsCoefficientsWithTheirBank() {
+    MainWindow w;
+    auto* combined = w.bankEditor()->combinedView();
+    const int K = w.bankEditor()->model()->rowCount();
+    combined->setModelShape(1, 1);
+    std::vector<float> alpha(static_cast<size_t>(K), 0.0f);
+    alpha[0] = 1.0f;  // only the first mask
+    combined->setCoefficients(alpha);
+    QVERIFY(combined->showsLearnedCoefficients());
+    w.bankEditor()->model()->removeMask(K - 1);  // another bank now: K - 1 masks
+    QVERIFY(!combined->showsLearnedCoefficients());
+    w.bankEditor()->model()->undoStack()->undo();  // the learned-for bank again: its coefficients apply
+    QVERIFY(combined->showsLearnedCoefficients());
+    w.bankEditor()->newBank();
+    QVERIFY(!combined->showsLearnedCoefficients());
+    QTRY_VERIFY(combined->summaryText().contains(QStringLiteral("initial coefficients")));
+    QSpinBox* n = nullptr;
+    for (auto* spin : w.bankEditor()->findChildren<QSpinBox*>())
+      if (spin->toolTip().contains(QStringLiteral("combined mask"))) n = spin;
+    QVERIFY(n);
+    n->setValue(96);
+    QCOMPARE(combined->length(), 96);
+    QTRY_VERIFY(combined->summaryText().contains(QStringLiteral("n = 96")));
   }
 
   void modelLoadsAndABadFolderReportsTheLoadersError() {

@@ -1,5 +1,5 @@
-// attnx-cli attention --run RUN (--prompt T | --prompt-ids 1,2,3) [--student soft|pruned] [--layer L]
-//                     [--head H] [--teacher DIR] [--json]: the headless twin of the desktop's Attention
+// attnx-cli attention --run RUN (--prompt T | --prompt-ids 1,2,3) [--student soft|pruned] [--prune-* RULE]
+//                     [--layer L] [--head H] [--teacher DIR] [--json]: the headless twin of the desktop's Attention
 // view, answered by the same core RunSession: teacher and student attention maps, the per-head
 // KL(teacher || student) and what each teacher head does on the prompt.
 #include <cstdio>
@@ -31,7 +31,7 @@ Runner addAttentionCommand(CLI::App& app, GlobalOptions& g) {
   a->source.add(sub, "Prompt text (its first context-length tokens are used)");
   sub->add_option("--student", a->student,
                   "soft (every mask with its learned alpha, or a gated run's gate) or pruned (the run's plan.json, "
-                  "else the learned alpha at threshold 0.05, through the compiled kernel)")
+                  "else the learned alpha at threshold 0.05, or the --prune-* rule given; through the compiled kernel)")
       ->capture_default_str()->check(CLI::IsMember({"soft", "pruned"}));
   sub->add_option("--layer", a->layer, "Only this layer's maps (0-based)")->check(NonNegative);
   sub->add_option("--head", a->head, "Only this head's maps (0-based; with --layer, one head)")->check(NonNegative);

@@ -41,7 +41,7 @@ Runner addEvalCommand(CLI::App& app, GlobalOptions& g) {
   auto a = std::make_shared<Args>();
   addStudentOptions(sub, a->s, /*runRequired=*/true, /*allowSoft=*/false, /*shortNames=*/true);
   auto* planOpt = sub->add_option("--plan", a->planFile, "Evaluate this plan file (made for the run's bank) as the pruned student");
-  for (auto* o : {a->s.thresholdOpt, a->s.topKOpt, a->s.densityOpt, a->s.budgetOpt}) planOpt->excludes(o);
+  for (auto* o : a->s.prune.options()) planOpt->excludes(o);
   sub->add_option("--finetune-steps", a->finetune.steps,
                   "Fine-tune the pruned plan's weights this many steps on the run's training text (through the "
                   "compiled kernel) before evaluating; saved with the plan")

@@ -10,6 +10,7 @@ void RunPromptOptions::add(CLI::App* sub, const std::string& promptHelp) {
   auto* promptOpt = sub->add_option("--prompt", prompt, promptHelp);
   promptIdsOpt = sub->add_option("--prompt-ids", promptIds, "Prompt as token ids, comma-separated");
   promptOpt->excludes(promptIdsOpt);
+  prune.add(sub, /*shortNames=*/false);
   sub->callback([promptOpt, ids = promptIdsOpt] {
     if (promptOpt->count() + ids->count() == 0) throw CLI::RequiredError("--prompt or --prompt-ids");
   });
@@ -19,7 +20,7 @@ std::shared_ptr<RunSession> RunPromptOptions::open(const GlobalOptions& g, const
   // The session runs on the CPU, as the desktop's views do (the compiled student is a CPU kernel).
   if (g.device != "cpu") throw std::runtime_error("--device " + g.device + ": " + command + " runs on the CPU");
   selectDevice(g);  // --threads
-  return RunSession::open(run, teacher);
+  return RunSession::open(run, teacher, nullptr, prune.rule(/*densityLength: the run's, set by open*/ 1));
 }
 
 std::vector<int> RunPromptOptions::tokens(const RunSession& session) const {

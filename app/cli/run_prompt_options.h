@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "app/cli/cli_common.h"
+#include "app/cli/student_options.h"
 #include "core/eval/run_session.h"
 
 namespace attnx::cli {
@@ -14,8 +15,10 @@ namespace attnx::cli {
 struct RunPromptOptions {
   std::string run, teacher, prompt, promptIds;
   CLI::Option* promptIdsOpt = nullptr;
+  PruningOptions prune;  // the pruned student's rule (default: the run's plan)
 
-  // Adds --run (required), --teacher/--model, --prompt and --prompt-ids (one of the two required).
+  // Adds --run (required), --teacher/--model, --prompt and --prompt-ids (one of the two required),
+  // and the --prune-* rules of the pruned student.
   void add(CLI::App* sub, const std::string& promptHelp);
   bool promptIsText() const { return !promptIdsOpt || promptIdsOpt->count() == 0; }
   // Applies --threads and opens the run; refuses --device other than cpu naming `command`.

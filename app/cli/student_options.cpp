@@ -4,12 +4,34 @@
 
 namespace attnx::cli {
 
-std::optional<PruningRule> StudentOptions::rule(int64_t densityLength) const {
+std::optional<PruningRule> PruningOptions::rule(int64_t densityLength) const {
   if (thresholdOpt && thresholdOpt->count()) return PruningRule::thresholdRule(threshold);
   if (topKOpt && topKOpt->count()) return PruningRule::topKRule(topK);
   if (densityOpt && densityOpt->count()) return PruningRule::targetDensityRule(density, densityLength);
   if (budgetOpt && budgetOpt->count()) return PruningRule::budgetRule(budget, densityLength);
   return std::nullopt;
+}
+
+void PruningOptions::add(CLI::App* sub, bool shortNames) {
+  auto name = [&](const char* full, const char* shortName) {
+    return shortNames ? std::string(shortName) + "," + full : std::string(full);
+  };
+  const char* fallback = " (default: the run's plan.json, else threshold 0.05)";
+  thresholdOpt = sub->add_option(name("--prune-threshold", "--threshold"), threshold,
+                                 std::string("Prune: keep masks with alpha >= t") + fallback)
+                     ->check(NonNegative);
+  topKOpt = sub->add_option(name("--prune-top-k", "--top-k"), topK, std::string("Prune: keep the k largest alpha per head") + fallback)
+                ->check(Positive);
+  densityOpt = sub->add_option(name("--prune-target-density", "--target-density"), density,
+                               std::string("Prune: drop the smallest alpha until the mean density <= r") + fallback)
+                   ->check(CLI::Range(0.0, 1.0));
+  budgetOpt = sub->add_option(name("--prune-budget", "--budget"), budget,
+                              std::string("Prune: spend a mean density r where the run's pruning profile (attnx-cli "
+                                          "profile) says it costs least KL") + fallback)
+                  ->check(CLI::Range(0.0, 1.0));
+  thresholdOpt->excludes(topKOpt)->excludes(densityOpt)->excludes(budgetOpt);
+  topKOpt->excludes(densityOpt)->excludes(budgetOpt);
+  densityOpt->excludes(budgetOpt);
 }
 
 void addStudentOptions(CLI::App* sub, StudentOptions& s, bool runRequired, bool allowSoft, bool shortNames) {
@@ -25,28 +47,11 @@ void addStudentOptions(CLI::App* sub, StudentOptions& s, bool runRequired, bool 
       "plan with dense masked scores: the same numbers, any device)" +
       (allowSoft ? ", or soft (no pruning: every mask with its learned alpha, or a gated run's gate)" : "");
   auto* studentOpt = sub->add_option("--student", s.student, help)->capture_default_str()->check(CLI::IsMember(kinds));
-  auto name = [&](const char* full, const char* shortName) {
-    return shortNames ? std::string(shortName) + "," + full : std::string(full);
-  };
-  const char* fallback = " (default: the run's plan.json, else threshold 0.05)";
-  s.thresholdOpt = sub->add_option(name("--prune-threshold", "--threshold"), s.threshold,
-                                   std::string("Prune: keep masks with alpha >= t") + fallback)
-                       ->check(NonNegative);
-  s.topKOpt = sub->add_option(name("--prune-top-k", "--top-k"), s.topK,
-                              std::string("Prune: keep the k largest alpha per head") + fallback)
-                  ->check(Positive);
-  s.densityOpt = sub->add_option(name("--prune-target-density", "--target-density"), s.density,
-                                 std::string("Prune: drop the smallest alpha until the mean density <= r") + fallback)
-                     ->check(CLI::Range(0.0, 1.0));
-  s.budgetOpt = sub->add_option(name("--prune-budget", "--budget"), s.budget,
-                                std::string("Prune: spend a mean density r where the run's pruning profile (attnx-cli "
-                                            "profile) says it costs least KL") + fallback)
-                    ->check(CLI::Range(0.0, 1.0));
-  s.thresholdOpt->excludes(s.topKOpt)->excludes(s.densityOpt)->excludes(s.budgetOpt);
-  s.topKOpt->excludes(s.densityOpt)->excludes(s.budgetOpt);
-  s.densityOpt->excludes(s.budgetOpt);
-  if (!runRequired)
-    for (auto* o : {studentOpt, s.thresholdOpt, s.topKOpt, s.densityOpt, s.budgetOpt}) o->needs(s.runOpt);
+  s.prune.add(sub, shortNames);
+  if (!runRequired) {
+    studentOpt->needs(s.runOpt);
+    for (auto* o : s.prune.options()) o->needs(s.runOpt);
+  }
 }
 
 GlobalOptions withRunTeacher(const GlobalOptions& g, const RunArtifacts& run) {

@@ -11,22 +11,33 @@
 
 namespace attnx::cli {
 
-struct StudentOptions {
-  std::string run;                // --run ("" with score and generate: the teacher)
-  std::string student = "compiled";
-  double threshold = 0;           // the pruning rule, when one of the three is given
+// --prune-threshold, --prune-top-k, --prune-target-density, --prune-budget: the four pruning rules
+// (core/eval/attention_plan.h), at most one of them; none means the run's default plan.
+struct PruningOptions {
+  double threshold = 0;
   int64_t topK = 1;
   double density = 1;
   double budget = 1;
-  CLI::Option* runOpt = nullptr;
   CLI::Option* thresholdOpt = nullptr;
   CLI::Option* topKOpt = nullptr;
   CLI::Option* densityOpt = nullptr;
   CLI::Option* budgetOpt = nullptr;
 
-  bool hasRun() const { return runOpt && runOpt->count() > 0; }
-  // The rule given on the command line, if any; densityLength: n of --prune-target-density.
+  // shortNames: also --threshold, --top-k, --target-density, --budget (eval's older names).
+  void add(CLI::App* sub, bool shortNames);
+  std::vector<CLI::Option*> options() const { return {thresholdOpt, topKOpt, densityOpt, budgetOpt}; }
+  // The rule given on the command line, if any; densityLength: n of the density rules.
   std::optional<PruningRule> rule(int64_t densityLength) const;
+};
+
+struct StudentOptions {
+  std::string run;                // --run ("" with score and generate: the teacher)
+  std::string student = "compiled";
+  PruningOptions prune;
+  CLI::Option* runOpt = nullptr;
+
+  bool hasRun() const { return runOpt && runOpt->count() > 0; }
+  std::optional<PruningRule> rule(int64_t densityLength) const { return prune.rule(densityLength); }
   RunStudentKind kind() const { return runStudentKindFromName(student); }
 };
 

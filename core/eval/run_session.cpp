@@ -57,7 +57,7 @@ RunSession::RunSession(std::unique_ptr<State> s) : s_(std::move(s)) {}
 RunSession::~RunSession() = default;
 
 std::shared_ptr<RunSession> RunSession::open(const std::string& runDir, const std::string& teacherDir,
-                                             std::shared_ptr<Teacher> loaded) {
+                                             std::shared_ptr<Teacher> loaded, const std::optional<PruningRule>& rule) {
   if (runDir.empty()) throw std::runtime_error("no run folder given (make one with attnx-cli distill)");
   auto st = std::make_unique<State>();
   st->run = RunArtifacts::load(runDir);
@@ -73,7 +73,11 @@ std::shared_ptr<RunSession> RunSession::open(const std::string& runDir, const st
   const auto& cfg = st->teacher->model->config();
   // The run's shape is checked against the model by makeRunStudent (naming the run and --teacher).
   st->soft = makeRunStudent(st->run, cfg, RunStudentKind::Soft);
-  st->pruned = makeRunStudent(st->run, cfg, RunStudentKind::Compiled);
+  // Density rules measure at the run's training length, as every command's --prune-* options do.
+  std::optional<PruningRule> pruneRule = rule;
+  if (pruneRule && (pruneRule->kind == PruningRule::Kind::TargetDensity || pruneRule->kind == PruningRule::Kind::Budget))
+    pruneRule->densityLength = std::max<int64_t>(1, st->run.config.seqLen);
+  st->pruned = makeRunStudent(st->run, cfg, RunStudentKind::Compiled, pruneRule);
 
   auto& i = st->info;
   i.runDir = runDir;
@@ -82,6 +86,8 @@ std::shared_ptr<RunSession> RunSession::open(const std::string& runDir, const st
   for (const auto& m : st->run.bank.masks) i.maskNames.push_back(m.name);
   i.combine = st->run.config.combine;
   i.prunedSource = st->pruned.planSource;
+  i.prunedRule = pruneRule;
+  i.prunedDensity = st->pruned.plan.meanDensity(st->run.bank, std::max<int64_t>(1, st->run.config.seqLen));
   i.gated = st->soft.gated;
   i.layers = cfg.numLayers;
   i.heads = cfg.numHeads;

@@ -13,9 +13,11 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
+#include "core/eval/attention_plan.h"
 #include "core/eval/sampling_options.h"
 
 namespace attnx {
@@ -30,6 +32,8 @@ struct RunSessionInfo {
   std::vector<std::string> maskNames;
   std::string combine;        // "soft-mask" | "branch-mixture"
   std::string prunedSource;   // "plan.json (top-1)", "the learned alpha pruned (threshold 0.05)", ...
+  std::optional<PruningRule> prunedRule;  // the rule asked for at open; none: the run's default plan
+  double prunedDensity = 0;   // the pruned plan's mean density at trainedSeqLen
   bool gated = false;         // the soft student is a per-token gate
   int64_t layers = 0, heads = 0, headDim = 0, context = 0, vocab = 0, trainedSeqLen = 0;
   int64_t steps = 0;          // optimiser steps behind the learned alpha
@@ -94,10 +98,13 @@ class RunSession {
  public:
   // Opens a run folder made by attnx-cli distill: run.json, learned_bank.json, plan.json (optional),
   // student.safetensors (a gated run), and its teacher: teacherDir when not empty, else the run's
-  // own. `loaded` is used instead of loading again when it is that folder. Throws
-  // std::runtime_error naming the file and what is wrong.
+  // own. `loaded` is used instead of loading again when it is that folder. `rule` prunes the learned
+  // alpha into the pruned student (the CLI's --prune-* options, the Attention view's rule; density rules
+  // are measured at the run's training length whatever their densityLength); none: the run's default plan. Throws std::runtime_error naming the file and what is wrong (PlanError for a
+  // rule the run cannot take, e.g. a budget without a pruning profile).
   static std::shared_ptr<RunSession> open(const std::string& runDir, const std::string& teacherDir = {},
-                                          std::shared_ptr<Teacher> loaded = nullptr);
+                                          std::shared_ptr<Teacher> loaded = nullptr,
+                                          const std::optional<PruningRule>& rule = std::nullopt);
   ~RunSession();
   RunSession(const RunSession&) = delete;
   RunSession& operator=(const RunSession&) = delete;

@@ -2,6 +2,7 @@
 
 #include <QCheckBox>
 #include <QComboBox>
+#include <QDoubleSpinBox>
 #include <QFormLayout>
 #include <QHBoxLayout>
 #include <QLabel>
@@ -68,43 +69,65 @@ AttentionView::AttentionView(QWidget* parent) : QWidget(parent) {
   prompt_ = new QPlainTextEdit(this);
   prompt_->setPlaceholderText(tr("Type a prompt, then press Show (Ctrl+Return)"));
   prompt_->setToolTip(tr("The text whose attention is shown; longer than the model's context, it is cut to the context"));
-  prompt_->setMaximumHeight(70);
+  prompt_->setMaximumHeight(54);
   showButton_ = new QPushButton(tr("Show attention"), this);
   showButton_->setShortcut(QKeySequence(Qt::CTRL | Qt::Key_Return));
   showButton_->setToolTip(tr("Compute teacher and student attention for the prompt (Ctrl+Return)"));
   studentCombo_ = new QComboBox(this);
   studentCombo_->addItems({tr("Soft student (all masks)"), tr("Pruned plan")});
   studentCombo_->setToolTip(tr("Which student to compare with GPT-2"));
+  studentCombo_->setSizeAdjustPolicy(QComboBox::AdjustToMinimumContentsLengthWithIcon);  // not as wide as the plan's name
+  studentCombo_->setMinimumContentsLength(20);
   layerSpin_ = new QSpinBox(this);
   layerSpin_->setToolTip(tr("Layer shown in the large heatmaps"));
   headSpin_ = new QSpinBox(this);
   headSpin_->setToolTip(tr("Head shown in the large heatmaps"));
+  modeCombo_ = new QComboBox(this);
+  modeCombo_->addItems({tr("Auto"), tr("Side by side"), tr("Teacher"), tr("Student"), tr("Difference")});
+  modeCombo_->setToolTip(tr("Which large maps show: Auto puts teacher, student and difference side by side as far as "
+                            "they fit at a readable size; or all three, or one map as large as the view allows"));
   scaleCombo_ = new QComboBox(this);
-  scaleCombo_->addItems({tr("Linear"), tr("Log")});
-  scaleCombo_->setToolTip(tr("Colour scale of the weights (the difference map is always linear)"));
+  scaleCombo_->addItems({tr("Row max"), tr("Log"), tr("Linear")});
+  scaleCombo_->setToolTip(tr("Colour scale of the weights: each query row divided by its largest weight (every query's "
+                             "focus shows), log, or the raw weight. The difference map is always linear."));
   squareCheck_ = new QCheckBox(tr("Square cells"), this);
+  squareCheck_->setChecked(true);
   squareCheck_->setToolTip(tr("Keep the heatmaps' cells square (diagonals at 45°) instead of filling the panels"));
   gridCombo_ = new QComboBox(this);
   gridCombo_->addItems({tr("Teacher"), tr("Student"), tr("Difference")});
   gridCombo_->setToolTip(tr("What the overview thumbnails show (each scaled to its own maximum)"));
+  // The pruned student's rule: the same four rules as attnx-cli's --prune-* options.
+  ruleCombo_ = new QComboBox(this);
+  ruleCombo_->addItems({tr("the run's plan"), tr("threshold α ≥"), tr("top-k per head"), tr("target density"),
+                        tr("budget (profile)")});
+  ruleCombo_->setToolTip(tr("How the learned α become the pruned plan: the run's plan.json (else threshold 0.05), or "
+                            "one of the rules of attnx-cli --prune-threshold / --prune-top-k / --prune-target-density / "
+                            "--prune-budget (the budget needs attnx-cli profile). Densities at the run's training length."));
+  ruleValue_ = new QDoubleSpinBox(this);
+  ruleValue_->setDecimals(3);
+  ruleValue_->setEnabled(false);
+  applyRule_ = new QPushButton(tr("Apply"), this);
+  applyRule_->setToolTip(tr("Rebuild the pruned student with this rule (every analysis view uses it)"));
+  ruleLabel_ = new QLabel(this);
+  ruleLabel_->setTextInteractionFlags(Qt::TextSelectableByMouse);
   status_ = new QLabel(this);
   status_->setWordWrap(true);
   klLabel_ = new QLabel(this);
 
+  auto label = [this](const QString& text) { return new QLabel(text, this); };
+  auto* promptRow = new QHBoxLayout;
+  promptRow->addWidget(prompt_, 1);
+  promptRow->addWidget(showButton_, 0, Qt::AlignTop);
   auto* controls = new QHBoxLayout;
-  controls->addWidget(new QLabel(tr("Student"), this));
-  controls->addWidget(studentCombo_);
-  controls->addWidget(new QLabel(tr("Layer"), this));
-  controls->addWidget(layerSpin_);
-  controls->addWidget(new QLabel(tr("Head"), this));
-  controls->addWidget(headSpin_);
-  controls->addWidget(new QLabel(tr("Scale"), this));
-  controls->addWidget(scaleCombo_);
-  controls->addWidget(squareCheck_);
-  controls->addWidget(new QLabel(tr("Overview"), this));
-  controls->addWidget(gridCombo_);
+  for (QWidget* w : std::initializer_list<QWidget*>{label(tr("Student")), studentCombo_, label(tr("Layer")), layerSpin_,
+                                                    label(tr("Head")), headSpin_, label(tr("Maps")), modeCombo_,
+                                                    label(tr("Scale")), scaleCombo_, squareCheck_, label(tr("Overview")), gridCombo_})
+    controls->addWidget(w);
   controls->addStretch(1);
-  controls->addWidget(showButton_);
+  auto* ruleRow = new QHBoxLayout;
+  for (QWidget* w : std::initializer_list<QWidget*>{label(tr("Pruned plan")), ruleCombo_, ruleValue_, applyRule_})
+    ruleRow->addWidget(w);
+  ruleRow->addWidget(ruleLabel_, 1);
 
   grid_ = new HeadGrid(this);
   auto* gridScroll = new QScrollArea(this);
@@ -115,17 +138,20 @@ AttentionView::AttentionView(QWidget* parent) : QWidget(parent) {
   teacherPlot_ = new HeatmapPlot(this);
   studentPlot_ = new HeatmapPlot(this);
   diffPlot_ = new HeatmapPlot(this);
+  mapsArea_ = new QWidget(this);
+  auto* mapsLayout = new QHBoxLayout(mapsArea_);
+  mapsLayout->setContentsMargins(0, 0, 0, 0);
+  for (HeatmapPlot* p : {teacherPlot_, studentPlot_, diffPlot_}) mapsLayout->addWidget(p, 1);
   auto* plots = new QSplitter(Qt::Horizontal, this);
   plots->addWidget(gridScroll);
-  plots->addWidget(teacherPlot_);
-  plots->addWidget(studentPlot_);
-  plots->addWidget(diffPlot_);
+  plots->addWidget(mapsArea_);
   plots->setStretchFactor(0, 0);
-  for (int i = 1; i < 4; ++i) plots->setStretchFactor(i, 1);
+  plots->setStretchFactor(1, 1);
 
   auto* layout = new QVBoxLayout(this);
-  layout->addWidget(prompt_);
+  layout->addLayout(promptRow);
   layout->addLayout(controls);
+  layout->addLayout(ruleRow);
   layout->addWidget(status_);
   layout->addWidget(plots, 1);
   layout->addWidget(klLabel_);
@@ -136,12 +162,24 @@ AttentionView::AttentionView(QWidget* parent) : QWidget(parent) {
   });
   connect(layerSpin_, qOverload<int>(&QSpinBox::valueChanged), this, [this](int l) { selectHead(l, headSpin_->value()); });
   connect(headSpin_, qOverload<int>(&QSpinBox::valueChanged), this, [this](int h) { selectHead(layerSpin_->value(), h); });
-  connect(scaleCombo_, qOverload<int>(&QComboBox::currentIndexChanged), this, [this](int i) { setLogScale(i == 1); });
+  connect(modeCombo_, qOverload<int>(&QComboBox::currentIndexChanged), this, [this] { updateVisiblePlots(); });
+  connect(scaleCombo_, qOverload<int>(&QComboBox::currentIndexChanged), this,
+          [this](int i) { setScale(static_cast<HeatmapScale>(i)); });
   connect(squareCheck_, &QCheckBox::toggled, this, &AttentionView::setSquareCells);
   connect(gridCombo_, qOverload<int>(&QComboBox::currentIndexChanged), this, [this] { refreshOverview(); });
   connect(grid_, &HeadGrid::headClicked, this, &AttentionView::selectHead);
+  connect(ruleCombo_, qOverload<int>(&QComboBox::currentIndexChanged), this, [this](int kind) { showRuleKind(kind, true); });
+  connect(applyRule_, &QPushButton::clicked, this, [this] {
+    if (!session_ || !session_->isLoaded()) {
+      setStatus(tr("No run is open: the pruning rule applies to an opened run's learned α."), true);
+      return;
+    }
+    setStatus(tr("Rebuilding the pruned student\u2026"));
+    Q_EMIT pruningRuleRequested(pruningRule());
+  });
   // Zoom and pan one heatmap, the others follow.
-  for (HeatmapPlot* p : {teacherPlot_, studentPlot_, diffPlot_})
+  for (HeatmapPlot* p : {teacherPlot_, studentPlot_, diffPlot_}) {
+    p->setSquareCells(true);
     connect(p, &HeatmapPlot::visibleRangeChanged, this, [this, p](const QCPRange& keys, const QCPRange& queries) {
       if (syncing_) return;
       syncing_ = true;
@@ -149,7 +187,88 @@ AttentionView::AttentionView(QWidget* parent) : QWidget(parent) {
         if (other != p) other->setVisibleRange(keys, queries);
       syncing_ = false;
     });
+  }
+  ruleLabel_->setText(tr("open a run to see its plan"));
+  updateVisiblePlots();
   setStatus(tr("Open a run, type a prompt and press Show attention."));
+}
+
+std::optional<attnx::PruningRule> AttentionView::pruningRule() const {
+  const double v = ruleValue_->value();
+  switch (ruleCombo_->currentIndex()) {
+    case 1: return attnx::PruningRule::thresholdRule(v);
+    case 2: return attnx::PruningRule::topKRule(std::max<int64_t>(1, std::llround(v)));
+    case 3: return attnx::PruningRule::targetDensityRule(v, 1);  // measured at the run's length (RunSession)
+    case 4: return attnx::PruningRule::budgetRule(v, 1);
+    default: return std::nullopt;
+  }
+}
+
+void AttentionView::showRuleKind(int kind, bool startValue) {
+  // Each rule's range and, when it is newly chosen, a sensible starting value.
+  const QSignalBlocker b(ruleValue_);
+  ruleValue_->setEnabled(kind > 0);
+  const bool count = kind == 2;
+  ruleValue_->setDecimals(count ? 0 : 3);
+  ruleValue_->setRange(kind == 1 ? 0.0 : count ? 1.0 : 0.001, kind == 1 ? 10.0 : count ? 64.0 : 1.0);
+  ruleValue_->setSingleStep(kind == 1 ? 0.01 : count ? 1.0 : 0.05);
+  if (startValue) ruleValue_->setValue(kind == 1 ? 0.05 : count ? 2.0 : 0.25);
+}
+
+void AttentionView::setPruningRule(const std::optional<attnx::PruningRule>& rule) {
+  using K = attnx::PruningRule::Kind;
+  const QSignalBlocker b(ruleCombo_);
+  if (!rule) {
+    ruleCombo_->setCurrentIndex(0);
+    showRuleKind(0, false);
+    return;
+  }
+  const int index = rule->kind == K::Threshold ? 1 : rule->kind == K::TopK ? 2 : rule->kind == K::TargetDensity ? 3 : 4;
+  ruleCombo_->setCurrentIndex(index);
+  showRuleKind(index, false);
+  ruleValue_->setValue(rule->kind == K::Threshold ? rule->threshold
+                       : rule->kind == K::TopK    ? static_cast<double>(rule->topK)
+                                                  : rule->targetDensity);
+}
+
+void AttentionView::showRuleInForm(const RunSummary& s) {
+  setPruningRule(s.prunedRule);
+  ruleLabel_->setText(tr("%1 \u2014 mean density %2 at n = %3").arg(s.prunedDescription)
+                          .arg(s.prunedDensity, 0, 'f', 3).arg(s.trainedSeqLen));
+}
+
+AttentionMapMode AttentionView::mapMode() const { return static_cast<AttentionMapMode>(modeCombo_->currentIndex()); }
+
+void AttentionView::setMapMode(AttentionMapMode mode) { modeCombo_->setCurrentIndex(static_cast<int>(mode)); }
+
+QList<HeatmapPlot*> AttentionView::visiblePlots() const {
+  QList<HeatmapPlot*> out;
+  for (HeatmapPlot* p : {teacherPlot_, studentPlot_, diffPlot_})
+    if (!p->isHidden()) out << p;
+  return out;
+}
+
+void AttentionView::updateVisiblePlots() {
+  bool show[3] = {true, true, true};
+  switch (mapMode()) {
+    case AttentionMapMode::Auto: {
+      // As many as fit at a readable width, in the order teacher, student, difference.
+      const int fit = std::clamp(mapsArea_->width() / kAutoMapWidth, 1, 3);
+      for (int i = 0; i < 3; ++i) show[i] = i < fit;
+      break;
+    }
+    case AttentionMapMode::SideBySide: break;
+    case AttentionMapMode::Teacher: show[1] = show[2] = false; break;
+    case AttentionMapMode::Student: show[0] = show[2] = false; break;
+    case AttentionMapMode::Difference: show[0] = show[1] = false; break;
+  }
+  HeatmapPlot* plots[3] = {teacherPlot_, studentPlot_, diffPlot_};
+  for (int i = 0; i < 3; ++i) plots[i]->setVisible(show[i]);
+}
+
+void AttentionView::resizeEvent(QResizeEvent* event) {
+  QWidget::resizeEvent(event);
+  if (mapMode() == AttentionMapMode::Auto) QMetaObject::invokeMethod(this, [this] { updateVisiblePlots(); }, Qt::QueuedConnection);
 }
 
 AttentionView::~AttentionView() {
@@ -165,7 +284,10 @@ void AttentionView::setSession(std::shared_ptr<AnalysisSession> session) {
   layerSpin_->setRange(0, s.layers - 1);
   headSpin_->setRange(0, s.heads - 1);
   studentCombo_->setItemText(1, tr("Pruned: %1").arg(s.prunedDescription));
-  setStatus(tr("Run %1 (teacher %2, %3 layers x %4 heads, context %5 tokens).")
+  showRuleInForm(s);
+  if (data_.maps && !prompt_->toPlainText().trimmed().isEmpty()) requestMaps();  // the shown maps were another session's
+  if (!data_.maps)
+    setStatus(tr("Run %1 (teacher %2, %3 layers x %4 heads, context %5 tokens).")
                 .arg(s.runDir, s.teacherDir).arg(s.layers).arg(s.heads).arg(s.context));
 }
 
@@ -327,12 +449,14 @@ void AttentionView::selectHead(int layer, int head) {
                         .arg(lastDisplayMs_, 0, 'f', 1).arg(m.n));
 }
 
-void AttentionView::setLogScale(bool log) {
+void AttentionView::setLogScale(bool log) { setScale(log ? HeatmapScale::Log : HeatmapScale::Linear); }
+
+void AttentionView::setScale(HeatmapScale scale) {
   {
     const QSignalBlocker b(scaleCombo_);
-    scaleCombo_->setCurrentIndex(log ? 1 : 0);
+    scaleCombo_->setCurrentIndex(static_cast<int>(scale));
   }
-  for (HeatmapPlot* p : {teacherPlot_, studentPlot_, diffPlot_}) p->setLogScale(log);
+  for (HeatmapPlot* p : {teacherPlot_, studentPlot_, diffPlot_}) p->setScale(scale);
 }
 
 void AttentionView::setSquareCells(bool square) {

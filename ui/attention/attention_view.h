@@ -1,20 +1,25 @@
-// The Attention view: a prompt, the teacher's heatmap beside the student's (soft or pruned) and
-// their difference for one layer and head, a layer x head overview with the per-head KL, linear or
-// log colour scale, cells filling the panels or square. Maps are computed on a worker thread; a new
-// prompt supersedes the one in flight (latest wins), so typing never queues up stale work.
+// The Attention view: a prompt, a layer x head overview with the per-head KL, and large heatmaps of
+// one layer and head: teacher, student (soft or pruned) and their difference, side by side when
+// they fit at a readable size (Auto) or one at a time, square cells and a row-max colour scale by
+// default. The pruned student's rule is shown and can be changed (the --prune-* rules of
+// attnx-cli). Maps are computed on a worker thread; a new prompt supersedes the one in flight
+// (latest wins), so typing never queues up stale work.
 #pragma once
 
 #include <QElapsedTimer>
 #include <QThreadPool>
 #include <QWidget>
+#include <optional>
 #include <atomic>
 #include <memory>
 #include <vector>
 
+#include "ui/attention/heatmap_plot.h"
 #include "ui/bridge/analysis_session.h"
 
 class QCheckBox;
 class QComboBox;
+class QDoubleSpinBox;
 class QLabel;
 class QPlainTextEdit;
 class QPushButton;
@@ -24,7 +29,6 @@ namespace attnx::ui {
 
 class FigureRegistry;
 class HeadGrid;
-class HeatmapPlot;
 
 // What the worker hands the GUI: the maps and the overview thumbnails already pooled, so that the
 // GUI thread only colours a few thousand cells.
@@ -35,9 +39,15 @@ struct AttentionViewData {
   int side = 0;
 };
 
+// Which of the three large maps show.
+enum class AttentionMapMode { Auto, SideBySide, Teacher, Student, Difference };
+
 class AttentionView : public QWidget {
   Q_OBJECT
  public:
+  // Auto shows as many of teacher, student, difference as fit this many pixels wide each.
+  static constexpr int kAutoMapWidth = 420;
+
   explicit AttentionView(QWidget* parent = nullptr);
   ~AttentionView() override;
 
@@ -54,8 +64,16 @@ class AttentionView : public QWidget {
   void showData(const AttentionViewData& data);
   void selectHead(int layer, int head);
   void setLogScale(bool log);
-  void setSquareCells(bool square);  // all three heatmaps: square cells, or filling their panels
+  void setScale(HeatmapScale scale);  // all three heatmaps (the difference stays linear)
+  void setSquareCells(bool square);   // all three heatmaps: square cells, or filling their panels
   void setStudentKind(StudentKind kind);
+  void setMapMode(AttentionMapMode mode);
+  AttentionMapMode mapMode() const;
+  // The heatmaps shown now (Auto resolved for the current width).
+  QList<HeatmapPlot*> visiblePlots() const;
+  // The pruning rule in the form (none: the run's plan) and what the loaded session uses.
+  std::optional<attnx::PruningRule> pruningRule() const;
+  void setPruningRule(const std::optional<attnx::PruningRule>& rule);
 
   std::shared_ptr<const AttentionMapSet> maps() const { return data_.maps; }
   HeatmapPlot* teacherPlot() const { return teacherPlot_; }
@@ -73,11 +91,17 @@ class AttentionView : public QWidget {
   void mapsShown();             // after showData
   void failed(const QString& message);
   void busyChanged(bool busy);
+  // Apply pressed with a rule (none: the run's plan): the window reopens the run's students with it.
+  void pruningRuleRequested(const std::optional<attnx::PruningRule>& rule);
 
  private:
   void applyResult(quint64 id, AttentionViewData data);
   void applyError(quint64 id, const QString& message);
   void refreshOverview();
+  void updateVisiblePlots();
+  void resizeEvent(QResizeEvent* event) override;
+  void showRuleInForm(const RunSummary& s);
+  void showRuleKind(int kind, bool startValue);  // the value box's range for rule `kind` (combo index)
   void setBusy(bool busy);
   void setStatus(const QString& text, bool error = false);
 
@@ -85,7 +109,11 @@ class AttentionView : public QWidget {
   AttentionViewData data_;
   QPlainTextEdit* prompt_;
   QPushButton* showButton_;
-  QComboBox *studentCombo_, *scaleCombo_, *gridCombo_;
+  QComboBox *studentCombo_, *scaleCombo_, *gridCombo_, *modeCombo_, *ruleCombo_;
+  QDoubleSpinBox* ruleValue_;
+  QPushButton* applyRule_;
+  QLabel* ruleLabel_;
+  QWidget* mapsArea_;
   QCheckBox* squareCheck_;
   QSpinBox *layerSpin_, *headSpin_;
   QLabel *status_, *klLabel_;

@@ -14,6 +14,25 @@ namespace {
 // Token labels per axis at most: more overlap and become unreadable.
 constexpr int kMaxLabels = 24;
 
+// The smallest of 1, 2, 5, 10, 20, 50, ... that is at least `minimum`: labels at round token indices.
+int roundStep(int minimum) {
+  for (int base = 1;; base *= 10)
+    for (int m : {1, 2, 5})
+      if (base * m >= minimum) return base * m;
+}
+
+// Each row divided by its largest weight (a zero row stays zero).
+std::vector<float> rowScaled(const std::vector<float>& v, int n) {
+  std::vector<float> out(v.size());
+  for (int r = 0; r < n; ++r) {
+    const float* in = v.data() + static_cast<size_t>(r) * n;
+    const float m = *std::max_element(in, in + n);
+    float* o = out.data() + static_cast<size_t>(r) * n;
+    for (int c = 0; c < n; ++c) o[c] = m > 0 ? in[c] / m : 0.0f;
+  }
+  return out;
+}
+
 QString shortLabel(const QString& token) {
   QString t = token;
   t.replace(QLatin1Char(' '), QStringLiteral("\u00B7"));  // a visible space: "·the"
@@ -89,6 +108,7 @@ void HeatmapPlot::clearMatrix(const QString& message) {
 
 void HeatmapPlot::setMatrix(std::shared_ptr<const std::vector<float>> values, int n, const QStringList& tokens, bool isSigned) {
   values_ = std::move(values);
+  rowScaled_.reset();
   n_ = n;
   tokens_ = tokens;
   signed_ = isSigned;
@@ -101,22 +121,26 @@ void HeatmapPlot::setMatrix(std::shared_ptr<const std::vector<float>> values, in
   xAxis->setRange(-0.5, n - 0.5);
   yAxis->setRange(-0.5, n - 0.5);
   settingRange_ = false;
-  setLogScale(log_);  // sets the data range and pools the cells
+  setScale(scale_type_);  // sets the data range and pools the cells
   rebuildTickLabels();
   replot();
 }
 
-void HeatmapPlot::setLogScale(bool log) {
-  log_ = log;
-  const bool useLog = log_ && !signed_;  // a signed difference has no log scale
-  scale_->setDataScaleType(useLog ? QCPAxis::stLogarithmic : QCPAxis::stLinear);
-  if (useLog) {
+void HeatmapPlot::setScale(HeatmapScale scale) {
+  scale_type_ = scale;
+  const HeatmapScale used = signed_ ? HeatmapScale::Linear : scale_type_;  // a signed difference stays linear
+  scale_->setDataScaleType(used == HeatmapScale::Log ? QCPAxis::stLogarithmic : QCPAxis::stLinear);
+  if (used == HeatmapScale::Log) {
     scale_->axis()->setTicker(QSharedPointer<QCPAxisTickerLog>(new QCPAxisTickerLog));
     map_->setDataRange(QCPRange(kLogFloor, std::max<double>(maxAbs_, kLogFloor * 10)));
   } else {
     scale_->axis()->setTicker(QSharedPointer<QCPAxisTicker>(new QCPAxisTicker));
-    map_->setDataRange(signed_ ? QCPRange(-maxAbs_, maxAbs_) : QCPRange(0, maxAbs_));
+    map_->setDataRange(signed_ ? QCPRange(-maxAbs_, maxAbs_) : used == HeatmapScale::RowMax ? QCPRange(0, 1) : QCPRange(0, maxAbs_));
   }
+  if (!signed_)
+    scale_->axis()->setLabel(used == HeatmapScale::RowMax ? tr("weight \u00F7 its row's max") : tr("weight"));
+  if (used == HeatmapScale::RowMax && values_ && !rowScaled_)
+    rowScaled_ = std::make_shared<const std::vector<float>>(rowScaled(*values_, n_));
   if (values_) rebuildCells();
   replot(QCustomPlot::rpQueuedReplot);
 }
@@ -163,8 +187,9 @@ void HeatmapPlot::rebuildCells() {
   const int r0 = std::clamp(static_cast<int>(std::floor(yAxis->range().lower + 0.5)), 0, n_ - 1);
   const int r1 = std::clamp(static_cast<int>(std::ceil(yAxis->range().upper + 0.5)), r0 + 1, n_);
   const int outCols = std::min(c1 - c0, kMaxCellsPerAxis), outRows = std::min(r1 - r0, kMaxCellsPerAxis);
-  const auto cells = poolExtreme(values_->data(), n_, r0, r1, c0, c1, outRows, outCols);
-  const bool useLog = log_ && !signed_;
+  const bool rowMax = scale_type_ == HeatmapScale::RowMax && !signed_ && rowScaled_;
+  const auto cells = poolExtreme((rowMax ? rowScaled_ : values_)->data(), n_, r0, r1, c0, c1, outRows, outCols);
+  const bool useLog = scale_type_ == HeatmapScale::Log && !signed_;
   // Cell b of an axis covers source indices [begin + b*w, begin + (b+1)*w) with w = span / cells: its
   // centre in token coordinates is begin - 0.5 + (b + 0.5) * w.
   const double wc = double(c1 - c0) / outCols, wr = double(r1 - r0) / outRows;
@@ -221,19 +246,23 @@ bool HeatmapPlot::keepSquareCells() {
 
 bool HeatmapPlot::rebuildTickLabels() {
   if (n_ <= 0) return false;
+  // One step for both axes, from the shorter one: at most one label per 18 px (rotated key labels
+  // are one text line high), never more than kMaxLabels, at round token indices (…, 10, 20, 50, …),
+  // so panels of one size label the same tokens.
+  int step = 1;
+  for (QCPAxis* axis : {xAxis, yAxis}) {
+    const int visible = std::max(1, static_cast<int>(std::floor(axis->range().upper)) - static_cast<int>(std::ceil(axis->range().lower)) + 1);
+    const int pixels = std::max(1, std::min(axisRect()->width(), axisRect()->height()));
+    const int maxLabels = std::clamp(pixels / 18, 2, kMaxLabels);
+    step = std::max(step, roundStep((visible + maxLabels - 1) / maxLabels));
+  }
   QList<int> signature;
   for (QCPAxis* axis : {xAxis, yAxis}) {
     const int first = std::max(0, static_cast<int>(std::ceil(axis->range().lower)));
     const int last = std::min(n_ - 1, static_cast<int>(std::floor(axis->range().upper)));
-    const int visible = std::max(1, last - first + 1);
-    // One label per 16 px of axis at most (rotated labels are one text line high), never more than kMaxLabels.
-    const int pixels = axis == xAxis ? axisRect()->width() : axisRect()->height();
-    const int maxLabels = std::clamp(pixels / 16, 2, kMaxLabels);
-    const int step = std::max(1, (visible + maxLabels - 1) / maxLabels);
     signature << first << last << step;
     QSharedPointer<QCPAxisTickerText> ticker(new QCPAxisTickerText);
-    for (int i = first - first % step; i <= last; i += step) {
-      if (i < first) continue;
+    for (int i = (first + step - 1) / step * step; i <= last; i += step) {
       const QString token = i < tokens_.size() ? shortLabel(tokens_[i]) : QString();
       // Thinned labels carry their index so the reader knows which token of many it is.
       ticker->addTick(i, step > 1 ? QStringLiteral("%1 %2").arg(i).arg(token) : token);

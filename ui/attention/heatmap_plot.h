@@ -2,7 +2,8 @@
 // linear or log colour scale, hover tooltip with the exact weight, wheel zoom and drag pan.
 // Large maps are pooled for display (heatmap_sampling.h) and re-pooled for the visible range on
 // every zoom, so a zoomed-in view shows exact cells. The map fills the widget, or with square cells
-// (as imshow draws them, diagonals at 45°) is centred in it with its aspect kept.
+// (as imshow draws them, diagonals at 45°; the default) is centred in it with its aspect kept. Token
+// labels are thinned to round steps that fit, the same step on both axes.
 #pragma once
 
 #include <memory>
@@ -12,6 +13,11 @@
 #include "ui/plots/qcp.h"
 
 namespace attnx::ui {
+
+// How weights map to colour. RowMax divides each query row by its largest weight, so every query's
+// focus shows however spread its row is (a linear scale of raw weights is nearly all dark beyond the
+// first rows); Log spans kLogFloor..max; Linear is the raw weight. A signed map is always linear.
+enum class HeatmapScale { RowMax, Log, Linear };
 
 class HeatmapPlot : public QCustomPlot {
   Q_OBJECT
@@ -23,8 +29,10 @@ class HeatmapPlot : public QCustomPlot {
   // gradient centred on 0 and always a linear scale.
   void setMatrix(std::shared_ptr<const std::vector<float>> values, int n, const QStringList& tokens, bool isSigned);
   void setTitle(const QString& title);
-  void setLogScale(bool log);
-  bool logScale() const { return log_; }
+  void setScale(HeatmapScale scale);
+  HeatmapScale scale() const { return scale_type_; }
+  void setLogScale(bool log) { setScale(log ? HeatmapScale::Log : HeatmapScale::Linear); }
+  bool logScale() const { return scale_type_ == HeatmapScale::Log; }
   void setSquareCells(bool square);
   bool squareCells() const { return square_; }
   void clearMatrix(const QString& message);
@@ -39,7 +47,7 @@ class HeatmapPlot : public QCustomPlot {
   int size() const { return n_; }
   // Cells in the colour map now (after pooling): for tests and the timing note.
   QSize displayedCells() const;
-  // The value of displayed cell (column, row) after pooling, for tests.
+  // The value of displayed cell (column, row) after pooling (and row scaling), for tests.
   double cellValue(int column, int row) const { return map_->data()->cell(column, row); }
 
   // Most cells per axis drawn; more are pooled. A heatmap widget is a few hundred pixels wide, so
@@ -68,7 +76,9 @@ class HeatmapPlot : public QCustomPlot {
   std::shared_ptr<const std::vector<float>> values_;
   QStringList tokens_;
   int n_ = 0;
-  bool signed_ = false, log_ = false, square_ = false, settingRange_ = false;
+  std::shared_ptr<const std::vector<float>> rowScaled_;  // values_ / row max, made when RowMax is used
+  HeatmapScale scale_type_ = HeatmapScale::RowMax;
+  bool signed_ = false, square_ = true, settingRange_ = false;
   // The labels last set (first, last index and step per axis), and how many replots in a row a
   // label change after a layout has asked for.
   QList<int> labelSignature_;

@@ -61,7 +61,7 @@ BankEditorPanel::BankEditorPanel(QWidget* parent) : QWidget(parent), model_(new 
   previewN_ = new QSpinBox(bar);
   previewN_->setRange(4, 1024);
   previewN_->setValue(model_->previewLength());
-  previewN_->setToolTip(tr("Sequence length at which thumbnails and densities are drawn"));
+  previewN_->setToolTip(tr("Sequence length at which the thumbnails, densities and the combined mask are drawn"));
   bar->addWidget(previewN_);
   layout->addWidget(bar);
 
@@ -86,7 +86,11 @@ BankEditorPanel::BankEditorPanel(QWidget* parent) : QWidget(parent), model_(new 
   split->addWidget(combined_);
   layout->addWidget(split, 1);
 
-  connect(previewN_, &QSpinBox::valueChanged, this, [this](int n) { model_->setPreviewLength(n); });
+  connect(previewN_, &QSpinBox::valueChanged, this, [this](int n) {
+    model_->setPreviewLength(n);
+    combined_->setLength(n);
+  });
+  combined_->setLength(previewN_->value());
   connect(list_->selectionModel(), &QItemSelectionModel::currentChanged, this, &BankEditorPanel::showSelected);
   connect(model_, &QAbstractItemModel::dataChanged, this, [this](const QModelIndex& a, const QModelIndex& b) {
     if (currentRow() >= a.row() && currentRow() <= b.row()) showSelected();
@@ -140,6 +144,7 @@ void BankEditorPanel::removeSelected() {
 void BankEditorPanel::newBank() {
   if (!maybeSave()) return;
   model_->setBank(starterBank());
+  combined_->setCoefficients({});  // the last run's coefficients belong to its own bank
   path_.clear();
   selectRow(0);
   Q_EMIT modifiedChanged(false);

@@ -27,7 +27,6 @@ CombinedMaskView::CombinedMaskView(QWidget* parent) : QWidget(parent) {
   };
   layer_ = addSpin(tr("Layer"), 0, 0, 0, tr("Layer whose coefficients combine the masks"));
   head_ = addSpin(tr("Head"), 0, 0, 0, tr("Head whose coefficients combine the masks"));
-  n_ = addSpin(tr("n"), 2, 1024, 128, tr("Sequence length at which the combined mask is drawn"));
   block_ = addSpin(tr("Block"), 1, 512, 16, tr("Block size of the block-sparse layout"));
   controls->addStretch();
   grid->addLayout(controls, 0, 0, 1, 2);
@@ -60,13 +59,30 @@ void CombinedMaskView::setModelShape(int layers, int heads) {
   refresh();
 }
 
+namespace {
+std::vector<std::string> maskNames(const MaskBank& bank) {
+  std::vector<std::string> names;
+  for (const auto& m : bank.masks) names.push_back(m.name);
+  return names;
+}
+}  // namespace
+
 void CombinedMaskView::setCoefficients(const std::vector<float>& alpha, double uniform) {
   alpha_ = alpha;
+  alphaMasks_ = maskNames(bank_);
   uniform_ = uniform;
   if (!coalesce_.isActive()) coalesce_.start();
 }
 
-void CombinedMaskView::setLength(int n) { n_->setValue(n); }
+bool CombinedMaskView::showsLearnedCoefficients() const {
+  const size_t K = bank_.masks.size();
+  return K > 0 && alpha_.size() == static_cast<size_t>(layers_) * heads_ * K && alphaMasks_ == maskNames(bank_);
+}
+
+void CombinedMaskView::setLength(int n) {
+  n_ = qMax(2, n);
+  refresh();
+}
 
 QString CombinedMaskView::summaryText() const { return summary_->text(); }
 
@@ -79,31 +95,36 @@ void CombinedMaskView::refresh() {
     return;
   }
   std::vector<double> coefficients(K, uniform_);
-  const bool trained = alpha_.size() == static_cast<size_t>(layers_ * heads_ * K);
+  const bool trained = showsLearnedCoefficients();
   if (trained)
     for (int k = 0; k < K; ++k) coefficients[k] = alpha_[(layer_->value() * heads_ + head_->value()) * K + k];
   try {
-    const auto combined = bank_.combined(coefficients, n_->value());
+    const auto combined = bank_.combined(coefficients, n_);
     density_ = combined.density;
-    const int side = 256;
-    image_->setPixmap(QPixmap::fromImage(combinedImage(combined).scaled(side, side, Qt::IgnoreAspectRatio, Qt::FastTransformation)));
+    const int side = 300;
+    const QImage w = combinedImage(combined).scaled(side, side, Qt::IgnoreAspectRatio, Qt::FastTransformation);
+    image_->setPixmap(QPixmap::fromImage(withTokenAxes(w, n_, tr("combined mask W, layer %1 head %2").arg(layer_->value()).arg(head_->value()))));
     const auto layout = blockLayoutOf(combined, block_->value());
-    const int cell = qMax(1, side / qMax(1, layout.blocks));
-    layout_->setPixmap(QPixmap::fromImage(blockLayoutImage(layout, cell)));
+    const QImage tiles = blockLayoutImage(layout, qMax(1, side / qMax(1, layout.blocks)));
+    // The tiles cover whole blocks: the axis runs to the last block's end.
+    layout_->setPixmap(QPixmap::fromImage(
+        withTokenAxes(tiles, layout.blocks * block_->value(), tr("block layout, blocks of %1").arg(block_->value()))));
     QStringList terms;
     for (int k = 0; k < K; ++k)
       terms << QStringLiteral("%1·%2").arg(coefficients[k], 0, 'g', 3).arg(QString::fromStdString(bank_.masks[k].name));
     summary_->setText(tr("<b>Density %1%</b> of causal pairs at n = %2 (%3 pairs) — blocks of %4: %5 full, %6 partial, "
                          "%7 skipped<br>W = %8%9")
                           .arg(100.0 * combined.density, 0, 'f', 1)
-                          .arg(n_->value())
+                          .arg(n_)
                           .arg(combined.attendedPairs)
                           .arg(block_->value())
                           .arg(layout.full)
                           .arg(layout.partial)
                           .arg(layout.empty)
                           .arg(terms.join(QStringLiteral(" + ")).toHtmlEscaped())
-                          .arg(trained ? QString() : tr(" (initial coefficients: no training yet)")));
+                          .arg(trained ? QString()
+                                       : alpha_.empty() ? tr(" (initial coefficients: no training yet)")
+                                                        : tr(" (initial coefficients: the learned ones belong to another bank)")));
   } catch (const std::exception& e) {
     summary_->setText(QString::fromStdString(e.what()).toHtmlEscaped());
   }

@@ -1,5 +1,9 @@
 #include "ui/bank_editor/mask_image.h"
 
+#include <QFontMetrics>
+#include <QObject>
+#include <QPainter>
+
 #include <algorithm>
 
 namespace attnx::ui {
@@ -68,6 +72,41 @@ QImage blockLayoutImage(const BlockLayout& layout, int cellPixels) {
           img.setPixel(x, y, (x % cellPixels == 0 || y % cellPixels == 0) && cellPixels > 3 ? qRgb(200, 200, 200) : c);
     }
   return img;
+}
+
+QImage withTokenAxes(const QImage& picture, int n, const QString& caption) {
+  const int left = 52, top = 22, right = 10, bottom = 34;
+  QImage out(picture.width() + left + right, picture.height() + top + bottom, QImage::Format_ARGB32);
+  out.fill(Qt::transparent);
+  QPainter p(&out);
+  p.drawImage(left, top, picture);
+  p.setPen(QColor(0x60, 0x60, 0x60));
+  p.drawRect(left - 1, top - 1, picture.width() + 1, picture.height() + 1);
+  QFont f = p.font();
+  f.setPointSizeF(f.pointSizeF() * 0.85);
+  p.setFont(f);
+  const QFontMetrics fm(f);
+  p.setPen(Qt::black);
+  p.drawText(QRect(left, 0, picture.width(), top - 4), Qt::AlignCenter, caption);
+  for (int t : {0, n / 4, n / 2, 3 * n / 4, n - 1}) {
+    const double frac = n > 1 ? (t + 0.5) / n : 0.5;
+    const int x = left + static_cast<int>(frac * picture.width());
+    const int y = top + static_cast<int>(frac * picture.height());
+    const QString text = QString::number(t);
+    p.drawLine(x, top + picture.height(), x, top + picture.height() + 3);
+    p.drawText(x - fm.horizontalAdvance(text) / 2, top + picture.height() + 4 + fm.ascent(), text);
+    p.drawLine(left - 4, y, left - 1, y);
+    p.drawText(left - 6 - fm.horizontalAdvance(text), y + fm.ascent() / 2 - 1, text);
+  }
+  p.drawText(QRect(left, top + picture.height() + 4 + fm.height(), picture.width(), fm.height() + 2), Qt::AlignCenter,
+             QObject::tr("key token"));
+  p.save();
+  p.translate(8, top + picture.height() / 2);
+  p.rotate(-90);
+  p.drawText(QRect(-picture.height() / 2, -fm.height() / 2 - 2, picture.height(), fm.height() + 2), Qt::AlignCenter,
+             QObject::tr("query token"));
+  p.restore();
+  return out;
 }
 
 }  // namespace attnx::ui

@@ -28,4 +28,9 @@ BlockLayout blockLayoutOf(const CombinedMask& mask, int blockSize);
 // A picture of the layout: one pixel-block per tile, full dark, partial mid, empty white.
 QImage blockLayoutImage(const BlockLayout& layout, int cellPixels);
 
+// `picture` (an n x n map drawn at any size) framed with axes as attention maps are read: key
+// token along the top-left to right, query token downwards, ticks at 0, n/4, n/2, 3n/4 and n-1, a
+// caption above. For the editor's combined mask and block layout.
+QImage withTokenAxes(const QImage& picture, int n, const QString& caption);
+
 }  // namespace attnx::ui

@@ -15,9 +15,9 @@ AnalysisSession::AnalysisSession() = default;
 AnalysisSession::~AnalysisSession() = default;
 
 QString AnalysisSession::loadRun(const QString& runDir, const QString& teacherOverride,
-                                 std::shared_ptr<attnx::Teacher> teacher) {
+                                 std::shared_ptr<attnx::Teacher> teacher, const std::optional<attnx::PruningRule>& rule) {
   try {
-    auto run = RunSession::open(runDir.toStdString(), teacherOverride.toStdString(), std::move(teacher));
+    auto run = RunSession::open(runDir.toStdString(), teacherOverride.toStdString(), std::move(teacher), rule);
     const auto& i = run->info();
     RunSummary sum;
     sum.runDir = runDir;
@@ -26,6 +26,9 @@ QString AnalysisSession::loadRun(const QString& runDir, const QString& teacherOv
     for (const auto& m : i.maskNames) sum.maskNames << qs(m);
     sum.combine = qs(i.combine);
     sum.prunedDescription = qs(i.prunedSource);
+    sum.prunedRule = i.prunedRule;
+    sum.prunedDensity = i.prunedDensity;
+    sum.teacherOverride = teacherOverride;
     sum.layers = static_cast<int>(i.layers);
     sum.heads = static_cast<int>(i.heads);
     sum.headDim = static_cast<int>(i.headDim);

@@ -10,6 +10,7 @@
 #include <atomic>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <vector>
 
 #include "core/eval/run_session.h"
@@ -27,6 +28,9 @@ struct RunSummary {
   QStringList maskNames;
   QString combine;           // "soft-mask" | "branch-mixture"
   QString prunedDescription; // "plan.json (top-1)", "the learned alpha pruned (threshold 0.05)", ...
+  std::optional<attnx::PruningRule> prunedRule;  // the rule the session was opened with; none: the run's default
+  double prunedDensity = 0;  // the pruned plan's mean density at trainedSeqLen
+  QString teacherOverride;   // as given to loadRun
   int layers = 0, heads = 0, headDim = 0, context = 0, vocab = 0, trainedSeqLen = 0;
   qint64 steps = 0;          // optimiser steps recorded in the run (0 when unknown)
   qint64 teacherParameterBytes = 0, studentExtraBytes = 0;
@@ -92,8 +96,10 @@ class AnalysisSession {
   // distill, and its teacher (teacherOverride when not empty). Returns "" on success, else a
   // message for the user; a failed load leaves the session empty.
   // `teacher` (the model panel's, say) is used instead of a second copy when it is the run's teacher.
+  // `rule` prunes the learned alpha into the pruned student (RunSession::open); none: the run's plan.
   QString loadRun(const QString& runDir, const QString& teacherOverride = {},
-                  std::shared_ptr<attnx::Teacher> teacher = nullptr);
+                  std::shared_ptr<attnx::Teacher> teacher = nullptr,
+                  const std::optional<attnx::PruningRule>& rule = std::nullopt);
   bool isLoaded() const;
   RunSummary summary() const;
 

@@ -4,6 +4,7 @@
 #include "ui/bridge/analysis_session.h"
 #include "ui/completions/completions_view.h"
 #include "ui/download/download_dialog.h"
+#include "ui/experiments/experiments_view.h"
 #include "ui/export/figure_menu.h"
 #include "ui/export/figure_registry.h"
 #include "ui/memory/memory_view.h"
@@ -27,6 +28,7 @@
 #include <QStatusBar>
 #include <QThread>
 #include <QTimer>
+#include <QToolBar>
 #include <QUndoStack>
 
 #include "core/bench/memory_probe.h"
@@ -39,6 +41,7 @@
 #include "ui/bridge/training_controller.h"
 #include "ui/main_window/model_panel.h"
 #include "ui/main_window/recent_files.h"
+#include "ui/main_window/workspaces.h"
 #include "ui/plots/coefficient_grid.h"
 #include "ui/plots/coefficient_plot.h"
 #include "ui/plots/loss_plot.h"
@@ -87,20 +90,11 @@ MainWindow::MainWindow(QWidget* parent)
   auto* attentionDock = addPanel(attentionView_, tr("Attention"), QStringLiteral("AttentionDock"), Qt::RightDockWidgetArea);
   auto* completionsDock = addPanel(completionsView_, tr("Completions"), QStringLiteral("CompletionsDock"), Qt::RightDockWidgetArea);
   auto* memoryDock = addPanel(memoryView_, tr("Memory and speed"), QStringLiteral("MemoryDock"), Qt::RightDockWidgetArea);
-  // Default layout: bank editor and training side by side on the left (Model tabbed with the
-  // bank), the three live views stacked on the right.
-  splitDockWidget(bankDock, trainingDock, Qt::Horizontal);
-  tabifyDockWidget(bankDock, modelDock);
-  bankDock->raise();
-  splitDockWidget(lossDock, coeffDock, Qt::Vertical);
-  splitDockWidget(coeffDock, gridDock, Qt::Vertical);
-  tabifyDockWidget(gridDock, attentionDock);
-  tabifyDockWidget(attentionDock, completionsDock);
-  tabifyDockWidget(completionsDock, memoryDock);
-  gridDock->raise();
-  resizeDocks({bankDock, trainingDock, lossDock}, {600, 380, 580}, Qt::Horizontal);
-  resizeDocks({lossDock, coeffDock, gridDock}, {340, 380, 200}, Qt::Vertical);
-  defaultState_ = saveState();
+  // Runs side by side: a study (attnx-cli study) or a folder of runs.
+  experimentsView_ = new ExperimentsView;
+  auto* experimentsDock = addPanel(experimentsView_, tr("Experiments"), QStringLiteral("ExperimentsDock"), Qt::RightDockWidgetArea);
+  buildWorkspaces(bankDock, modelDock, trainingDock, lossDock, coeffDock, gridDock, attentionDock, completionsDock,
+                  memoryDock, experimentsDock);
   buildStatusBar();
 
   // Every 10 s, hand back to the system the memory malloc keeps after training steps, maps and
@@ -113,7 +107,17 @@ MainWindow::MainWindow(QWidget* parent)
   figures_->add(QStringLiteral("coefficients"), tr("Coefficients"), tr("Mask coefficients α against step, as filtered in the view"), coefficientPanel_->plot());
   figures_->add(QStringLiteral("coefficient-grid"), tr("Coefficient grid"), tr("Current α of every layer, head and mask"), grid_);
   attentionView_->registerFigures(*figures_);
+  // A new pruning rule rebuilds the run's students for every analysis view.
+  connect(attentionView_, &AttentionView::pruningRuleRequested, this, [this](const std::optional<PruningRule>& rule) {
+    const auto shown = attentionView_->session();
+    if (shown && shown->isLoaded()) loadAnalysis(shown->summary().runDir, /*quiet=*/false, rule);
+  });
   memoryView_->registerFigures(*figures_);
+  experimentsView_->registerFigures(*figures_);
+  // A point of the Pareto scatter or a row of the table opens that run for analysis.
+  connect(experimentsView_, &ExperimentsView::openRunRequested, this, [this](const QString& dir) {
+    if (openRun(dir)) workspaces_->switchTo(QStringLiteral("analyse"));
+  });
 
   trainingPanel_->setSources([this] { return bankEditor_->bank(); }, [this] { return modelFolder(); });
   controller_->setTeacherSource([this] { return session_->teacher(); });
@@ -148,7 +152,75 @@ MainWindow::MainWindow(QWidget* parent)
 
   QSettings settings;
   restoreGeometry(settings.value(QStringLiteral("window/geometry")).toByteArray());
-  restoreState(settings.value(QStringLiteral("window/state")).toByteArray());
+}
+
+void MainWindow::buildWorkspaces(QDockWidget* bank, QDockWidget* model, QDockWidget* training, QDockWidget* loss,
+                                 QDockWidget* coefficients, QDockWidget* grid, QDockWidget* attention,
+                                 QDockWidget* completions, QDockWidget* memory, QDockWidget* experiments) {
+  auto* bar = new QToolBar(tr("Workspaces"), this);
+  bar->setObjectName(QStringLiteral("WorkspacesToolBar"));
+  bar->setMovable(false);
+  bar->setToolButtonStyle(Qt::ToolButtonTextOnly);
+  addToolBar(Qt::TopToolBarArea, bar);
+  auto* menu = new QMenu(tr("&Workspace"), this);
+  viewMenu_->insertMenu(viewMenu_->actions().value(0), menu);
+  workspaces_ = new Workspaces(this, bar, menu);
+  // Puts `dock` back into `area` on its own (out of any tab group or split), shown.
+  auto place = [this](QDockWidget* dock, Qt::DockWidgetArea area) {
+    dock->setFloating(false);
+    removeDockWidget(dock);
+    addDockWidget(area, dock);
+    dock->show();
+  };
+  workspaces_->add({QStringLiteral("design"), tr("Design"),
+                    tr("Design the mask bank: the editor and the combined mask, the model, the learned coefficients"),
+                    [=] {
+                      place(bank, Qt::LeftDockWidgetArea);
+                      place(model, Qt::RightDockWidgetArea);
+                      place(grid, Qt::RightDockWidgetArea);
+                      splitDockWidget(model, grid, Qt::Vertical);
+                      resizeDocks({bank, model}, {900, 560}, Qt::Horizontal);
+                      resizeDocks({model, grid}, {300, 560}, Qt::Vertical);
+                    }});
+  workspaces_->add({QStringLiteral("train"), tr("Train"),
+                    tr("Distil: the training form beside the live loss and coefficient curves"), [=] {
+                      place(training, Qt::LeftDockWidgetArea);
+                      place(loss, Qt::RightDockWidgetArea);
+                      place(coefficients, Qt::RightDockWidgetArea);
+                      place(grid, Qt::RightDockWidgetArea);
+                      splitDockWidget(loss, coefficients, Qt::Vertical);
+                      tabifyDockWidget(coefficients, grid);
+                      coefficients->raise();
+                      resizeDocks({training, loss}, {440, 1100}, Qt::Horizontal);
+                      resizeDocks({loss, coefficients}, {450, 450}, Qt::Vertical);
+                    }});
+  workspaces_->add({QStringLiteral("analyse"), tr("Analyse"),
+                    tr("Analyse a run: attention maps, completions, memory and speed, each using the whole window"),
+                    [=] {
+                      place(attention, Qt::RightDockWidgetArea);
+                      place(completions, Qt::RightDockWidgetArea);
+                      place(memory, Qt::RightDockWidgetArea);
+                      tabifyDockWidget(attention, completions);
+                      tabifyDockWidget(completions, memory);
+                      attention->raise();
+                    }});
+  workspaces_->add({QStringLiteral("experiments"), tr("Experiments"),
+                    tr("Compare runs: a study or a folder of runs as a sortable table, a Pareto scatter of density against "
+                       "KL beside the fixed baselines, and the selected runs' curves overlaid"),
+                    [=] { place(experiments, Qt::RightDockWidgetArea); }});
+  workspaces_->finish();
+}
+
+Workspaces* MainWindow::workspaces() const { return workspaces_; }
+
+void MainWindow::showView(QWidget* view, const QString& workspace) {
+  workspaces_->switchTo(workspace);
+  for (QWidget* p = view; p; p = p->parentWidget())
+    if (auto* dock = qobject_cast<QDockWidget*>(p)) {
+      dock->show();
+      dock->raise();
+      break;
+    }
 }
 
 MainWindow::~MainWindow() {
@@ -202,6 +274,8 @@ void MainWindow::buildMenus() {
   file->addAction(tr("Open &run…"), QKeySequence(Qt::CTRL | Qt::SHIFT | Qt::Key_O), this, &MainWindow::chooseRunFolder);
   recentRuns_ = new RecentFiles(QStringLiteral("recent/runs"), file->addMenu(tr("Recent r&uns")),
                                 [this](const QString& p) { openRun(p); }, this);
+  file->addAction(tr("Open s&tudy or runs folder…"), this, &MainWindow::chooseExperimentsFolder)
+      ->setToolTip(tr("Compare runs side by side: a folder written by attnx-cli study, or a folder of run folders"));
   file->addAction(tr("Save run a&s…"), this, &MainWindow::chooseSaveRunFolder)
       ->setToolTip(tr("Copy the current run folder (settings, metrics, learned bank, checkpoint) elsewhere"));
   file->addSeparator();
@@ -229,7 +303,8 @@ void MainWindow::buildMenus() {
       ->setToolTip(tr("Continue the run opened with File → Open run… from its checkpoint"));
 
   viewMenu_ = menuBar()->addMenu(tr("&View"));
-  viewMenu_->addAction(tr("&Reset layout"), this, [this] { restoreState(defaultState_); });
+  viewMenu_->addAction(tr("&Reset layout"), this, [this] { workspaces_->resetCurrent(); })
+      ->setToolTip(tr("The current workspace's docks back where they start"));
   viewMenu_->addSeparator();
 
   menuBar()->addMenu(tr("&Help"))->addAction(tr("&About attnx"), this, &MainWindow::showAbout);
@@ -415,6 +490,24 @@ void MainWindow::chooseRunFolder() {
   if (!dir.isEmpty()) openRun(dir);
 }
 
+bool MainWindow::openExperiments(const QString& dir, QString* error) {
+  QString problem;
+  if (!experimentsView_->openFolder(dir, &problem)) {
+    if (error) *error = problem;
+    else showWarning(tr("Could not open the runs"), problem);
+    return false;
+  }
+  workspaces_->switchTo(QStringLiteral("experiments"));
+  statusBar()->showMessage(tr("%1: %2 results").arg(dir).arg(experimentsView_->rowCount()), 5000);
+  return true;
+}
+
+void MainWindow::chooseExperimentsFolder() {
+  const QString dir = QFileDialog::getExistingDirectory(this, tr("Open a study (attnx-cli study) or a folder of runs"),
+                                                        TrainingForm::defaultRunsDir());
+  if (!dir.isEmpty()) openExperiments(dir);
+}
+
 void MainWindow::chooseSaveRunFolder() {
   const QString dir = QFileDialog::getExistingDirectory(this, tr("Save the run into a folder"));
   if (!dir.isEmpty()) saveRunAs(dir);
@@ -450,7 +543,7 @@ void MainWindow::closeEvent(QCloseEvent* event) {
   }
   QSettings settings;
   settings.setValue(QStringLiteral("window/geometry"), saveGeometry());
-  settings.setValue(QStringLiteral("window/state"), saveState());
+  workspaces_->save();
   event->accept();
 }
 
@@ -483,13 +576,16 @@ void applyApplicationIdentity() {
   QApplication::setApplicationVersion(QStringLiteral(ATTNX_VERSION));
 }
 
-void MainWindow::loadAnalysis(const QString& runDir, bool quiet) {
+void MainWindow::loadAnalysis(const QString& runDir, bool quiet, const std::optional<PruningRule>& rule) {
   const quint64 request = ++analysisRequest_;
   auto session = std::make_shared<AnalysisSession>();
   auto error = std::make_shared<QString>();
-  // The model panel's teacher, when it is the run's: one copy of the weights for every view.
+  // The model panel's teacher, or the analysis views' when they show this run: one copy of the
+  // weights for every view (Teacher::reuseOrLoad loads another only when neither is the run's).
   auto teacher = session_->teacher();
-  QThread* loader = QThread::create([session, error, runDir, teacher] { *error = session->loadRun(runDir, {}, teacher); });
+  const auto shown = attentionView_->session();
+  if (shown && shown->isLoaded() && shown->summary().runDir == runDir && shown->core()) teacher = shown->core()->teacher();
+  QThread* loader = QThread::create([session, error, runDir, teacher, rule] { *error = session->loadRun(runDir, {}, teacher, rule); });
   loader->setObjectName(QStringLiteral("attnx-run-loader"));
   analysisLoaders_.append(loader);
   statusBar()->showMessage(tr("Loading the run's teacher and students for the analysis views…"));

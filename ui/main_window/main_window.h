@@ -1,6 +1,7 @@
 // The attnx main window: dock panels (Model, Mask bank, Training, Loss curves, Coefficients,
-// Coefficient grid, and the analysis views other parts add with addPanel), menus with shortcuts,
-// recent files, a status bar, and the remembered layout. Training runs through TrainingController.
+// Coefficient grid, the analysis views), arranged in workspaces (Design, Train, Analyse,
+// Experiments: ui/main_window/workspaces.h), menus with shortcuts, recent files, a status bar, and
+// the remembered layout. Training runs through TrainingController.
 #pragma once
 
 #include <QList>
@@ -8,6 +9,8 @@
 #include <QString>
 #include <memory>
 #include <optional>
+
+#include "core/eval/attention_plan.h"
 
 class QDockWidget;
 class QLabel;
@@ -19,6 +22,7 @@ namespace attnx::ui {
 class AttentionView;
 class BankEditorPanel;
 class CompletionsView;
+class ExperimentsView;
 class FigureRegistry;
 struct FigureMenuHooks;
 class MemoryView;
@@ -30,6 +34,7 @@ class ModelSession;
 class RecentFiles;
 class TrainingController;
 class TrainingPanel;
+class Workspaces;
 struct RunRecord;
 struct TrainingShape;
 
@@ -68,9 +73,17 @@ class MainWindow : public QMainWindow {
   CoefficientGrid* coefficientGrid() const { return grid_; }
   ModelPanel* modelPanel() const { return modelPanel_; }
   QMenu* viewMenu() const { return viewMenu_; }
+  // Design, Train, Analyse, Experiments: the dock arrangements (View → Workspace, Ctrl+1…).
+  Workspaces* workspaces() const;
+  // Switches to `workspace` and brings the dock holding `view` to the front.
+  void showView(QWidget* view, const QString& workspace);
   AttentionView* attentionView() const { return attentionView_; }
   CompletionsView* completionsView() const { return completionsView_; }
   MemoryView* memoryView() const { return memoryView_; }
+  ExperimentsView* experimentsView() const { return experimentsView_; }
+  // Opens a study (attnx-cli study) or a folder of runs in the Experiments workspace. Errors: a
+  // warning box, or *error when given.
+  bool openExperiments(const QString& dir, QString* error = nullptr);
   // Every exportable plot and heatmap of the window (File → Export figure / Export all figures).
   FigureRegistry* figures() const { return figures_; }
   // Export all figures into `folder` with index.json naming the run and model. Returns "" or the error.
@@ -86,9 +99,14 @@ class MainWindow : public QMainWindow {
 
  private:
   void buildMenus();
+  void buildWorkspaces(QDockWidget* bank, QDockWidget* model, QDockWidget* training, QDockWidget* loss,
+                       QDockWidget* coefficients, QDockWidget* grid, QDockWidget* attention, QDockWidget* completions,
+                       QDockWidget* memory, QDockWidget* experiments);
+  void chooseExperimentsFolder();
   // Points the Attention, Completions and Memory & speed views at a run's student and teacher,
   // loaded on a worker thread with the window's model shared when it is the run's teacher.
-  void loadAnalysis(const QString& runDir, bool quiet);
+  // rule: the pruned student's pruning rule (none: the run's plan).
+  void loadAnalysis(const QString& runDir, bool quiet, const std::optional<attnx::PruningRule>& rule = std::nullopt);
   FigureMenuHooks figureHooks();
   // A warning box that does not block: the app keeps running while it is shown.
   void showWarning(const QString& title, const QString& text);
@@ -118,10 +136,11 @@ class MainWindow : public QMainWindow {
   class AttentionView* attentionView_ = nullptr;
   class CompletionsView* completionsView_ = nullptr;
   class MemoryView* memoryView_ = nullptr;
+  ExperimentsView* experimentsView_ = nullptr;
   RecentFiles *recentModels_ = nullptr, *recentBanks_ = nullptr, *recentRuns_ = nullptr;
   QLabel *deviceLabel_ = nullptr, *activityLabel_ = nullptr, *memoryLabel_ = nullptr;
   std::unique_ptr<RunRecord> openedRun_;
-  QByteArray defaultState_;
+  Workspaces* workspaces_ = nullptr;
 };
 
 // The application's name, organisation (where QSettings keep the layout and recent files) and

@@ -2,7 +2,6 @@
 // prompt, reads side-by-side completions, measures memory, runs the benchmark panel and exports
 // every figure, all through the views' public API.
 #include <QDir>
-#include <QDockWidget>
 #include <QFileInfo>
 #include <cmath>
 #include <cstdio>
@@ -14,6 +13,7 @@
 #include "ui/completions/completions_view.h"
 #include "ui/tours/guided_tour.h"
 #include "ui/main_window/main_window.h"
+#include "ui/main_window/workspaces.h"
 #include "ui/memory/bench_panel.h"
 #include "ui/memory/memory_view.h"
 
@@ -30,18 +30,12 @@ bool report(bool ok, const char* what) {
   return ok;
 }
 
-// Screenshots of a view at a readable size: its dock floats for the shot, then goes back.
-void shotFloating(QWidget* view, const QString& name, const TourShot& shot) {
-  QDockWidget* dock = nullptr;
-  for (QWidget* p = view->parentWidget(); p && !dock; p = p->parentWidget()) dock = qobject_cast<QDockWidget*>(p);
-  if (!dock) return shot(view, name);
-  dock->setFloating(true);
-  dock->resize(1500, 950);
-  dock->show();
-  dock->raise();
+// Screenshots of a view as a user sees it: the window in the view's workspace, its dock in front,
+// in the default layout (nothing floated or resized for the picture).
+void shotInWorkspace(MainWindow& w, QWidget* view, const QString& workspace, const QString& name, const TourShot& shot) {
+  w.showView(view, workspace);
   waitUntil([] { return false; }, 300);  // let the layout and the queued replots happen
-  shot(dock, name);
-  dock->setFloating(false);
+  shot(&w, name);
 }
 
 // The teacher head with the lowest mean row entropy (rows 1..n-1): the most focused attention, so
@@ -82,14 +76,14 @@ bool tourAnalysisViews(MainWindow& w, const QDir& out, const TourShot& shot) {
     std::fprintf(stderr, "tour: %s\n", qPrintable(failure));
     return false;
   }
-  shotFloating(attention, QStringLiteral("07-attention"), shot);
-  attention->setLogScale(true);
-  shotFloating(attention, QStringLiteral("07b-attention-log"), shot);
-  attention->setLogScale(false);
+  shotInWorkspace(w, attention, QStringLiteral("analyse"), QStringLiteral("07-attention"), shot);
+  attention->setMapMode(AttentionMapMode::SideBySide);
+  shotInWorkspace(w, attention, QStringLiteral("analyse"), QStringLiteral("07b-attention-side-by-side"), shot);
+  attention->setMapMode(AttentionMapMode::Auto);
   const auto [focusLayer, focusHead] = mostFocusedTeacherHead(*attention->maps());
   attention->selectHead(focusLayer, focusHead);
   std::fprintf(stderr, "tour: most focused teacher head: layer %d, head %d\n", focusLayer, focusHead);
-  shotFloating(attention, QStringLiteral("07c-attention-focused-head"), shot);
+  shotInWorkspace(w, attention, QStringLiteral("analyse"), QStringLiteral("07c-attention-focused-head"), shot);
 
   CompletionsView* completions = w.completionsView();
   bool done = false;
@@ -103,7 +97,7 @@ bool tourAnalysisViews(MainWindow& w, const QDir& out, const TourShot& shot) {
     std::fprintf(stderr, "tour: %s\n", qPrintable(failure));
     return false;
   }
-  shotFloating(completions, QStringLiteral("08-completions"), shot);
+  shotInWorkspace(w, completions, QStringLiteral("analyse"), QStringLiteral("08-completions"), shot);
 
   MemoryView* memory = w.memoryView();
   bool measured = false, benchDone = false, benchOk = false;
@@ -116,7 +110,7 @@ bool tourAnalysisViews(MainWindow& w, const QDir& out, const TourShot& shot) {
   bench->start();
   if (!report(waitUntil([&] { return benchDone; }, 600000) && benchOk, "benchmark panel (attnx-cli bench --attention-only)"))
     std::fprintf(stderr, "tour: %s\n", qPrintable(bench->statusText()));
-  shotFloating(memory, QStringLiteral("09-memory"), shot);
+  shotInWorkspace(w, memory, QStringLiteral("analyse"), QStringLiteral("09-memory"), shot);
 
   const QString figures = out.filePath(QStringLiteral("figures"));
   QDir(figures).removeRecursively();

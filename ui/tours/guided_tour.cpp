@@ -2,7 +2,6 @@
 
 #include <QApplication>
 #include <QDir>
-#include <QDockWidget>
 #include <QElapsedTimer>
 #include <QEventLoop>
 #include <QFileInfo>
@@ -18,6 +17,7 @@
 #include "ui/bank_editor/mask_spec_editor.h"
 #include "ui/bridge/training_controller.h"
 #include "ui/main_window/main_window.h"
+#include "ui/main_window/workspaces.h"
 #include "ui/training/training_form.h"
 #include "ui/training/training_panel.h"
 
@@ -94,6 +94,7 @@ int runGuidedTour(MainWindow& w, const TourOptions& o) {
   auto* controller = w.trainingController();
 
   if (!say(loadTourModel(w, o.model, "tour"), "load the model")) return 1;
+  w.workspaces()->switchTo(QStringLiteral("design"));
   shot(&w, QStringLiteral("01-model-loaded"));
 
   // Build a bank by hand, as a user would in the editor.
@@ -117,6 +118,7 @@ int runGuidedTour(MainWindow& w, const TourOptions& o) {
 
   const QString runDir = out.filePath(QStringLiteral("run"));
   QDir(runDir).removeRecursively();
+  w.workspaces()->switchTo(QStringLiteral("train"));
   fillForm(w, o, runDir);
   QString error;
   if (!say(w.trainingPanel()->startTraining(&error), "start training")) {
@@ -166,9 +168,21 @@ int runGuidedTour(MainWindow& w, const TourOptions& o) {
   box->close();
   if (!tourAnalysisViews(w, out, shot)) return 1;
 
-  for (auto* dock : w.findChildren<QDockWidget*>()) {
-    dock->raise();
-    shot(dock, QStringLiteral("panel-") + dock->objectName());
+  // The committed study (docs/study, attnx-cli study) side by side in the Experiments workspace.
+  QString problem;
+  if (!say(w.openExperiments(QStringLiteral(ATTNX_SOURCE_DIR "/docs/study"), &problem), "open the study in Experiments")) {
+    std::fprintf(stderr, "tour: %s\n", qPrintable(problem));
+    return 1;
+  }
+  waitUntil([] { return false; }, 300);
+  shot(&w, QStringLiteral("10-experiments"));
+
+  // Every workspace in its default arrangement, as a new user first sees it.
+  for (const QString& id : w.workspaces()->ids()) {
+    w.workspaces()->switchTo(id);
+    w.workspaces()->resetCurrent();
+    waitUntil([] { return false; }, 300);
+    shot(&w, QStringLiteral("workspace-") + id);
   }
   return 0;
 }
