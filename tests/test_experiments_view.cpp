@@ -129,6 +129,13 @@ class TestExperimentsView : public QObject {
     const int fixed = sourceRowOfId(view, QStringLiteral("baseline/window-sinks/window-64-sinks-4@512"));
     QVERIFY(fixed >= 0);
     QVERIFY(view.tableModel()->data(view.tableModel()->index(fixed, ExperimentTableModel::Lambda)).toString().isEmpty());
+    // Every run's curves show from the start: one row of each distinct run (the "run" column of the CSV) is selected.
+    const auto header = lines[0].split(QLatin1Char(','));
+    const int runColumn = static_cast<int>(header.indexOf(QLatin1String("run")));
+    QSet<QString> runs;
+    for (int i = 1; i < lines.size(); ++i)
+      if (const QString run = lines[i].split(QLatin1Char(','))[runColumn]; !run.isEmpty()) runs.insert(run);
+    QCOMPARE(view.selectedRunFolders().size(), static_cast<int>(runs.size()));
   }
 
   void sortsByKlNumerically() {

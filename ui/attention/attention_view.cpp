@@ -4,6 +4,7 @@
 #include <QComboBox>
 #include <QDoubleSpinBox>
 #include <QFormLayout>
+#include <QJsonObject>
 #include <QHBoxLayout>
 #include <QLabel>
 #include <QPlainTextEdit>
@@ -407,6 +408,9 @@ void AttentionView::refreshOverview() {
     captions << QString::number(data_.maps->headKl[i], 'f', 3);
   }
   grid_->setHeads(data_.maps->layers, data_.maps->heads, std::move(images), captions);
+  const QString student = data_.maps->student == StudentKind::Soft ? tr("soft student") : tr("pruned student");
+  grid_->setExportTitle(tr("Attention of every layer and head: %1").arg(gridCombo_->currentText().toLower()),
+                        tr("Captions: KL(teacher \u2016 %1) per head, nats, mean over %2 query tokens").arg(student).arg(data_.maps->n));
   QStringList badges, notes;
   for (const HeadRole& role : data_.maps->teacherRoles) {
     badges << roleBadge(role.kind);
@@ -468,10 +472,36 @@ void AttentionView::setSquareCells(bool square) {
 }
 
 void AttentionView::registerFigures(FigureRegistry& registry) {
-  registry.add(QStringLiteral("attention-teacher"), tr("Teacher attention"), tr("GPT-2 attention weights of the selected layer and head"), teacherPlot_);
-  registry.add(QStringLiteral("attention-student"), tr("Student attention"), tr("The student's attention weights of the selected layer and head"), studentPlot_);
-  registry.add(QStringLiteral("attention-difference"), tr("Attention difference"), tr("Teacher minus student weights of the selected layer and head"), diffPlot_);
-  registry.add(QStringLiteral("attention-overview"), tr("Attention overview"), tr("Every layer and head, captioned with its attention KL"), grid_);
+  // Each figure's index.json entry names what it shows: the prompt, layer and head, the student.
+  auto context = [this](bool oneHead) {
+    return [this, oneHead] {
+      QJsonObject c;
+      if (!data_.maps) return c;
+      const auto& m = *data_.maps;
+      QStringList ids;
+      for (int id : m.prompt.ids) ids << QString::number(id);
+      c.insert(QStringLiteral("prompt"), prompt_->toPlainText());
+      c.insert(QStringLiteral("tokens"), m.n);
+      c.insert(QStringLiteral("student"), m.student == StudentKind::Soft ? QStringLiteral("soft") : QStringLiteral("pruned"));
+      if (m.student == StudentKind::Pruned && session_) c.insert(QStringLiteral("pruned_plan"), session_->summary().prunedDescription);
+      if (oneHead) {
+        c.insert(QStringLiteral("layer"), layerSpin_->value());
+        c.insert(QStringLiteral("head"), headSpin_->value());
+        c.insert(QStringLiteral("colour_scale"), scaleCombo_->currentText());
+      } else {
+        c.insert(QStringLiteral("thumbnails"), gridCombo_->currentText());
+      }
+      return c;
+    };
+  };
+  registry.add(QStringLiteral("attention-teacher"), tr("Teacher attention"), tr("GPT-2 attention weights of the selected layer and head"),
+               teacherPlot_, context(true));
+  registry.add(QStringLiteral("attention-student"), tr("Student attention"), tr("The student's attention weights of the selected layer and head"),
+               studentPlot_, context(true));
+  registry.add(QStringLiteral("attention-difference"), tr("Attention difference"), tr("Teacher minus student weights of the selected layer and head"),
+               diffPlot_, context(true));
+  registry.add(QStringLiteral("attention-overview"), tr("Attention overview"), tr("Every layer and head, captioned with its attention KL"),
+               grid_, context(false));
 }
 
 }  // namespace attnx::ui

@@ -82,9 +82,14 @@ void HeadGrid::paintEvent(QPaintEvent*) {
     p.drawText(rect(), Qt::AlignCenter | Qt::TextWordWrap, tr("The overview of every head appears here."));
     return;
   }
+  drawGrid(p, palette().color(QPalette::WindowText), /*selection=*/true);
+}
+
+void HeadGrid::drawGrid(QPainter& p, const QColor& text, bool selection) const {
   QFont small = font();
   small.setPointSizeF(std::max(6.0, small.pointSizeF() - 2));
   p.setFont(small);
+  p.setPen(text);
   for (int h = 0; h < heads_; ++h)
     p.drawText(QRect(cellRect(0, h).left(), 0, kThumbnail, kHeader), Qt::AlignCenter, tr("H%1").arg(h));
   for (int l = 0; l < layers_; ++l) {
@@ -99,17 +104,57 @@ void HeadGrid::paintEvent(QPaintEvent*) {
         p.fillRect(tag, QColor(255, 255, 255, 200));
         p.setPen(Qt::black);
         p.drawText(tag, Qt::AlignCenter, b);
-        p.setPen(palette().color(QPalette::WindowText));
+        p.setPen(text);
       }
-      if (l == selLayer_ && h == selHead_) {
+      if (selection && l == selLayer_ && h == selHead_) {
         p.setPen(QPen(palette().highlight(), 3));
         p.drawRect(r.adjusted(-1, -1, 1, 1));
-        p.setPen(palette().color(QPalette::WindowText));
+        p.setPen(text);
       }
       if (i < static_cast<size_t>(captions_.size()))
         p.drawText(QRect(r.left() - 2, r.bottom() + 1, kThumbnail + 4, kCaption), Qt::AlignCenter, captions_[static_cast<int>(i)]);
     }
   }
+}
+
+void HeadGrid::setExportTitle(const QString& title, const QString& subtitle) {
+  title_ = title;
+  subtitle_ = subtitle;
+}
+
+namespace {
+constexpr int kTitleHeight = 48, kKeyHeight = 36;
+}
+
+QSize HeadGrid::exportSize() const {
+  const QSize grid = sizeHint();
+  return QSize(std::max(grid.width() * 2, 640), grid.height() * 2 + kTitleHeight + kKeyHeight);
+}
+
+void HeadGrid::renderForExport(QPainter& p, const QSize& size) const {
+  QFont titleFont = font();
+  titleFont.setPointSizeF(titleFont.pointSizeF() + 2);
+  titleFont.setBold(true);
+  p.setFont(titleFont);
+  p.setPen(Qt::black);
+  p.drawText(QRect(0, 4, size.width(), 24), Qt::AlignCenter, title_);
+  QFont plain = font();
+  plain.setPointSizeF(std::max(6.0, plain.pointSizeF() - 1));
+  p.setFont(plain);
+  p.drawText(QRect(8, 28, size.width() - 16, 18), Qt::AlignCenter, subtitle_);
+  p.drawText(QRect(8, size.height() - kKeyHeight, size.width() - 16, kKeyHeight), Qt::AlignCenter | Qt::TextWordWrap,
+             tr("Tags: what the teacher head does on the prompt \u2014 P previous token, S first-token sink, I itself, "
+                "D delimiters, L local (none: broad). Rows: layers; columns: heads."));
+  if (layers_ == 0) return;
+  // The grid scaled to the room between the title and the key, centred.
+  const QSize grid = sizeHint();
+  const double room = size.height() - kTitleHeight - kKeyHeight;
+  const double scale = std::max(0.1, std::min(size.width() / double(grid.width()), room / grid.height()));
+  p.save();
+  p.translate((size.width() - grid.width() * scale) / 2, kTitleHeight + (room - grid.height() * scale) / 2);
+  p.scale(scale, scale);
+  drawGrid(p, Qt::black, /*selection=*/false);
+  p.restore();
 }
 
 void HeadGrid::mousePressEvent(QMouseEvent* event) {

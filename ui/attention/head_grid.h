@@ -8,9 +8,13 @@
 #include <QWidget>
 #include <vector>
 
+#include "ui/export/export_renderable.h"
+
 namespace attnx::ui {
 
-class HeadGrid : public QWidget {
+// Exported (ExportRenderable) as a figure of its own: a title, the grid without the screen's
+// selection box, and a key to the tags.
+class HeadGrid : public QWidget, public ExportRenderable {
   Q_OBJECT
  public:
   explicit HeadGrid(QWidget* parent = nullptr);
@@ -30,6 +34,12 @@ class HeadGrid : public QWidget {
 
   static constexpr int kThumbnail = 56;  // pixels per thumbnail side
 
+  // The exported figure's title and the line under it (what the thumbnails and captions show).
+  void setExportTitle(const QString& title, const QString& subtitle);
+  void renderForExport(QPainter& painter, const QSize& size) const override;
+  QSize exportSize() const override;
+  QString exportTitle() const override { return title_; }
+
  Q_SIGNALS:
   void headClicked(int layer, int head);
 
@@ -41,10 +51,13 @@ class HeadGrid : public QWidget {
  private:
   QRect cellRect(int layer, int head) const;
   bool headAt(const QPoint& p, int* layer, int* head) const;
+  // The header, thumbnails, tags and captions at their on-screen size; the selection box when asked.
+  void drawGrid(QPainter& p, const QColor& text, bool selection) const;
 
   int layers_ = 0, heads_ = 0, selLayer_ = 0, selHead_ = 0;
   std::vector<QImage> thumbnails_;
   QStringList captions_, badges_, notes_;
+  QString title_ = tr("Attention of every layer and head"), subtitle_;
 };
 
 }  // namespace attnx::ui

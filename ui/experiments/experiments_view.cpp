@@ -219,6 +219,17 @@ bool ExperimentsView::openFolder(const QString& dir, QString* error) {
   }
   if (!set_.warnings.isEmpty()) loadStatus_ += QLatin1Char(' ') + tr("Problems: %1").arg(set_.warnings.join(QStringLiteral("; ")));
   showStatus(loadStatus_, !set_.warnings.isEmpty());
+  // Every run's curves overlaid from the start (its first row selected), as TensorBoard shows all runs.
+  QItemSelection first;
+  QStringList seen;
+  for (int row = 0; row < model_->rowCount(); ++row) {
+    const QString run = model_->row(row).runFolder;
+    if (run.isEmpty() || seen.contains(run)) continue;
+    seen << run;
+    const QModelIndex index = proxy_->mapFromSource(model_->index(row, 0));
+    first.select(index, index);
+  }
+  if (!first.isEmpty()) table_->selectionModel()->select(first, QItemSelectionModel::ClearAndSelect | QItemSelectionModel::Rows);
   return true;
 }
 

@@ -133,7 +133,7 @@ void RunCurvesPlot::rebuild() {
   }
   empty_->setVisible(curves == 0);
   fitLegendColumns(this);
-  empty_->setText(runs_.isEmpty() ? tr("Select rows in the table to overlay their runs")
+  empty_->setText(runs_.isEmpty() ? tr("Select runs in the table")
                                   : kl ? tr("The selected runs have no KL in metrics.csv")
                                        : tr("The selected runs' metrics.csv has no coefficient columns"));
   if (curves > 0) {
