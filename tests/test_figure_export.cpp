@@ -333,10 +333,6 @@ class TestFigureExport : public QObject {
     // Every figure's SVG draws the title index.json gives it.
     for (const auto& f : index[QStringLiteral("figures")].toArray()) {
       const QString id = f.toObject()[QStringLiteral("id")].toString(), title = f.toObject()[QStringLiteral("title")].toString();
-      // The head grid is still grabbed as a widget (no drawn title) until ui/attention/head_grid
-      // implements ExportRenderable; then this XPASSes: remove the line.
-      if (id == QLatin1String("attention-overview"))
-        QEXPECT_FAIL("", "the overview draws its title once the head grid implements ExportRenderable", Continue);
       QVERIFY2(!title.isEmpty() && readAll(out + QLatin1Char('/') + id + QStringLiteral(".svg")).contains(svgText(title)), qPrintable(id + QStringLiteral(": ") + title));
     }
     // Loss curves from metrics.csv: the raw KL as written, the smoothed one the EMA (weight 0.6,

@@ -141,6 +141,17 @@ class TestMemoryView : public QObject {
     QVERIFY(exportFigure(panel->memoryPlot(), QStringLiteral("/tmp/attnx-bench-memory.png"), FigureFormat::Png, {QSize(900, 600), 96}).isEmpty());
   }
 
+  // A pruning rule chosen in the Attention view reaches the benchmark as the same --prune-* option.
+  void benchmarksTheRuleTheViewsUse() {
+    auto pruned = std::make_shared<AnalysisSession>();
+    const QString run = tmp_.path() + QStringLiteral("/run");
+    QVERIFY(pruned->loadRun(run, {}, session_->core()->teacher(), attnx::PruningRule::topKRule(1)).isEmpty());
+    MemoryView view;
+    view.setSession(pruned);
+    const QStringList args = view.benchPanel()->arguments();
+    QCOMPARE(args.mid(args.size() - 4), (QStringList{QStringLiteral("--run"), run, QStringLiteral("--prune-top-k"), QStringLiteral("1")}));
+  }
+
   void parsesBenchOutput() {
     const auto r = parseBenchReport(kBenchJson);
     QCOMPARE(r.threads, 2);

@@ -21,14 +21,6 @@
 
 namespace attnx::cli {
 
-std::optional<PruningRule> SparseBenchArgs::pruneRule(int64_t densityLength) const {
-  if (pruneThreshold) return PruningRule::thresholdRule(*pruneThreshold);
-  if (pruneTopK) return PruningRule::topKRule(*pruneTopK);
-  if (pruneTargetDensity) return PruningRule::targetDensityRule(*pruneTargetDensity, densityLength);
-  if (pruneBudget) return PruningRule::budgetRule(*pruneBudget, densityLength);
-  return std::nullopt;
-}
-
 namespace {
 
 nlohmann::json machineJson() {

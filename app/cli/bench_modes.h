@@ -26,10 +26,11 @@ struct SparseBenchArgs {
   int64_t windows = 16;
   // --prune-threshold / --prune-top-k / --prune-target-density / --prune-budget (at most one): prune the
   // run's learned alpha with that rule; none given: the run's default plan (RunArtifacts::defaultPlan).
-  std::optional<double> pruneThreshold, pruneTargetDensity, pruneBudget;
-  std::optional<int64_t> pruneTopK;
-  // The rule given, if any; densityLength: the n at which a target density is measured.
-  std::optional<PruningRule> pruneRule(int64_t densityLength) const;
+  std::optional<PruningRule> prune;
+  // The rule given, if any, its density measured at densityLength.
+  std::optional<PruningRule> pruneRule(int64_t densityLength) const {
+    return prune ? std::optional<PruningRule>(prune->atLength(densityLength)) : std::nullopt;
+  }
 };
 
 int runAttentionOnlyBench(const SparseBenchArgs& a, const GlobalOptions& g);

@@ -6,6 +6,7 @@
 
 #include "app/cli/bench_modes.h"
 #include "app/cli/commands.h"
+#include "app/cli/student_options.h"
 #include "core/bench/op_trace.h"
 #include "core/bench/distill_bench.h"
 #include "core/bench/model_bench.h"
@@ -22,6 +23,7 @@ Runner addBenchCommand(CLI::App& app, GlobalOptions& g) {
     std::string preset, stepBank, combine = "soft-mask";
     int64_t batch = 4;
     SparseBenchArgs sparse;
+    PruningOptions prune;  // --prune-*: the --run plan's rule
     bool attentionOnly = false;
     std::string run;
   };
@@ -78,23 +80,7 @@ Runner addBenchCommand(CLI::App& app, GlobalOptions& g) {
   sub->add_option("--data", a->sparse.data, "--run: held-out text for KL and perplexity");
   sub->add_option("--windows", a->sparse.windows, "--run: held-out windows")->capture_default_str()->check(Positive);
   // The same pruning options as score, generate and eval: a rule given overrides the run's plan.json.
-  const char* fallback = " (--run; default: the run's plan.json, else threshold 0.05)";
-  auto* thresholdOpt = sub->add_option("--prune-threshold", a->sparse.pruneThreshold,
-                                       std::string("Prune: keep masks with alpha >= t") + fallback)
-                           ->check(NonNegative);
-  auto* topKOpt = sub->add_option("--prune-top-k", a->sparse.pruneTopK,
-                                  std::string("Prune: keep the k largest alpha per head") + fallback)
-                      ->check(Positive);
-  auto* densityOpt = sub->add_option("--prune-target-density", a->sparse.pruneTargetDensity,
-                                     std::string("Prune: drop the smallest alpha until the mean density <= r") + fallback)
-                         ->check(CLI::Range(0.0, 1.0));
-  auto* budgetOpt = sub->add_option("--prune-budget", a->sparse.pruneBudget,
-                                    std::string("Prune: spend a mean density r where the run's pruning profile says it "
-                                                "costs least KL (attnx-cli profile)") + fallback)
-                        ->check(CLI::Range(0.0, 1.0));
-  thresholdOpt->excludes(topKOpt)->excludes(densityOpt)->excludes(budgetOpt);
-  topKOpt->excludes(densityOpt)->excludes(budgetOpt);
-  densityOpt->excludes(budgetOpt);
+  a->prune.add(sub, /*shortNames=*/false);
   auto* seqOpt = sub->get_option("--seq");
   addModelOption(sub, g);
   addJsonFlag(sub, g);
@@ -102,6 +88,7 @@ Runner addBenchCommand(CLI::App& app, GlobalOptions& g) {
     if (a->attentionOnly || runOpt->count()) {
       a->sparse.repeats = a->o.repeats;
       if (runOpt->count()) a->sparse.run = a->run;
+      a->sparse.prune = a->prune.rule(/*densityLength: the run's, set where it is known*/ 1);
       const char* defaults = a->attentionOnly ? "512,1024,2048,4096,8192,16384" : "256,512,1024";
       a->sparse.seqLens = parseIdList(seqOpt->count() ? a->seq : std::string(defaults), "--seq");
       for (auto n : a->sparse.seqLens)

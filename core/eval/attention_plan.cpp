@@ -83,6 +83,12 @@ PruningRule PruningRule::budgetRule(double rho, int64_t n) {
   return r;
 }
 
+PruningRule PruningRule::atLength(int64_t n) const {
+  PruningRule r = *this;
+  if (kind == Kind::TargetDensity || kind == Kind::Budget) r.densityLength = n;
+  return r;
+}
+
 std::string PruningRule::problem() const {
   switch (kind) {
     case Kind::Threshold:

@@ -61,6 +61,9 @@ struct PruningRule {
   static PruningRule topKRule(int64_t k);
   static PruningRule targetDensityRule(double rho, int64_t n);
   static PruningRule budgetRule(double rho, int64_t n);
+  // The same rule with its density measured at n (TargetDensity, Budget); the others unchanged. The
+  // --prune-* options and the Attention view give a rule before the run's training length is known.
+  PruningRule atLength(int64_t n) const;
 
   // The first problem with the parameters of this rule's kind, empty when valid.
   std::string problem() const;

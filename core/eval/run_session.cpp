@@ -74,9 +74,8 @@ std::shared_ptr<RunSession> RunSession::open(const std::string& runDir, const st
   // The run's shape is checked against the model by makeRunStudent (naming the run and --teacher).
   st->soft = makeRunStudent(st->run, cfg, RunStudentKind::Soft);
   // Density rules measure at the run's training length, as every command's --prune-* options do.
-  std::optional<PruningRule> pruneRule = rule;
-  if (pruneRule && (pruneRule->kind == PruningRule::Kind::TargetDensity || pruneRule->kind == PruningRule::Kind::Budget))
-    pruneRule->densityLength = std::max<int64_t>(1, st->run.config.seqLen);
+  std::optional<PruningRule> pruneRule;
+  if (rule) pruneRule = rule->atLength(std::max<int64_t>(1, st->run.config.seqLen));
   st->pruned = makeRunStudent(st->run, cfg, RunStudentKind::Compiled, pruneRule);
 
   auto& i = st->info;

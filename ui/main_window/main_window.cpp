@@ -104,7 +104,8 @@ MainWindow::MainWindow(QWidget* parent)
   connect(housekeeping, &QTimer::timeout, this, [] { releaseFreedMemory(); });
   housekeeping->start(10000);
   figures_->add(QStringLiteral("loss-curves"), tr("Loss curves"), tr("Distillation losses (KL, L1, total, validation KL) against step"), lossPanel_->plot());
-  figures_->add(QStringLiteral("coefficients"), tr("Coefficients"), tr("Mask coefficients α against step, as filtered in the view"), coefficientPanel_->plot());
+  figures_->add(QStringLiteral("coefficients"), tr("Coefficients"), tr("Mask coefficients α against step, as filtered in the view"),
+                coefficientPanel_->plot(), [p = coefficientPanel_->plot()] { return p->figureContext(); });
   figures_->add(QStringLiteral("coefficient-grid"), tr("Coefficient grid"), tr("Current α of every layer, head and mask"), grid_);
   attentionView_->registerFigures(*figures_);
   // A new pruning rule rebuilds the run's students for every analysis view.

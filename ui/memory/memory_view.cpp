@@ -108,9 +108,30 @@ void MemoryView::setSession(std::shared_ptr<AnalysisSession> session) {
   refreshAnalytic();
 }
 
+namespace {
+// attnx-cli's --prune-* option for a rule (none: the run's own plan), so the benchmark times the plan
+// the analysis views show.
+QStringList pruningArguments(const std::optional<attnx::PruningRule>& rule) {
+  using K = attnx::PruningRule::Kind;
+  if (!rule) return {};
+  switch (rule->kind) {
+    case K::Threshold: return {QStringLiteral("--prune-threshold"), QString::number(rule->threshold, 'g', 17)};
+    case K::TopK: return {QStringLiteral("--prune-top-k"), QString::number(rule->topK)};
+    case K::TargetDensity: return {QStringLiteral("--prune-target-density"), QString::number(rule->targetDensity, 'g', 17)};
+    case K::Budget: return {QStringLiteral("--prune-budget"), QString::number(rule->targetDensity, 'g', 17)};
+  }
+  return {};
+}
+}  // namespace
+
 void MemoryView::setRunFolder(const QString& dir) {
   runFolder_ = dir;
-  bench_->setExtraArguments(dir.isEmpty() ? QStringList() : QStringList{QStringLiteral("--run"), dir});
+  QStringList extra;
+  if (!dir.isEmpty()) {
+    extra << QStringLiteral("--run") << dir;
+    if (session_ && session_->isLoaded() && session_->summary().runDir == dir) extra << pruningArguments(session_->summary().prunedRule);
+  }
+  bench_->setExtraArguments(extra);
 }
 
 void MemoryView::setLength(int n) { length_->setValue(n); }
