@@ -84,6 +84,10 @@ BankEditorPanel::BankEditorPanel(QWidget* parent) : QWidget(parent), model_(new 
   auto* split = new QSplitter(Qt::Vertical, this);
   split->addWidget(top);
   split->addWidget(combined_);
+  // The list and the mask's form need little height; the combined mask takes what is left.
+  split->setStretchFactor(0, 0);
+  split->setStretchFactor(1, 1);
+  split->setSizes({250, 700});
   layout->addWidget(split, 1);
 
   connect(previewN_, &QSpinBox::valueChanged, this, [this](int n) {

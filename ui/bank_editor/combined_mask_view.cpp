@@ -6,6 +6,9 @@
 #include <QPixmap>
 #include <QSpinBox>
 
+#include <algorithm>
+#include <cstdlib>
+
 #include "ui/bank_editor/mask_image.h"
 
 namespace attnx::ui {
@@ -38,7 +41,7 @@ CombinedMaskView::CombinedMaskView(QWidget* parent) : QWidget(parent) {
   grid->addWidget(layout_, 1, 1, Qt::AlignTop | Qt::AlignLeft);
   summary_ = new QLabel(this);
   summary_->setWordWrap(true);
-  grid->addWidget(summary_, 2, 0, 1, 2);
+  grid->addWidget(summary_, 2, 0, 1, 3);
   grid->setColumnStretch(2, 1);
   grid->setRowStretch(3, 1);
   coalesce_.setSingleShot(true);
@@ -79,6 +82,18 @@ bool CombinedMaskView::showsLearnedCoefficients() const {
   return K > 0 && alpha_.size() == static_cast<size_t>(layers_) * heads_ * K && alphaMasks_ == maskNames(bank_);
 }
 
+int CombinedMaskView::pictureSide() const {
+  // Two pictures side by side with their axes (about 62 px each) and spacing; below them the summary.
+  const int byWidth = (width() - 2 * 62 - 24) / 2;
+  const int byHeight = height() - 30 - 56 - 40;  // controls, caption and axes, the summary
+  return std::clamp(std::min(byWidth, byHeight), 160, 560);
+}
+
+void CombinedMaskView::resizeEvent(QResizeEvent* event) {
+  QWidget::resizeEvent(event);
+  if (std::abs(pictureSide() - side_) > 8 && !coalesce_.isActive()) coalesce_.start();
+}
+
 void CombinedMaskView::setLength(int n) {
   n_ = qMax(2, n);
   refresh();
@@ -101,7 +116,8 @@ void CombinedMaskView::refresh() {
   try {
     const auto combined = bank_.combined(coefficients, n_);
     density_ = combined.density;
-    const int side = 300;
+    const int side = pictureSide();
+    side_ = side;
     const QImage w = combinedImage(combined).scaled(side, side, Qt::IgnoreAspectRatio, Qt::FastTransformation);
     image_->setPixmap(QPixmap::fromImage(withTokenAxes(w, n_, tr("combined mask W, layer %1 head %2").arg(layer_->value()).arg(head_->value()))));
     const auto layout = blockLayoutOf(combined, block_->value());

@@ -38,6 +38,8 @@ class CombinedMaskView : public QWidget {
 
  private:
   void refresh();
+  void resizeEvent(QResizeEvent* event) override;  // the two pictures grow with the room they have
+  int pictureSide() const;
   QTimer coalesce_;  // coefficients stream in at up to 20/s: redraw at most 5 times a second
   MaskBank bank_;
   std::vector<float> alpha_;
@@ -47,6 +49,7 @@ class CombinedMaskView : public QWidget {
   double density_ = 0;
   QSpinBox *layer_ = nullptr, *head_ = nullptr, *block_ = nullptr;
   int n_ = 64;
+  int side_ = 0;  // pixels per picture side last drawn
   QLabel *image_ = nullptr, *layout_ = nullptr, *summary_ = nullptr;
 };
 

@@ -70,23 +70,30 @@ CompletionsView::CompletionsView(QWidget* parent) : QWidget(parent) {
   status_ = new QLabel(this);
   status_->setWordWrap(true);
 
-  auto* controls = new QHBoxLayout;
-  auto addPair = [&](const QString& label, QWidget* w) {
-    controls->addWidget(new QLabel(label, this));
-    controls->addWidget(w);
+  // Two rows, so the view fits a laptop's 1280 px: what runs and how long on the first, how tokens
+  // are sampled on the second.
+  auto* controls = new QVBoxLayout;
+  auto* runRow = new QHBoxLayout;
+  auto* samplingRow = new QHBoxLayout;
+  auto addPair = [&](QHBoxLayout* row, const QString& label, QWidget* w) {
+    row->addWidget(new QLabel(label, this));
+    row->addWidget(w);
   };
-  addPair(tr("Samples"), samples_);
-  addPair(tr("Tokens"), maxTokens_);
-  addPair(tr("Seed"), seed_);
-  addPair(tr("Temperature"), temperature_);
-  addPair(tr("Top-k"), topK_);
-  addPair(tr("Top-p"), topP_);
-  addPair(tr("Repetition"), repetition_);
-  controls->addWidget(greedy_);
-  controls->addWidget(studentCombo_);
-  controls->addStretch(1);
-  controls->addWidget(generate_);
-  controls->addWidget(stop_);
+  runRow->addWidget(studentCombo_);
+  addPair(runRow, tr("Samples"), samples_);
+  addPair(runRow, tr("Tokens"), maxTokens_);
+  addPair(runRow, tr("Seed"), seed_);
+  runRow->addStretch(1);
+  runRow->addWidget(generate_);
+  runRow->addWidget(stop_);
+  samplingRow->addWidget(greedy_);
+  addPair(samplingRow, tr("Temperature"), temperature_);
+  addPair(samplingRow, tr("Top-k"), topK_);
+  addPair(samplingRow, tr("Top-p"), topP_);
+  addPair(samplingRow, tr("Repetition"), repetition_);
+  samplingRow->addStretch(1);
+  controls->addLayout(runRow);
+  controls->addLayout(samplingRow);
 
   gridHost_ = new QWidget(this);
   grid_ = new QGridLayout(gridHost_);

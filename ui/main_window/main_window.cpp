@@ -174,14 +174,11 @@ void MainWindow::buildWorkspaces(QDockWidget* bank, QDockWidget* model, QDockWid
     dock->show();
   };
   workspaces_->add({QStringLiteral("design"), tr("Design"),
-                    tr("Design the mask bank: the editor and the combined mask, the model, the learned coefficients"),
+                    tr("Design the mask bank: the editor and the combined mask beside the model it is for"),
                     [=] {
                       place(bank, Qt::LeftDockWidgetArea);
                       place(model, Qt::RightDockWidgetArea);
-                      place(grid, Qt::RightDockWidgetArea);
-                      splitDockWidget(model, grid, Qt::Vertical);
-                      resizeDocks({bank, model}, {900, 560}, Qt::Horizontal);
-                      resizeDocks({model, grid}, {300, 560}, Qt::Vertical);
+                      resizeDocks({bank, model}, {1150, 400}, Qt::Horizontal);
                     }});
   workspaces_->add({QStringLiteral("train"), tr("Train"),
                     tr("Distil: the training form beside the live loss and coefficient curves"), [=] {

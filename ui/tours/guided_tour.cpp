@@ -133,7 +133,16 @@ int runGuidedTour(MainWindow& w, const TourOptions& o) {
   if (!say(waitUntil([&] { return failed || controller->lastStep() >= o.steps / 3; }, 300000) && !failed, "train a third"))
     return 1;
   controller->setPaused(true);
-  waitUntil([] { return false; }, 600);
+  // The step in flight when Pause was pressed still finishes (a step takes seconds on a busy
+  // machine): wait until the step count settles, then check that nothing moves while paused.
+  qint64 settled = -1;
+  waitUntil([&] {
+    const qint64 now = controller->lastStep();
+    const bool same = now == settled;
+    settled = now;
+    waitUntil([] { return false; }, 400);
+    return same && controller->lastStep() == now;
+  }, 20000);
   const qint64 pausedAt = controller->lastStep();
   waitUntil([] { return false; }, 600);
   say(controller->lastStep() == pausedAt, "pause (no step while paused)");
