@@ -96,10 +96,12 @@ class TestRunSession : public QObject {
       const float* s = desk->studentHead(l, h);
       double kl = 0;
       for (int i = 0; i < n; ++i) {
+        double rowSum = 0;  // the student's row, normalised for the KL (method: where each attends)
+        for (int j = 0; j < n; ++j) rowSum += head["student"][i][j].get<double>();
         for (int j = 0; j < n; ++j) {
           worstMap = std::max(worstMap, std::abs(head["teacher"][i][j].get<double>() - t[i * n + j]));
           worstMap = std::max(worstMap, std::abs(head["student"][i][j].get<double>() - s[i * n + j]));
-          const double p = head["teacher"][i][j], q = head["student"][i][j];
+          const double p = head["teacher"][i][j], q = head["student"][i][j].get<double>() / std::max(rowSum, 1e-10);
           if (p > 0) kl += p * (std::log(p) - std::log(std::max(q, 1e-10))) / n;
         }
       }
@@ -115,6 +117,42 @@ class TestRunSession : public QObject {
     QVERIFY(worstKl < 1e-12);
     QVERIFY(worstRecomputed < 1e-5);  // float maps in the JSON vs the session's double arithmetic
     if (kind == StudentKind::Pruned) QVERIFY(*std::max_element(desk->headKl.begin(), desk->headKl.end()) > 0);
+  }
+
+  // A branch-mixture student (the committed study's run on the embedded teacher) has attention rows
+  // that sum to sum(alpha), not 1: the per-head KL normalises them, so it is never negative and
+  // equals the KL recomputed here from the maps with each student row divided by its sum.
+  void headKlOfABranchMixtureIsAProperKl() {
+    const QString run = QDir::cleanPath(QStringLiteral(ATTNX_FIXTURES_DIR "/../../docs/study/runs/windows-sinks-s0"));
+    // The committed run.json names the teacher where the study ran; the embedded model is in the tree.
+    const QString teacher = QDir::cleanPath(QStringLiteral(ATTNX_FIXTURES_DIR "/../../resources/default-model"));
+    AnalysisSession mixture;
+    const QString problem = mixture.loadRun(run, teacher);
+    QVERIFY2(problem.isEmpty(), qPrintable(problem));
+    QCOMPARE(mixture.summary().combine, QStringLiteral("branch-mixture"));
+    const auto maps = mixture.attentionMaps(kPrompt, StudentKind::Soft);
+    const int n = maps->n;
+    double worst = 0, farthestRowSum = 0;
+    for (int l = 0; l < maps->layers; ++l)
+      for (int h = 0; h < maps->heads; ++h) {
+        const float* t = maps->teacherHead(l, h);
+        const float* s = maps->studentHead(l, h);
+        double kl = 0;
+        for (int i = 0; i < n; ++i) {
+          double rowSum = 0;
+          for (int j = 0; j <= i; ++j) rowSum += s[i * n + j];
+          farthestRowSum = std::max(farthestRowSum, std::abs(rowSum - 1));
+          for (int j = 0; j <= i; ++j)
+            if (t[i * n + j] > 0)
+              kl += t[i * n + j] * (std::log(double(t[i * n + j])) - std::log(std::max(s[i * n + j] / rowSum, 1e-10))) / n;
+        }
+        const double got = maps->headKl[static_cast<size_t>(l) * maps->heads + h];
+        QVERIFY2(got >= 0, qPrintable(QStringLiteral("L%1 H%2: KL %3").arg(l).arg(h).arg(got)));
+        worst = std::max(worst, std::abs(got - kl));
+      }
+    qInfo("branch mixture: student rows sum up to %.3f away from 1; worst KL difference %.3g", farthestRowSum, worst);
+    QVERIFY(farthestRowSum > 0.05);  // the case this test is about: rows that are not distributions
+    QVERIFY(worst < 1e-5);
   }
 
   // attnx-cli compare and the desktop's Completions comparisons along the same completion: the same

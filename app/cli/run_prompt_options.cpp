@@ -1,5 +1,6 @@
 #include "app/cli/run_prompt_options.h"
 
+#include <cstdio>
 #include <stdexcept>
 
 namespace attnx::cli {
@@ -20,7 +21,9 @@ std::shared_ptr<RunSession> RunPromptOptions::open(const GlobalOptions& g, const
   // The session runs on the CPU, as the desktop's views do (the compiled student is a CPU kernel).
   if (g.device != "cpu") throw std::runtime_error("--device " + g.device + ": " + command + " runs on the CPU");
   selectDevice(g);  // --threads
-  return RunSession::open(run, teacher, nullptr, prune.rule(/*densityLength: the run's, set by open*/ 1));
+  auto session = RunSession::open(run, teacher, nullptr, prune.rule(/*densityLength: the run's, set by open*/ 1));
+  if (!session->info().teacherNote.empty()) std::fprintf(stderr, "%s: %s\n", command.c_str(), session->info().teacherNote.c_str());
+  return session;
 }
 
 std::vector<int> RunPromptOptions::tokens(const RunSession& session) const {

@@ -4,6 +4,7 @@
 #include <chrono>
 #include <cmath>
 #include <cstring>
+#include <filesystem>
 #include <mutex>
 #include <numeric>
 #include <stdexcept>
@@ -62,9 +63,19 @@ std::shared_ptr<RunSession> RunSession::open(const std::string& runDir, const st
   auto st = std::make_unique<State>();
   st->run = RunArtifacts::load(runDir);
   std::optional<std::string> wanted;
-  if (!teacherDir.empty()) wanted = teacherDir;
-  else if (!st->run.config.teacherDir.empty()) wanted = st->run.config.teacherDir;
+  std::string teacherNote;
+  if (!teacherDir.empty()) {
+    wanted = teacherDir;
+  } else if (!st->run.config.teacherDir.empty()) {
+    // A run made on another machine (a committed study, a cluster's run folder) names a teacher folder
+    // that is not here: use the default model instead, and say so; makeRunStudent still refuses a
+    // teacher of another shape, and --teacher / the model panel names the right one.
+    std::error_code ec;
+    if (std::filesystem::exists(st->run.config.teacherDir, ec)) wanted = st->run.config.teacherDir;
+    else teacherNote = "the run's teacher " + st->run.config.teacherDir + " is not on this machine: using the default model";
+  }
   st->teacher = Teacher::reuseOrLoad(loaded, wanted);
+  if (!teacherNote.empty()) teacherNote += " (" + st->teacher->dir + ")";
   // Prompts are text: a session needs a tokenizer whose every token the model knows.
   const auto& tokenizer = st->teacher->requireTokenizer();
   if (tokenizer.vocabSize() > st->teacher->model->config().vocabSize)
@@ -72,7 +83,13 @@ std::shared_ptr<RunSession> RunSession::open(const std::string& runDir, const st
                              " tokens but the model only " + std::to_string(st->teacher->model->config().vocabSize));
   const auto& cfg = st->teacher->model->config();
   // The run's shape is checked against the model by makeRunStudent (naming the run and --teacher).
-  st->soft = makeRunStudent(st->run, cfg, RunStudentKind::Soft);
+  try {
+    st->soft = makeRunStudent(st->run, cfg, RunStudentKind::Soft);
+  } catch (const std::exception& e) {
+    // Most likely the stand-in teacher does not fit: name the missing one first.
+    if (!teacherNote.empty()) throw std::runtime_error(teacherNote + "; " + e.what());
+    throw;
+  }
   // Density rules measure at the run's training length, as every command's --prune-* options do.
   std::optional<PruningRule> pruneRule;
   if (rule) pruneRule = rule->atLength(std::max<int64_t>(1, st->run.config.seqLen));
@@ -81,6 +98,7 @@ std::shared_ptr<RunSession> RunSession::open(const std::string& runDir, const st
   auto& i = st->info;
   i.runDir = runDir;
   i.teacherDir = st->teacher->dir;
+  i.teacherNote = teacherNote;
   i.bankName = st->run.bank.name;
   for (const auto& m : st->run.bank.masks) i.maskNames.push_back(m.name);
   i.combine = st->run.config.combine;
@@ -149,9 +167,14 @@ std::unique_ptr<AttentionMaps> RunSession::attentionMaps(const std::vector<int>&
     const auto s = studentMaps[l].squeeze(0).to(torch::kFloat32).contiguous();  // (H, n, n)
     std::memcpy(set->teacher.data() + perLayer * l, t.data_ptr<float>(), perLayer * sizeof(float));
     std::memcpy(set->studentMaps.data() + perLayer * l, s.data_ptr<float>(), perLayer * sizeof(float));
-    const auto t64 = t.to(torch::kFloat64), s64 = s.to(torch::kFloat64);
-    // sum_j p_T log(p_T / p_S) per query row; terms with p_T = 0 contribute 0.
-    const auto terms = torch::where(t64 > 0, t64 * (t64.clamp_min(floor).log() - s64.clamp_min(floor).log()),
+    const auto t64 = t.to(torch::kFloat64);
+    // A branch-mixture student's row is sum_k alpha_k softmax_k: it sums to sum_k alpha_k, not 1 (the
+    // maps keep that scale, it is what multiplies V). KL compares where the two attend, so the
+    // student's row is normalised first; unnormalised, the "KL" of a row with sum(alpha) > 1 goes negative.
+    const auto s64 = s.to(torch::kFloat64);
+    const auto q = s64 / s64.sum(-1, /*keepdim=*/true).clamp_min(floor);
+    // sum_j p_T log(p_T / q_S) per query row; terms with p_T = 0 contribute 0.
+    const auto terms = torch::where(t64 > 0, t64 * (t64.clamp_min(floor).log() - q.clamp_min(floor).log()),
                                     torch::zeros_like(t64));
     const auto kl = terms.sum(-1).mean(-1);  // (H)
     for (int h = 0; h < set->heads; ++h) set->headKl[static_cast<size_t>(l) * set->heads + h] = kl[h].item<double>();

@@ -29,6 +29,7 @@ SessionStudent sessionStudentFromName(const std::string& name);  // "soft" | "pr
 
 struct RunSessionInfo {
   std::string runDir, teacherDir, bankName;
+  std::string teacherNote;    // "" or why the teacher is not the one run.json names (not on this machine)
   std::vector<std::string> maskNames;
   std::string combine;        // "soft-mask" | "branch-mixture"
   std::string prunedSource;   // "plan.json (top-1)", "the learned alpha pruned (threshold 0.05)", ...
@@ -52,8 +53,10 @@ struct AttentionMaps {
   SessionStudent student = SessionStudent::Soft;
   int layers = 0, heads = 0, n = 0;
   std::vector<float> teacher, studentMaps;  // (L, H, n, n) row-major each: query row, key column
-  // (L, H): mean over the n query rows of KL(teacher row || student row), nats. A student probability
-  // of exactly 0 where the teacher attends is floored at kProbabilityFloor (finite, large).
+                                            // (a branch-mixture student's rows sum to sum(alpha))
+  // (L, H): mean over the n query rows of KL(teacher row || student row), nats, the student's row
+  // normalised to sum 1 (a branch-mixture row sums to sum(alpha); studentMaps keep that scale). A
+  // student probability of exactly 0 where the teacher attends is floored at kProbabilityFloor.
   std::vector<double> headKl;
   std::vector<HeadRoleShares> teacherRoles;  // (L, H); empty when n <= 16 (too short to tell)
   double delimiterShare = 0;                 // of the prompt's tokens: punctuation and line breaks
@@ -98,7 +101,7 @@ class RunSession {
  public:
   // Opens a run folder made by attnx-cli distill: run.json, learned_bank.json, plan.json (optional),
   // student.safetensors (a gated run), and its teacher: teacherDir when not empty, else the run's
-  // own. `loaded` is used instead of loading again when it is that folder. `rule` prunes the learned
+  // own (the default model when that folder is not on this machine: info().teacherNote says so). `loaded` is used instead of loading again when it is that folder. `rule` prunes the learned
   // alpha into the pruned student (the CLI's --prune-* options, the Attention view's rule; density rules
   // are measured at the run's training length whatever their densityLength); none: the run's default plan. Throws std::runtime_error naming the file and what is wrong (PlanError for a
   // rule the run cannot take, e.g. a budget without a pruning profile).

@@ -106,7 +106,7 @@ AttentionView::AttentionView(QWidget* parent) : QWidget(parent) {
                             "--prune-budget (the budget needs attnx-cli profile). Densities at the run's training length."));
   ruleValue_ = new QDoubleSpinBox(this);
   ruleValue_->setDecimals(3);
-  ruleValue_->setEnabled(false);
+  ruleValue_->setVisible(false);
   applyRule_ = new QPushButton(tr("Apply"), this);
   applyRule_->setToolTip(tr("Rebuild the pruned student with this rule (every analysis view uses it)"));
   ruleLabel_ = new QLabel(this);
@@ -208,7 +208,7 @@ std::optional<attnx::PruningRule> AttentionView::pruningRule() const {
 void AttentionView::showRuleKind(int kind, bool startValue) {
   // Each rule's range and, when it is newly chosen, a sensible starting value.
   const QSignalBlocker b(ruleValue_);
-  ruleValue_->setEnabled(kind > 0);
+  ruleValue_->setVisible(kind > 0);  // the run's plan takes no value
   const bool count = kind == 2;
   ruleValue_->setDecimals(count ? 0 : 3);
   ruleValue_->setRange(kind == 1 ? 0.0 : count ? 1.0 : 0.001, kind == 1 ? 10.0 : count ? 64.0 : 1.0);
@@ -289,7 +289,8 @@ void AttentionView::setSession(std::shared_ptr<AnalysisSession> session) {
   if (data_.maps && !prompt_->toPlainText().trimmed().isEmpty()) requestMaps();  // the shown maps were another session's
   if (!data_.maps)
     setStatus(tr("Run %1 (teacher %2, %3 layers x %4 heads, context %5 tokens).")
-                .arg(s.runDir, s.teacherDir).arg(s.layers).arg(s.heads).arg(s.context));
+                  .arg(s.runDir, s.teacherDir).arg(s.layers).arg(s.heads).arg(s.context) +
+              (s.teacherNote.isEmpty() ? QString() : QLatin1Char(' ') + s.teacherNote + QLatin1Char('.')));
 }
 
 void AttentionView::setPrompt(const QString& prompt) { prompt_->setPlainText(prompt); }

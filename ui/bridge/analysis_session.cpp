@@ -22,6 +22,7 @@ QString AnalysisSession::loadRun(const QString& runDir, const QString& teacherOv
     RunSummary sum;
     sum.runDir = runDir;
     sum.teacherDir = qs(i.teacherDir);
+    sum.teacherNote = qs(i.teacherNote);
     sum.bankName = qs(i.bankName);
     for (const auto& m : i.maskNames) sum.maskNames << qs(m);
     sum.combine = qs(i.combine);

@@ -25,6 +25,7 @@ enum class StudentKind {
 
 struct RunSummary {
   QString runDir, teacherDir, bankName;
+  QString teacherNote;       // "" or why the teacher is not the one run.json names
   QStringList maskNames;
   QString combine;           // "soft-mask" | "branch-mixture"
   QString prunedDescription; // "plan.json (top-1)", "the learned alpha pruned (threshold 0.05)", ...

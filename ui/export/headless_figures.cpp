@@ -36,7 +36,8 @@ std::vector<std::string> writeFiguresHeadless(const FiguresJob& job) {
     ownApp = std::make_unique<QApplication>(argc, argv);
   }
   auto session = std::make_shared<AnalysisSession>();
-  const QString problem = session->loadRun(QString::fromStdString(job.runDir), QString::fromStdString(job.teacher));
+  const QString problem =
+      session->loadRun(QString::fromStdString(job.runDir), QString::fromStdString(job.teacher), nullptr, job.pruneRule);
   if (!problem.isEmpty()) throw std::runtime_error(problem.toStdString());
   const auto summary = session->summary();
   if (job.layer < 0 || job.layer >= summary.layers || job.head < 0 || job.head >= summary.heads)

@@ -3,8 +3,11 @@
 // QApplication when none exists (QT_QPA_PLATFORM=offscreen unless a display is set).
 #pragma once
 
+#include <optional>
 #include <string>
 #include <vector>
+
+#include "core/eval/attention_plan.h"
 
 namespace attnx::ui {
 
@@ -15,6 +18,7 @@ struct FiguresJob {
   std::string benchJson;   // optional: output of attnx-cli bench --attention-only --json to plot
   int layer = 0, head = 0;
   bool pruned = false;     // the pruned plan instead of the soft student
+  std::optional<attnx::PruningRule> pruneRule;  // the pruned plan's rule; none: the run's plan
   int width = 1200, height = 800;
   double dpi = 96;
 };

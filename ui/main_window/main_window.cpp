@@ -603,8 +603,10 @@ void MainWindow::loadAnalysis(const QString& runDir, bool quiet, const std::opti
     attentionView_->setSession(session);
     completionsView_->setSession(session);
     memoryView_->setSession(session);
-    statusBar()->showMessage(tr("Analysis views: run %1 (%2)").arg(session->summary().runDir,
-                                                                   session->summary().prunedDescription), 5000);
+    const auto summary = session->summary();
+    statusBar()->showMessage(tr("Analysis views: run %1 (%2)").arg(summary.runDir, summary.prunedDescription) +
+                                 (summary.teacherNote.isEmpty() ? QString() : QStringLiteral("; ") + summary.teacherNote),
+                             summary.teacherNote.isEmpty() ? 5000 : 15000);
     releaseFreedMemory();  // the previous session's teacher and students, when nothing shares them
     Q_EMIT analysisLoaded(true, {});
   });
