@@ -17,6 +17,8 @@ readonly PACKAGES=(
     # LibTorch 1.13 (CPU). OpenBLAS: without it Debian's libtorch falls back to
     # the reference BLAS, ~60x slower matmuls (see architecture.md, "Devices").
     libtorch-dev libopenblas0-pthread
+    # Gloo's headers: torch.distributed's CPU process group (core/dist) is declared over them.
+    libgloo-dev
     # UI: Qt 6 widgets + SVG export, QCustomPlot for the charts. The platform
     # plugins (xcb, offscreen) are only a Recommends of libqt6gui6; without
     # them the app cannot open a window, so they are named explicitly.

@@ -13,6 +13,7 @@
 #include <torch/torch.h>
 
 #include "app/cli/commands.h"
+#include "app/cli/dist_options.h"
 #include "core/io/model_locator.h"
 #include "core/train/distill_setup.h"
 #include "core/train/distill_trainer.h"
@@ -35,7 +36,7 @@ std::string formatDuration(double seconds) {
 
 Runner addDistillCommand(CLI::App& app, GlobalOptions& g) {
   auto* sub = app.add_subcommand("distill", "Distil a mask-mixture student from a GPT-2 teacher");
-  struct Args { DistillConfig c; std::string out; bool resume = false; };
+  struct Args { DistillConfig c; std::string out; bool resume = false; DistOptions dist; };
   auto a = std::make_shared<Args>();
   auto& c = a->c;
   sub->add_option("--teacher,--model", g.modelDir, "Teacher GPT-2 folder (default: the embedded model)");
@@ -68,22 +69,30 @@ Runner addDistillCommand(CLI::App& app, GlobalOptions& g) {
   sub->add_option("--validate-every", c.validateEvery, "Validation every N steps (0: never)")->capture_default_str()->check(NonNegative);
   sub->add_option("--validation-windows", c.validationWindows, "Windows of held-out text per validation")->capture_default_str()->check(Positive);
   sub->add_option("--checkpoint-every", c.checkpointEvery, "Checkpoint every N steps (0: at the end only)")->capture_default_str()->check(NonNegative);
+  addDistOptions(sub, a->dist);
   addJsonFlag(sub, g);
 
   return [&g, a, sub] {
     namespace fs = std::filesystem;
     DistillConfig c = a->c;
-    if (a->resume) {
+    // Joined first, so that a rank that refuses the run below (a folder already in use) ends the
+    // others' wait at once instead of at the rendezvous timeout.
+    const DistJob job = joinIfLaunched(g, a->dist, "distill");
+    const bool writer = job.rank() == 0;  // rank 0 owns the run folder and the terminal
+    if (!writer) {
+      // The run rank 0 set up or resumed, read from rank 0 (its run folder may be on another machine).
+    } else if (a->resume) {
       // The run keeps its own settings (run.json); only how long it runs and how often it checks
       // itself may change. Anything else given with --resume is refused, never silently ignored.
-      const std::vector<std::string> mayChange = {"--steps", "--checkpoint-every", "--validate-every", "--validation-windows"};
+      const std::vector<std::string> mayChange = {"--steps", "--checkpoint-every", "--validate-every", "--validation-windows",
+                                                  "--dist-backend", "--dist-timeout"};
       for (const CLI::Option* o : sub->get_options()) {
         const std::string name = o->get_name(false, true).substr(0, o->get_name(false, true).find(','));
         if (o->count() == 0 || name == "--out" || name == "--resume" || name == "--json" || name == "--help") continue;
         if (std::find(mayChange.begin(), mayChange.end(), name) == mayChange.end())
           throw std::runtime_error(name + " cannot change when resuming: the run keeps the settings in its run.json "
-                                   "(with --resume only --steps, --checkpoint-every, --validate-every and "
-                                   "--validation-windows may be given)");
+                                   "(with --resume only --steps, --checkpoint-every, --validate-every, "
+                                   "--validation-windows and the --dist-* options may be given)");
       }
       const auto runJson = (fs::path(a->out) / "run.json").string();
       std::ifstream in(runJson);
@@ -105,17 +114,24 @@ Runner addDistillCommand(CLI::App& app, GlobalOptions& g) {
       c.dataPath = fs::absolute(c.dataPath).string();
       if (!c.validationPath.empty()) c.validationPath = fs::absolute(c.validationPath).string();
     }
-    c.validate();
+    c.worldSize = job.worldSize();  // recorded in run.json; a resume may change them
+    c.distBackend = job.backend();
+    if (job.group) c = DistillConfig::fromJsonText(job.group->shareFromRankZero("run.json", c.toJsonText()), "rank 0's run.json");
+    c.validate();  // batch_size must divide by world_size
     auto t0 = std::chrono::steady_clock::now();
     DistillSetupOptions setup;
-    setup.device = selectDevice(g);
-    setup.say = [](const std::string& line) { std::cerr << "distill: " << line << '\n'; };
+    setup.device = job.device;
+    setup.say = [writer](const std::string& line) { if (writer) std::cerr << "distill: " << line << '\n'; };
     auto in = prepareDistill(c, std::move(setup));
-    std::cerr << "distill: data ready in "
-              << std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count() << " s\n";
+    if (writer)
+      std::cerr << "distill: data ready in "
+                << std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count() << " s\n";
 
-    DistillTrainer trainer(c, in.teacher->model, std::move(in.bank), std::move(in.batches), std::move(in.validation), a->out, a->resume ? RunFolder::Resume : RunFolder::New);
-    if (a->resume) std::cerr << "distill: resuming after step " << trainer.resumeIfPossible() << '\n';
+    // Ranks other than 0 keep nothing on disk ("" run folder); they start from rank 0's state.
+    DistillTrainer trainer(c, in.teacher->model, std::move(in.bank), std::move(in.batches), std::move(in.validation),
+                           writer ? a->out : std::string(), a->resume ? RunFolder::Resume : RunFolder::New);
+    if (job.group) trainer.setProcessGroup(job.group);
+    if (a->resume && writer) std::cerr << "distill: resuming after step " << trainer.resumeIfPossible() << '\n';
 
     std::signal(SIGINT, onInterrupt);
     std::signal(SIGTERM, onInterrupt);
@@ -123,28 +139,53 @@ Runner addDistillCommand(CLI::App& app, GlobalOptions& g) {
     const int64_t total = c.steps;
     auto last = std::chrono::steady_clock::now() - std::chrono::seconds(10);
     StepMetrics final;
+    double allReduceSeconds = 0;
     DistillCallbacks cb;
-    cb.onMessage = [](const std::string& m) { std::cerr << "distill: " << m << '\n'; };
+    cb.onMessage = [writer](const std::string& m) { if (writer) std::cerr << "distill: " << m << '\n'; };
     cb.onStep = [&](const StepMetrics& m) {
       final = m;
+      allReduceSeconds += m.allReduceSeconds;
+      if (!writer) return;
       const auto now = std::chrono::steady_clock::now();
       if (m.step != total && m.validationKl < 0 && now - last < std::chrono::milliseconds(500)) return;
       last = now;
       const double eta = m.elapsedSeconds / m.step * (total - m.step);
-      std::fprintf(stderr, "step %lld/%lld  loss %.4f  KL %.4f  L1 %.3f  lr %.3g  %.0f tok/s  ETA %s%s\n",
+      const std::string reduce =
+          job.group ? "  all-reduce " + std::to_string(static_cast<int>(m.allReduceSeconds * 1000 + 0.5)) + " ms" : "";
+      std::fprintf(stderr, "step %lld/%lld  loss %.4f  KL %.4f  L1 %.3f  lr %.3g  %.0f tok/s%s  ETA %s%s\n",
                    static_cast<long long>(m.step), static_cast<long long>(total), m.loss, m.kl, m.l1, m.learningRate,
-                   m.tokensPerSecond, formatDuration(eta).c_str(),
+                   m.tokensPerSecond, reduce.c_str(), formatDuration(eta).c_str(),
                    m.validationKl >= 0 ? ("  val KL " + std::to_string(m.validationKl)).c_str() : "");
     };
-    trainer.run(cb, &g_stop);
+    const int64_t startStep = trainer.step();
+    try {
+      trainer.run(cb, &g_stop);
+    } catch (const std::exception& e) {
+      if (job.group) job.group->reportFailure(e.what());  // the peers' error quotes it
+      throw;
+    }
+    // Stopped early: this rank's Ctrl-C, or another rank's (the ranks stop together).
+    const bool stopped = job.group ? trainer.step() < c.steps : g_stop.load();
+    if (!writer) return stopped ? 130 : 0;
+    const int64_t stepsRun = std::max<int64_t>(1, trainer.step() - startStep);
     if (g.json) {
-      printJson({{"run", a->out}, {"step", trainer.step()}, {"loss", final.loss}, {"kl", final.kl}, {"l1", final.l1},
-                 {"validation_kl", final.validationKl}, {"alpha", final.alpha}, {"stopped", g_stop.load()}});
+      nlohmann::json j = {{"run", a->out}, {"step", trainer.step()}, {"loss", final.loss}, {"kl", final.kl},
+                          {"l1", final.l1}, {"validation_kl", final.validationKl}, {"alpha", final.alpha},
+                          {"stopped", stopped}};
+      if (job.group) {
+        j["world_size"] = job.worldSize();
+        j["dist_backend"] = job.backend();
+        j["all_reduce_ms_per_step"] = allReduceSeconds * 1000 / stepsRun;
+      }
+      printJson(j);
     } else {
       std::printf("run %s: %lld steps, final KL %.4f, L1 %.3f\n", a->out.c_str(),
                   static_cast<long long>(trainer.step()), final.kl, final.l1);
+      if (job.group)
+        std::printf("%d ranks (%s): all-reduce %.1f ms per step on average\n", job.worldSize(), job.backend().c_str(),
+                    allReduceSeconds * 1000 / stepsRun);
     }
-    return g_stop.load() ? 130 : 0;
+    return stopped ? 130 : 0;
   };
 }
 

@@ -1,4 +1,5 @@
 // attnx-cli pretrain: train a small GPT-2 (GPT-2's tokenizer and vocabulary) from scratch on text.
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cmath>
@@ -12,6 +13,7 @@
 #include <torch/torch.h>
 
 #include "app/cli/commands.h"
+#include "app/cli/dist_options.h"
 #include "core/data/window_sampler.h"
 #include "core/io/model_locator.h"
 #include "core/train/pretrainer.h"
@@ -24,7 +26,7 @@ extern "C" void onPretrainInterrupt(int) { g_stopPretrain.store(true); }
 
 Runner addPretrainCommand(CLI::App& app, GlobalOptions& g) {
   auto* sub = app.add_subcommand("pretrain", "Train a small GPT-2 from scratch (GPT-2's tokenizer and vocabulary)");
-  struct Args { PretrainConfig c; std::string out, tokenizer; bool resume = false; };
+  struct Args { PretrainConfig c; std::string out, tokenizer; bool resume = false; DistOptions dist; };
   auto a = std::make_shared<Args>();
   auto& c = a->c;
   sub->add_option("--data", c.dataPath, "Training text: a .txt file or a folder of them");
@@ -49,12 +51,17 @@ Runner addPretrainCommand(CLI::App& app, GlobalOptions& g) {
   sub->add_option("--validate-every", c.validateEvery, "Validation every N steps")->capture_default_str()->check(NonNegative);
   sub->add_option("--validation-windows", c.validationWindows, "Held-out windows per validation")->capture_default_str()->check(Positive);
   sub->add_option("--checkpoint-every", c.checkpointEvery, "Checkpoint every N steps")->capture_default_str()->check(NonNegative);
+  addDistOptions(sub, a->dist);
   addJsonFlag(sub, g);
 
   return [&g, a, stepsOption] {
     namespace fs = std::filesystem;
     PretrainConfig c = a->c;
-    if (a->resume) {
+    const DistJob job = joinIfLaunched(g, a->dist, "pretrain");
+    const bool writer = job.rank() == 0;  // rank 0 owns the output folder and the terminal
+    if (!writer) {
+      // The run rank 0 set up or resumed, read from rank 0 below.
+    } else if (a->resume) {
       const auto path = (fs::path(a->out) / "pretrain.json").string();
       std::ifstream in(path);
       if (!in) throw std::runtime_error(path + ": cannot open (is --out a pretraining folder?)");
@@ -70,8 +77,12 @@ Runner addPretrainCommand(CLI::App& app, GlobalOptions& g) {
       if (!c.validationPath.empty()) c.validationPath = fs::absolute(c.validationPath).string();
       c.tokenizerDir = fs::absolute(a->tokenizer.empty() ? tokenizerDirFor(a->out) : a->tokenizer).string();
     }
+    c.worldSize = job.worldSize();
+    c.distBackend = job.backend();
+    if (job.group)
+      c = PretrainConfig::fromJsonText(job.group->shareFromRankZero("pretrain.json", c.toJsonText()), "rank 0's pretrain.json");
     c.validate();
-    const auto device = selectDevice(g);
+    const auto device = job.device;
     const auto tok = BpeTokenizer::fromFolder(c.tokenizerDir);
     auto corpus = std::make_shared<TokenCorpus>(loadCorpus(c.dataPath, tok));
     auto sampler = std::make_shared<WindowSampler>(*corpus, c.seqLen, c.seed);
@@ -80,40 +91,65 @@ Runner addPretrainCommand(CLI::App& app, GlobalOptions& g) {
       const auto val = loadCorpus(c.validationPath, tok);
       validation = WindowSampler(val, c.seqLen, c.seed).evalWindows(c.seqLen, c.validationWindows);
     }
-    std::cerr << "pretrain: " << corpus->size() << " training tokens, " << validation.size() << " validation windows\n";
+    if (writer) std::cerr << "pretrain: " << corpus->size() << " training tokens, " << validation.size() << " validation windows\n";
     const int64_t batch = c.batchSize;
     Pretrainer trainer(c, [corpus, sampler, batch](int64_t step) { return sampler->batch(batch, step); }, validation,
-                       a->out, device, a->resume ? RunFolder::Resume : RunFolder::New);
-    if (a->resume) std::cerr << "pretrain: resuming after step " << trainer.resumeIfPossible() << '\n';
+                       writer ? a->out : std::string(), device, a->resume ? RunFolder::Resume : RunFolder::New);
+    if (job.group) trainer.setProcessGroup(job.group);
+    if (a->resume && writer) std::cerr << "pretrain: resuming after step " << trainer.resumeIfPossible() << '\n';
     std::signal(SIGINT, onPretrainInterrupt);
     std::signal(SIGTERM, onPretrainInterrupt);
     std::signal(SIGHUP, onPretrainInterrupt);
     PretrainMetrics last;
+    double allReduceSeconds = 0;
+    const int64_t startStep = trainer.step();
     auto lastPrint = std::chrono::steady_clock::now() - std::chrono::seconds(60);
-    trainer.run(
-        [&](const PretrainMetrics& m) {
-          last = m;
-          const auto now = std::chrono::steady_clock::now();
-          if (m.validationLoss < 0 && m.step != c.steps && now - lastPrint < std::chrono::seconds(5)) return;
-          lastPrint = now;
-          const double eta = m.elapsedSeconds / m.step * (c.steps - m.step);
-          std::fprintf(stderr, "step %lld/%lld  loss %.4f  lr %.3g  %.0f tok/s  ETA %.0f min%s\n",
-                       static_cast<long long>(m.step), static_cast<long long>(c.steps), m.loss, m.learningRate,
-                       m.tokensPerSecond, eta / 60,
-                       m.validationLoss >= 0
-                           ? ("  val loss " + std::to_string(m.validationLoss) + " (ppl " +
-                              std::to_string(std::exp(m.validationLoss)) + ")").c_str()
-                           : "");
-        },
-        [](const std::string& msg) { std::cerr << "pretrain: " << msg << '\n'; }, &g_stopPretrain);
+    try {
+      trainer.run(
+          [&](const PretrainMetrics& m) {
+            last = m;
+            allReduceSeconds += m.allReduceSeconds;
+            if (!writer) return;
+            const auto now = std::chrono::steady_clock::now();
+            if (m.validationLoss < 0 && m.step != c.steps && now - lastPrint < std::chrono::seconds(5)) return;
+            lastPrint = now;
+            const double eta = m.elapsedSeconds / m.step * (c.steps - m.step);
+            const std::string reduce =
+                job.group ? "  all-reduce " + std::to_string(static_cast<int>(m.allReduceSeconds * 1000 + 0.5)) + " ms" : "";
+            std::fprintf(stderr, "step %lld/%lld  loss %.4f  lr %.3g  %.0f tok/s%s  ETA %.0f min%s\n",
+                         static_cast<long long>(m.step), static_cast<long long>(c.steps), m.loss, m.learningRate,
+                         m.tokensPerSecond, reduce.c_str(), eta / 60,
+                         m.validationLoss >= 0
+                             ? ("  val loss " + std::to_string(m.validationLoss) + " (ppl " +
+                                std::to_string(std::exp(m.validationLoss)) + ")").c_str()
+                             : "");
+          },
+          [writer](const std::string& msg) { if (writer) std::cerr << "pretrain: " << msg << '\n'; }, &g_stopPretrain);
+    } catch (const std::exception& e) {
+      if (job.group) job.group->reportFailure(e.what());  // the peers' error quotes it
+      throw;
+    }
+    // Stopped early: this rank's Ctrl-C, or another rank's (the ranks stop together).
+    const bool stopped = job.group ? trainer.step() < c.steps : g_stopPretrain.load();
+    if (!writer) return stopped ? 130 : 0;
     const auto modelDir = (fs::path(a->out) / "model").string();
-    if (g.json)
-      printJson({{"out", a->out}, {"model", modelDir}, {"step", trainer.step()}, {"loss", last.loss},
-                 {"validation_loss", last.validationLoss}});
-    else
+    const double reduceMs = allReduceSeconds * 1000 / std::max<int64_t>(1, trainer.step() - startStep);
+    if (g.json) {
+      nlohmann::json j = {{"out", a->out}, {"model", modelDir}, {"step", trainer.step()}, {"loss", last.loss},
+                          {"validation_loss", last.validationLoss}};
+      if (job.group) {
+        j["world_size"] = job.worldSize();
+        j["dist_backend"] = job.backend();
+        j["all_reduce_ms_per_step"] = reduceMs;
+      }
+      printJson(j);
+    } else {
       std::printf("model saved in %s after %lld steps (last loss %.4f)\n", modelDir.c_str(),
                   static_cast<long long>(trainer.step()), last.loss);
-    return g_stopPretrain.load() ? 130 : 0;
+      if (job.group)
+        std::printf("%d ranks (%s): all-reduce %.1f ms per step on average\n", job.worldSize(), job.backend().c_str(), reduceMs);
+    }
+    return stopped ? 130 : 0;
   };
 }
 

@@ -18,7 +18,8 @@ using nlohmann::ordered_json;
   X(batchSize, "batch_size") X(seqLen, "seq_len") X(learningRate, "learning_rate")                 \
   X(weightDecay, "weight_decay") X(warmupSteps, "warmup_steps") X(minLrRatio, "min_lr_ratio")      \
   X(gradClip, "grad_clip") X(seed, "seed") X(validateEvery, "validate_every")                      \
-  X(validationWindows, "validation_windows") X(checkpointEvery, "checkpoint_every") X(gate, "gate")
+  X(validationWindows, "validation_windows") X(checkpointEvery, "checkpoint_every") X(gate, "gate")  \
+  X(worldSize, "world_size") X(distBackend, "dist_backend")
 
 void DistillConfig::validate() const {
   auto need = [](bool ok, const std::string& what) {
@@ -45,6 +46,9 @@ void DistillConfig::validate() const {
   need(gradClip >= 0, "grad_clip must be ≥ 0 (0 disables clipping)");
   need(validateEvery >= 0 && checkpointEvery >= 0, "validate_every and checkpoint_every must be ≥ 0");
   need(validationWindows >= 1, "validation_windows must be ≥ 1");
+  need(worldSize >= 1 && batchSize % worldSize == 0,
+       "batch_size (" + std::to_string(batchSize) + ", the global batch) must divide by world_size (" +
+           std::to_string(worldSize) + ")");
 }
 
 std::string DistillConfig::toJsonText() const {

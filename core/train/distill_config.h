@@ -45,6 +45,11 @@ struct DistillConfig {
   int64_t validateEvery = 50;     // steps (0: never)
   int64_t validationWindows = 8;
   int64_t checkpointEvery = 100;  // steps (0: only at the end / stop)
+  // How the run was last launched (data-parallel ranks and torch.distributed backend, "" for one
+  // process): recorded, not a setting of the result, which is the same for any world size; a resume
+  // with another world size rewrites them. batch_size (the global batch) must divide by world_size.
+  int64_t worldSize = 1;
+  std::string distBackend;
 
   // Throws std::invalid_argument naming the bad field.
   void validate() const;

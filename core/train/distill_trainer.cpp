@@ -10,6 +10,8 @@
 #include <nlohmann/json.hpp>
 #include <torch/torch.h>
 
+#include "core/dist/data_parallel.h"
+#include "core/dist/dist_env.h"
 #include "core/io/atomic_file.h"
 #include "core/io/safetensors.h"
 #include "core/train/metrics_log.h"
@@ -69,6 +71,14 @@ struct DistillTrainer::State {
   double elapsed = 0;
   torch::Device device = torch::kCPU;
   MetricsLog metrics;  // opened by resumeIfPossible() or at the start of run()
+  std::shared_ptr<ProcessGroup> group;  // null: one process
+  bool synced = false;                  // run() has taken rank 0's state
+
+  std::vector<torch::Tensor> parameters() const {
+    std::vector<torch::Tensor> out;
+    for (const auto& [name, p] : trainable) out.push_back(p);
+    return out;
+  }
 
   double learningRateAt(int64_t s) const {
     return warmupCosineLr(s, config.learningRate, config.warmupSteps, config.steps, config.minLrRatio);
@@ -151,6 +161,13 @@ DistillTrainer::DistillTrainer(DistillConfig config, Gpt2 teacher, MaskBank bank
 DistillTrainer::~DistillTrainer() = default;
 
 
+void DistillTrainer::setProcessGroup(std::shared_ptr<ProcessGroup> group) {
+  if (group && s_->config.batchSize % group->size() != 0)
+    throw std::invalid_argument("--batch-size " + std::to_string(s_->config.batchSize) +
+                                " is the global batch and must divide by WORLD_SIZE=" + std::to_string(group->size()));
+  s_->group = std::move(group);
+}
+
 int64_t DistillTrainer::step() const { return s_->step; }
 const MaskMixtureAttention& DistillTrainer::student() const { return *s_->kernel; }
 MaskMixtureCoefficients DistillTrainer::coefficients() const { return s_->coeffs; }
@@ -193,13 +210,21 @@ double DistillTrainer::validationKl() {
   double sum = 0;
   int64_t tokens = 0;
   const auto B = static_cast<size_t>(s.config.batchSize);
-  for (size_t i = 0; i < s.validation.size(); i += B) {
-    std::vector<std::vector<int64_t>> chunk(s.validation.begin() + i,
-                                            s.validation.begin() + std::min(s.validation.size(), i + B));
+  // Each rank scores its contiguous share of the windows; the sums are added over the ranks.
+  const auto [first, last] = s.group ? shareOf(int64_t(s.validation.size()), s.group->rank(), s.group->size())
+                                     : std::pair<int64_t, int64_t>{0, int64_t(s.validation.size())};
+  for (size_t i = size_t(first); i < size_t(last); i += B) {
+    std::vector<std::vector<int64_t>> chunk(s.validation.begin() + i, s.validation.begin() + std::min(size_t(last), i + B));
     auto ids = windowsToBatch(chunk, s.device);
     auto kl = distillationKl(s.teacher->forward(ids), s.model->forward(ids, nullptr, s.kernel.get()), 1.0);
     sum += kl.item<double>() * ids.numel();
     tokens += ids.numel();
+  }
+  if (s.group) {
+    auto totals = torch::tensor({sum, double(tokens)}, torch::kFloat64).to(s.device);
+    s.group->sumInPlace({totals}, "the validation of step " + std::to_string(s.step));
+    totals = totals.to(torch::kCPU);
+    return totals[0].item<double>() / totals[1].item<double>();
   }
   return sum / tokens;
 }
@@ -254,6 +279,12 @@ void DistillTrainer::run(const DistillCallbacks& callbacks, const std::atomic<bo
   auto& s = *s_;
   auto say = [&](const std::string& m) { if (callbacks.onMessage) callbacks.onMessage(m); };
   if (!s.runDir.empty() && !s.metrics.isOpen()) s.metrics = MetricsLog::open(s.path("metrics.csv"), s.metricsHeader(), s.step);
+  if (s.group && !s.synced) {
+    // Rank 0's parameters, moments and step (its checkpoint when it resumed): any world size resumes.
+    auto params = s.parameters();
+    broadcastTrainingState(*s.group, params, *s.optimizer, s.step, s.elapsed);
+    s.synced = true;
+  }
   int64_t lastCheckpoint = s.step;
   auto checkpoint = [&] {
     saveCheckpoint();
@@ -263,7 +294,8 @@ void DistillTrainer::run(const DistillCallbacks& callbacks, const std::atomic<bo
 
   while (s.step < s.config.steps) {
     while (pause && pause->load() && !(stop && stop->load())) std::this_thread::sleep_for(std::chrono::milliseconds(20));
-    if (stop && stop->load()) {
+    // A data-parallel rank never stops alone: its stop travels with this step's gradients (below).
+    if (stop && stop->load() && !s.group) {
       say("stopped at step " + std::to_string(s.step));
       break;
     }
@@ -272,8 +304,11 @@ void DistillTrainer::run(const DistillCallbacks& callbacks, const std::atomic<bo
     StepMetrics m;
     m.step = next;
     torch::Tensor stepAlpha;
+    StepExchange exchange;
     try {
-      auto ids = windowsToBatch(s.batches(next), s.device);
+      auto windows = s.batches(next);
+      if (s.group) windows = localShare(windows, s.group->rank(), s.group->size());
+      auto ids = windowsToBatch(windows, s.device);
       torch::Tensor hT, zT;
       {
         torch::NoGradGuard g;
@@ -293,14 +328,31 @@ void DistillTrainer::run(const DistillCallbacks& callbacks, const std::atomic<bo
       m.kl = kl.item<double>();
       m.l1 = l1.item<double>();
       m.hidden = hidden.item<double>();
-      if (!std::isfinite(m.loss))
-        throw TrainingStopped("step " + std::to_string(next) + ": the loss is not finite (KL " + std::to_string(m.kl) +
-                              ", L1 " + std::to_string(m.l1) + "); the run stopped and the last good checkpoint (step " +
-                              std::to_string(lastCheckpoint) + ") is kept. Try a lower learning rate or temperature.");
+      auto requireFiniteLoss = [&] {
+        if (!std::isfinite(m.loss))
+          throw TrainingStopped("step " + std::to_string(next) + ": the loss is not finite (KL " + std::to_string(m.kl) +
+                                ", L1 " + std::to_string(m.l1) + "); the run stopped and the last good checkpoint (step " +
+                                std::to_string(lastCheckpoint) + ") is kept. Try a lower learning rate or temperature.");
+      };
+      // Data-parallel ranks check the averaged loss after the all-reduce, so that all stop together.
+      if (!s.group) requireFiniteLoss();
       s.optimizer->zero_grad();
       loss.backward();
-      std::vector<torch::Tensor> params;
-      for (auto& [name, p] : s.trainable) params.push_back(p);
+      auto params = s.parameters();
+      if (s.group) {
+        // Each rank's loss is the mean over its equal share: the average over ranks is the global mean.
+        exchange.scalars = {m.loss, m.kl, m.l1, m.hidden};
+        exchange.stopRequested = stop && stop->load();
+        if (s.gate) exchange.extra = stepAlpha.detach().clone();
+        averageStep(*s.group, params, exchange, next);
+        m.loss = exchange.scalars[0];
+        m.kl = exchange.scalars[1];
+        m.l1 = exchange.scalars[2];
+        m.hidden = exchange.scalars[3];
+        m.allReduceSeconds = exchange.seconds;
+        if (s.gate) stepAlpha = exchange.extra;
+        requireFiniteLoss();
+      }
       m.gradNorm = s.config.gradClip > 0 ? torch::nn::utils::clip_grad_norm_(params, s.config.gradClip)
                                          : torch::nn::utils::clip_grad_norm_(params, 1e30);
       if (!std::isfinite(m.gradNorm))
@@ -311,7 +363,8 @@ void DistillTrainer::run(const DistillCallbacks& callbacks, const std::atomic<bo
       s.step = next;
       const double dt = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
       s.elapsed += dt;
-      m.tokensPerSecond = static_cast<double>(ids.numel()) / dt;
+      // The whole job's tokens: rank 0's step time includes waiting for the slowest rank.
+      m.tokensPerSecond = static_cast<double>(ids.numel()) * (s.group ? s.group->size() : 1) / dt;
       m.elapsedSeconds = s.elapsed;
     } catch (const std::exception&) {
       rethrowStepFailure(next, lastCheckpoint);
@@ -336,8 +389,17 @@ void DistillTrainer::run(const DistillCallbacks& callbacks, const std::atomic<bo
     }
     if (callbacks.onStep) callbacks.onStep(m);
     if (s.config.checkpointEvery > 0 && s.step % s.config.checkpointEvery == 0) checkpoint();
+    if (!exchange.stoppingRanks.empty()) {
+      std::string who;
+      for (int r : exchange.stoppingRanks) who += (who.empty() ? "rank " : ", rank ") + std::to_string(r);
+      say("stopped at step " + std::to_string(s.step) + " on every rank (" + who + " was interrupted)");
+      break;
+    }
   }
   if (lastCheckpoint != s.step || s.step == 0) checkpoint();
+  // The other ranks leave only once rank 0's last checkpoint is on disk: a rank that exits 0 means
+  // the run is saved.
+  if (s.group) s.group->barrier("the final checkpoint's barrier");
 }
 
 }  // namespace attnx

@@ -21,6 +21,7 @@
 
 namespace attnx {
 
+class ProcessGroup;
 
 struct DistillCallbacks {
   std::function<void(const StepMetrics&)> onStep;
@@ -43,6 +44,12 @@ class DistillTrainer {
   // after its step are dropped. Returns the step it resumes after (0 when there is no checkpoint yet).
   int64_t resumeIfPossible();
 
+  // Data parallelism (core/dist): call before run(). run() then starts from rank 0's state (its
+  // checkpoint when it resumed), each step trains on this rank's share of the step's global batch
+  // and averages the gradients with the other ranks before clipping, validation is sharded and
+  // summed, and the ranks stop together. Only rank 0 should be given a runDir: it alone writes.
+  void setProcessGroup(std::shared_ptr<ProcessGroup> group);
+
   // Runs until config.steps or until *stop becomes true (then a checkpoint is written). While
   // *pause is true it waits between steps. Throws TrainingStopped on NaN/Inf loss or OOM.
   void run(const DistillCallbacks& callbacks = {}, const std::atomic<bool>* stop = nullptr,
@@ -61,7 +68,8 @@ class DistillTrainer {
     std::string source;
   };
   StaticAlpha staticAlpha();
-  // Mean KL(teacher ‖ student) per token over the validation windows.
+  // Mean KL(teacher ‖ student) per token over the validation windows (with a process group: a
+  // collective, each rank scoring its share).
   double validationKl();
   // Writes the checkpoint and the learned bank now (atomically).
   void saveCheckpoint();

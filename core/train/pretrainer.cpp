@@ -9,6 +9,8 @@
 #include <nlohmann/json.hpp>
 #include <torch/torch.h>
 
+#include "core/dist/data_parallel.h"
+#include "core/dist/dist_env.h"
 #include "core/io/atomic_file.h"
 #include "core/io/gpt2_checkpoint.h"
 #include "core/train/metrics_log.h"
@@ -24,7 +26,8 @@ namespace fs = std::filesystem;
   X(batchSize, "batch_size") X(seqLen, "seq_len") X(learningRate, "learning_rate")                     \
   X(weightDecay, "weight_decay") X(warmupSteps, "warmup_steps") X(minLrRatio, "min_lr_ratio")          \
   X(gradClip, "grad_clip") X(seed, "seed") X(validateEvery, "validate_every")                          \
-  X(validationWindows, "validation_windows") X(checkpointEvery, "checkpoint_every")
+  X(validationWindows, "validation_windows") X(checkpointEvery, "checkpoint_every")                   \
+  X(worldSize, "world_size") X(distBackend, "dist_backend")
 
 Gpt2Config PretrainConfig::modelConfig() const {
   Gpt2Config c;
@@ -46,6 +49,7 @@ void PretrainConfig::validate() const {
   need(warmupSteps >= 0 && minLrRatio >= 0 && minLrRatio <= 1, "warmup_steps ≥ 0 and min_lr_ratio in [0, 1]");
   need(gradClip >= 0 && validateEvery >= 0 && checkpointEvery >= 0 && validationWindows >= 1,
        "grad_clip, validate_every, checkpoint_every must be ≥ 0 and validation_windows ≥ 1");
+  need(worldSize >= 1 && batchSize % worldSize == 0, "batch_size (the global batch) must divide by world_size");
 }
 
 std::string PretrainConfig::toJsonText() const {
@@ -86,6 +90,14 @@ struct Pretrainer::State {
   int64_t step = 0;
   double elapsed = 0;
   MetricsLog metrics;  // opened by resumeIfPossible() or at the start of run()
+  std::shared_ptr<ProcessGroup> group;  // null: one process
+  bool synced = false;
+
+  std::vector<torch::Tensor> parameters() const {
+    std::vector<torch::Tensor> out;
+    for (const auto& [name, p] : params) out.push_back(p);
+    return out;
+  }
 
   std::string path(const std::string& name) const { return (fs::path(outDir) / name).string(); }
   static std::string header() { return "step,loss,lr,grad_norm,tokens_per_s,elapsed_s,val_loss"; }
@@ -102,7 +114,7 @@ Pretrainer::Pretrainer(PretrainConfig config, BatchSource batches, std::vector<s
                        std::string outDir, torch::Device device, RunFolder folder)
     : s_(std::make_unique<State>()) {
   config.validate();
-  if (folder == RunFolder::New) requireNoRunIn(outDir, {"pretrain.json", "metrics.csv", "optimizer.safetensors"});
+  if (folder == RunFolder::New && !outDir.empty()) requireNoRunIn(outDir, {"pretrain.json", "metrics.csv", "optimizer.safetensors"});
   auto& s = *s_;
   s.config = std::move(config);
   s.batches = std::move(batches);
@@ -127,8 +139,16 @@ Pretrainer::Pretrainer(PretrainConfig config, BatchSource batches, std::vector<s
                                    torch::optim::AdamWOptions(s.config.learningRate).weight_decay(0.0)));
   s.optimizer = std::make_unique<torch::optim::AdamW>(std::move(groups));
 
+  if (s.outDir.empty()) return;
   fs::create_directories(s.outDir);
   writeFileAtomically(s.path("pretrain.json"), s.config.toJsonText());
+}
+
+void Pretrainer::setProcessGroup(std::shared_ptr<ProcessGroup> group) {
+  if (group && s_->config.batchSize % group->size() != 0)
+    throw std::invalid_argument("--batch-size " + std::to_string(s_->config.batchSize) +
+                                " is the global batch and must divide by WORLD_SIZE=" + std::to_string(group->size()));
+  s_->group = std::move(group);
 }
 
 Pretrainer::~Pretrainer() = default;
@@ -141,17 +161,24 @@ double Pretrainer::validationLoss() {
   torch::NoGradGuard g;
   double sum = 0;
   const auto B = static_cast<size_t>(s.config.batchSize);
-  size_t batches = 0;
-  for (size_t i = 0; i < s.validation.size(); i += B, ++batches) {
-    std::vector<std::vector<int64_t>> chunk(s.validation.begin() + i,
-                                            s.validation.begin() + std::min(s.validation.size(), i + B));
+  // Each rank scores its contiguous share of the windows; the sums are added over the ranks.
+  const auto [first, last] = s.group ? shareOf(int64_t(s.validation.size()), s.group->rank(), s.group->size())
+                                     : std::pair<int64_t, int64_t>{0, int64_t(s.validation.size())};
+  for (size_t i = size_t(first); i < size_t(last); i += B) {
+    std::vector<std::vector<int64_t>> chunk(s.validation.begin() + i, s.validation.begin() + std::min(size_t(last), i + B));
     sum += s.lossOf(windowsToBatch(chunk, s.device)).item<double>() * chunk.size();
+  }
+  if (s.group) {
+    auto total = torch::tensor({sum}, torch::kFloat64).to(s.device);
+    s.group->sumInPlace({total}, "the validation of step " + std::to_string(s.step));
+    sum = total.to(torch::kCPU).item<double>();
   }
   return sum / static_cast<double>(s.validation.size());
 }
 
 void Pretrainer::saveCheckpoint() {
   auto& s = *s_;
+  if (s.outDir.empty()) return;
   const auto modelDir = s.path("model");
   saveGpt2(s.model, modelDir);
   for (const char* f : {"vocab.json", "merges.txt"}) {
@@ -168,6 +195,7 @@ void Pretrainer::saveCheckpoint() {
 
 int64_t Pretrainer::resumeIfPossible() {
   auto& s = *s_;
+  if (s.outDir.empty()) return 0;
   if (!fs::exists(s.path("optimizer.safetensors")) || !isGpt2Folder(s.path("model"))) {
     s.metrics = MetricsLog::open(s.path("metrics.csv"), State::header(), 0);  // killed before its first checkpoint
     return 0;
@@ -190,7 +218,12 @@ void Pretrainer::run(const std::function<void(const PretrainMetrics&)>& onStep,
                      const std::function<void(const std::string&)>& onMessage, const std::atomic<bool>* stop) {
   auto& s = *s_;
   auto say = [&](const std::string& m) { if (onMessage) onMessage(m); };
-  if (!s.metrics.isOpen()) s.metrics = MetricsLog::open(s.path("metrics.csv"), State::header(), s.step);
+  if (!s.outDir.empty() && !s.metrics.isOpen()) s.metrics = MetricsLog::open(s.path("metrics.csv"), State::header(), s.step);
+  if (s.group && !s.synced) {
+    // Rank 0's weights, moments and step (its checkpoint when it resumed): any world size resumes.
+    broadcastTrainingState(*s.group, s.parameters(), *s.optimizer, s.step, s.elapsed);
+    s.synced = true;
+  }
   int64_t lastCheckpoint = s.step;
   auto checkpoint = [&] {
     saveCheckpoint();
@@ -198,25 +231,40 @@ void Pretrainer::run(const std::function<void(const PretrainMetrics&)>& onStep,
     say("checkpoint at step " + std::to_string(s.step) + " in " + s.outDir);
   };
   while (s.step < s.config.steps) {
-    if (stop && stop->load()) {
+    // A data-parallel rank never stops alone: its stop travels with this step's gradients (below).
+    if (stop && stop->load() && !s.group) {
       say("stopped at step " + std::to_string(s.step));
       break;
     }
     const auto t0 = std::chrono::steady_clock::now();
     PretrainMetrics m;
     m.step = s.step + 1;
+    StepExchange exchange;
     try {
-      auto ids = windowsToBatch(s.batches(m.step), s.device);
+      auto windows = s.batches(m.step);
+      if (s.group) windows = localShare(windows, s.group->rank(), s.group->size());
+      auto ids = windowsToBatch(windows, s.device);
       auto loss = s.lossOf(ids);
       m.loss = loss.item<double>();
-      if (!std::isfinite(m.loss))
-        throw TrainingStopped("step " + std::to_string(m.step) + ": the loss is not finite; the run stopped and the "
-                              "last good checkpoint (step " + std::to_string(lastCheckpoint) + ") is kept. "
-                              "Try a lower learning rate.");
+      auto requireFiniteLoss = [&] {
+        if (!std::isfinite(m.loss))
+          throw TrainingStopped("step " + std::to_string(m.step) + ": the loss is not finite; the run stopped and the "
+                                "last good checkpoint (step " + std::to_string(lastCheckpoint) + ") is kept. "
+                                "Try a lower learning rate.");
+      };
+      // Data-parallel ranks check the averaged loss after the all-reduce, so that all stop together.
+      if (!s.group) requireFiniteLoss();
       s.optimizer->zero_grad();
       loss.backward();
-      std::vector<torch::Tensor> ps;
-      for (auto& [name, p] : s.params) ps.push_back(p);
+      auto ps = s.parameters();
+      if (s.group) {
+        exchange.scalars = {m.loss};
+        exchange.stopRequested = stop && stop->load();
+        averageStep(*s.group, ps, exchange, m.step);
+        m.loss = exchange.scalars[0];
+        m.allReduceSeconds = exchange.seconds;
+        requireFiniteLoss();
+      }
       m.gradNorm = torch::nn::utils::clip_grad_norm_(ps, s.config.gradClip > 0 ? s.config.gradClip : 1e30);
       m.learningRate = warmupCosineLr(m.step, s.config.learningRate, s.config.warmupSteps, s.config.steps,
                                       s.config.minLrRatio);
@@ -224,7 +272,7 @@ void Pretrainer::run(const std::function<void(const PretrainMetrics&)>& onStep,
       s.step = m.step;
       const double dt = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
       s.elapsed += dt;
-      m.tokensPerSecond = static_cast<double>(ids.numel()) / dt;
+      m.tokensPerSecond = static_cast<double>(ids.numel()) * (s.group ? s.group->size() : 1) / dt;
       m.elapsedSeconds = s.elapsed;
     } catch (const std::exception&) {
       rethrowStepFailure(m.step, lastCheckpoint);
@@ -236,15 +284,22 @@ void Pretrainer::run(const std::function<void(const PretrainMetrics&)>& onStep,
         << m.elapsedSeconds << ',';
     if (m.validationLoss >= 0) row << m.validationLoss;
     try {
-      s.metrics.append(row.str());
+      if (s.metrics.isOpen()) s.metrics.append(row.str());
     } catch (const std::runtime_error& e) {
       throw TrainingStopped(std::string(e.what()) + "; the run stopped at step " + std::to_string(s.step) +
                             " and the last good checkpoint (step " + std::to_string(lastCheckpoint) + ") is kept");
     }
     if (onStep) onStep(m);
     if (s.config.checkpointEvery > 0 && s.step % s.config.checkpointEvery == 0) checkpoint();
+    if (!exchange.stoppingRanks.empty()) {
+      std::string who;
+      for (int r : exchange.stoppingRanks) who += (who.empty() ? "rank " : ", rank ") + std::to_string(r);
+      say("stopped at step " + std::to_string(s.step) + " on every rank (" + who + " was interrupted)");
+      break;
+    }
   }
   if (lastCheckpoint != s.step || s.step == 0) checkpoint();
+  if (s.group) s.group->barrier("the final checkpoint's barrier");
 }
 
 }  // namespace attnx

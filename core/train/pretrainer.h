@@ -14,6 +14,8 @@
 
 namespace attnx {
 
+class ProcessGroup;
+
 struct PretrainConfig {
   std::string dataPath, validationPath;
   std::string tokenizerDir;  // copied into the model folder so it is self-contained
@@ -24,6 +26,9 @@ struct PretrainConfig {
   double minLrRatio = 0.1, gradClip = 1.0;
   uint64_t seed = 0;
   int64_t validateEvery = 200, validationWindows = 16, checkpointEvery = 200;
+  // How the run was last launched, recorded as in DistillConfig: batchSize is the global batch.
+  int64_t worldSize = 1;
+  std::string distBackend;
 
   Gpt2Config modelConfig() const;
   void validate() const;  // throws std::invalid_argument naming the field
@@ -35,16 +40,19 @@ struct PretrainMetrics {
   int64_t step = 0;
   double loss = 0, learningRate = 0, gradNorm = 0, tokensPerSecond = 0, elapsedSeconds = 0;
   double validationLoss = -1;  // mean next-token NLL (nats) on the validation windows; < 0 when not run
+  double allReduceSeconds = 0;  // a data-parallel run's gradient all-reduce (0 in one process)
 };
 
 class Pretrainer {
  public:
   // outDir gets pretrain.json, metrics.csv, model/ (config.json, model.safetensors, vocab.json,
-  // merges.txt) and optimizer.safetensors.
+  // merges.txt) and optimizer.safetensors; "" keeps nothing on disk (a data-parallel rank other than 0).
   Pretrainer(PretrainConfig config, BatchSource batches, std::vector<std::vector<int64_t>> validation,
              std::string outDir, torch::Device device = torch::kCPU, RunFolder folder = RunFolder::New);
   ~Pretrainer();
   int64_t resumeIfPossible();
+  // Data parallelism, as DistillTrainer::setProcessGroup: call before run().
+  void setProcessGroup(std::shared_ptr<ProcessGroup> group);
   void run(const std::function<void(const PretrainMetrics&)>& onStep = {},
            const std::function<void(const std::string&)>& onMessage = {}, const std::atomic<bool>* stop = nullptr);
   double validationLoss();

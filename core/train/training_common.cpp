@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <fstream>
 
+#include "core/dist/process_group.h"
 #include "core/io/atomic_file.h"
 #include "core/util/torch_compat.h"
 
@@ -37,6 +38,9 @@ void rethrowStepFailure(int64_t step, int64_t lastCheckpoint) {
     throw;
   } catch (const TrainingStopped&) {
     throw;
+  } catch (const CollectiveFailed& e) {
+    throw TrainingStopped(std::string(e.what()) + "; the run stopped at step " + std::to_string(step - 1) +
+                          " and the last good checkpoint (step " + std::to_string(lastCheckpoint) + ") is kept");
   } catch (const std::exception& e) {
     if (!isOutOfMemory(e)) throw;
     throw TrainingStopped("step " + std::to_string(step) + ": out of memory (" + std::string(e.what()).substr(0, 200) +

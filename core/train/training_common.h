@@ -31,7 +31,8 @@ torch::Tensor distillationKl(const torch::Tensor& zT, const torch::Tensor& zS, d
 void stepAdamW(torch::optim::AdamW& optimizer, double learningRate);
 
 // Call inside a catch block around a training step: rethrows the exception in flight, turning
-// out-of-memory into a TrainingStopped that names the step and the last good checkpoint.
+// out-of-memory, or a lost data-parallel peer, into a TrainingStopped that names the step and the last
+// good checkpoint.
 [[noreturn]] void rethrowStepFailure(int64_t step, int64_t lastCheckpoint);
 
 // Linear warm-up to `peak` over `warmup` steps, then cosine decay to peak·minRatio at `total`.

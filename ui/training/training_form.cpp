@@ -9,6 +9,7 @@
 #include <QFormLayout>
 #include <QGroupBox>
 #include <QHBoxLayout>
+#include <QLabel>
 #include <QLineEdit>
 #include <QSpinBox>
 #include <QStandardPaths>
@@ -104,6 +105,14 @@ TrainingForm::TrainingForm(QWidget* parent) : QWidget(parent) {
   inputs->addRow(tr("Training text"), pathRow(this, data_, false, tr("Choose the training text")));
   inputs->addRow(tr("Validation text"), pathRow(this, validation_, false, tr("Choose the held-out text")));
   inputs->addRow(tr("Run folder"), pathRow(this, runDir_, true, tr("Choose the run folder")));
+  // Data-parallel runs need one process per rank, started by a launcher: the desktop trains in one
+  // process, and says where the others come from.
+  auto* distributed = new QLabel(tr("Distributed runs (several processes or machines) are launched from attnx-cli "
+                                    "(torchrun, Slurm); open their run folders here like any other."), this);
+  distributed->setWordWrap(true);
+  distributed->setToolTip(tr("attnx-cli distill with RANK, WORLD_SIZE, MASTER_ADDR and MASTER_PORT set: see the "
+                             "README, \"Several processes and machines\""));
+  inputs->addRow(distributed);
 
   auto* student = group(tr("Student"));
   combine_ = choice(this, {QStringLiteral("soft-mask"), QStringLiteral("branch-mixture")},

@@ -1,0 +1,36 @@
+#include "app/cli/dist_options.h"
+
+#include <iostream>
+
+namespace attnx::cli {
+
+void addDistOptions(CLI::App* sub, DistOptions& d) {
+  sub->add_option("--dist-backend", d.backend,
+                  "Data-parallel runs (WORLD_SIZE > 1, as torchrun sets): gloo or nccl (default: nccl on CUDA, gloo on the CPU)")
+      ->check(CLI::IsMember({"gloo", "nccl"}));
+  sub->add_option("--dist-timeout", d.timeoutSeconds,
+                  "Seconds a rank waits for its peers (rendezvous and each collective) before it stops with an error")
+      ->capture_default_str()->check(Positive);
+}
+
+DistJob joinIfLaunched(const GlobalOptions& g, const DistOptions& d, const std::string& tool) {
+  DistJob job;
+  job.device = selectDevice(g);
+  const DistEnv env = distEnvFromEnvironment();
+  if (!env.distributed()) return job;
+  if (job.device.is_cuda()) {
+    // One GPU per rank: without LOCAL_RANK every rank of a machine would land on cuda:0.
+    if (!env.localRankGiven)
+      throw std::runtime_error("--device cuda with WORLD_SIZE=" + std::to_string(env.worldSize) +
+                               ": set LOCAL_RANK (the rank's GPU on its machine; torchrun sets it)");
+    job.device = torch::Device(torch::kCUDA, static_cast<c10::DeviceIndex>(env.localRank));
+  }
+  ProcessGroupOptions o;
+  o.backend = d.backend.empty() ? (job.device.is_cuda() ? "nccl" : "gloo") : d.backend;
+  o.timeout = std::chrono::milliseconds(static_cast<int64_t>(d.timeoutSeconds * 1000));
+  job.group = ProcessGroup::join(env, o);
+  std::cerr << tool << ": " << env.describe() << " joined (" << o.backend << ", " << job.device.str() << ")\n";
+  return job;
+}
+
+}  // namespace attnx::cli
