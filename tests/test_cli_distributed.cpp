@@ -79,10 +79,14 @@ std::map<std::string, std::vector<double>> readMetrics(const std::string& path) 
   for (std::string n; std::getline(hs, n, ',');) names.push_back(n);
   std::map<std::string, std::vector<double>> cols;
   while (std::getline(in, line)) {
-    std::stringstream ls(line);
-    std::string cell;
-    for (size_t i = 0; i < names.size() && std::getline(ls, cell, ','); ++i)
+    // Split by hand: getline drops a trailing empty cell (no validation at that step), which is -1 here.
+    size_t from = 0;
+    for (size_t i = 0; i < names.size(); ++i) {
+      const size_t comma = std::min(line.find(',', from), line.size());
+      const std::string cell = line.substr(std::min(from, line.size()), comma - std::min(from, line.size()));
       cols[names[i]].push_back(cell.empty() ? -1.0 : std::stod(cell));
+      from = comma + 1;
+    }
   }
   return cols;
 }

@@ -101,7 +101,7 @@ Runner addPretrainCommand(CLI::App& app, GlobalOptions& g) {
     std::signal(SIGTERM, onPretrainInterrupt);
     std::signal(SIGHUP, onPretrainInterrupt);
     PretrainMetrics last;
-    double allReduceSeconds = 0;
+    double allReduceSeconds = 0, waitSeconds = 0;
     const int64_t startStep = trainer.step();
     auto lastPrint = std::chrono::steady_clock::now() - std::chrono::seconds(60);
     try {
@@ -109,16 +109,19 @@ Runner addPretrainCommand(CLI::App& app, GlobalOptions& g) {
           [&](const PretrainMetrics& m) {
             last = m;
             allReduceSeconds += m.allReduceSeconds;
+            waitSeconds += m.peerWaitSeconds;
             if (!writer) return;
             const auto now = std::chrono::steady_clock::now();
             if (m.validationLoss < 0 && m.step != c.steps && now - lastPrint < std::chrono::seconds(5)) return;
             lastPrint = now;
             const double eta = m.elapsedSeconds / m.step * (c.steps - m.step);
-            const std::string reduce =
-                job.group ? "  all-reduce " + std::to_string(static_cast<int>(m.allReduceSeconds * 1000 + 0.5)) + " ms" : "";
+            char reduce[96] = "";
+            if (job.group)
+              std::snprintf(reduce, sizeof reduce, "  all-reduce %.1f ms (waited %.0f ms)", m.allReduceSeconds * 1000,
+                            m.peerWaitSeconds * 1000);
             std::fprintf(stderr, "step %lld/%lld  loss %.4f  lr %.3g  %.0f tok/s%s  ETA %.0f min%s\n",
                          static_cast<long long>(m.step), static_cast<long long>(c.steps), m.loss, m.learningRate,
-                         m.tokensPerSecond, reduce.c_str(), eta / 60,
+                         m.tokensPerSecond, reduce, eta / 60,
                          m.validationLoss >= 0
                              ? ("  val loss " + std::to_string(m.validationLoss) + " (ppl " +
                                 std::to_string(std::exp(m.validationLoss)) + ")").c_str()
@@ -133,7 +136,8 @@ Runner addPretrainCommand(CLI::App& app, GlobalOptions& g) {
     const bool stopped = job.group ? trainer.step() < c.steps : g_stopPretrain.load();
     if (!writer) return stopped ? 130 : 0;
     const auto modelDir = (fs::path(a->out) / "model").string();
-    const double reduceMs = allReduceSeconds * 1000 / std::max<int64_t>(1, trainer.step() - startStep);
+    const double stepsRun = static_cast<double>(std::max<int64_t>(1, trainer.step() - startStep));
+    const double reduceMs = allReduceSeconds * 1000 / stepsRun, waitMs = waitSeconds * 1000 / stepsRun;
     if (g.json) {
       nlohmann::json j = {{"out", a->out}, {"model", modelDir}, {"step", trainer.step()}, {"loss", last.loss},
                           {"validation_loss", last.validationLoss}};
@@ -141,13 +145,15 @@ Runner addPretrainCommand(CLI::App& app, GlobalOptions& g) {
         j["world_size"] = job.worldSize();
         j["dist_backend"] = job.backend();
         j["all_reduce_ms_per_step"] = reduceMs;
+        j["peer_wait_ms_per_step"] = waitMs;
       }
       printJson(j);
     } else {
       std::printf("model saved in %s after %lld steps (last loss %.4f)\n", modelDir.c_str(),
                   static_cast<long long>(trainer.step()), last.loss);
       if (job.group)
-        std::printf("%d ranks (%s): all-reduce %.1f ms per step on average\n", job.worldSize(), job.backend().c_str(), reduceMs);
+        std::printf("%d ranks (%s): all-reduce %.1f ms per step on average, %.1f ms waiting for the slowest rank\n",
+                    job.worldSize(), job.backend().c_str(), reduceMs, waitMs);
     }
     return stopped ? 130 : 0;
   };

@@ -20,7 +20,8 @@ struct StepExchange {
   torch::Tensor extra;              // optional, averaged in place (a gated run's mean gate)
   bool stopRequested = false;       // in: this rank was interrupted (Ctrl-C, SIGTERM)
   std::vector<int> stoppingRanks;   // out: every rank that was, so that all stop after this step
-  double seconds = 0;               // out: wall time of the all-reduce (includes waiting for peers)
+  double seconds = 0;               // out: wall time of the all-reduce itself
+  double waitSeconds = 0;           // out: time spent waiting for the slowest rank to reach the step's end
 };
 
 // Averages the gradients of `params` (an undefined one counts as zeros and is then defined) and

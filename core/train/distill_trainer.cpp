@@ -350,6 +350,7 @@ void DistillTrainer::run(const DistillCallbacks& callbacks, const std::atomic<bo
         m.l1 = exchange.scalars[2];
         m.hidden = exchange.scalars[3];
         m.allReduceSeconds = exchange.seconds;
+        m.peerWaitSeconds = exchange.waitSeconds;
         if (s.gate) stepAlpha = exchange.extra;
         requireFiniteLoss();
       }

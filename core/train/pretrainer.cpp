@@ -263,6 +263,7 @@ void Pretrainer::run(const std::function<void(const PretrainMetrics&)>& onStep,
         averageStep(*s.group, ps, exchange, m.step);
         m.loss = exchange.scalars[0];
         m.allReduceSeconds = exchange.seconds;
+        m.peerWaitSeconds = exchange.waitSeconds;
         requireFiniteLoss();
       }
       m.gradNorm = torch::nn::utils::clip_grad_norm_(ps, s.config.gradClip > 0 ? s.config.gradClip : 1e30);

@@ -41,6 +41,7 @@ struct PretrainMetrics {
   double loss = 0, learningRate = 0, gradNorm = 0, tokensPerSecond = 0, elapsedSeconds = 0;
   double validationLoss = -1;  // mean next-token NLL (nats) on the validation windows; < 0 when not run
   double allReduceSeconds = 0;  // a data-parallel run's gradient all-reduce (0 in one process)
+  double peerWaitSeconds = 0;   // and its wait for the slowest rank before it
 };
 
 class Pretrainer {

@@ -16,6 +16,7 @@ struct StepMetrics {
   double elapsedSeconds = 0;
   double validationKl = -1;        // < 0 when not validated at this step
   double allReduceSeconds = 0;     // a data-parallel run's gradient all-reduce (0 in one process)
+  double peerWaitSeconds = 0;      // and its wait for the slowest rank before it
   // (L, H, K) row-major: the coefficients after the step; gated, the gate outputs averaged over
   // the step's batch tokens (computed in the step's forward pass, before the update).
   std::vector<float> alpha;
