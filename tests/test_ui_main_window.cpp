@@ -106,6 +106,7 @@ class TestUiMainWindow : public QObject {
       w.show();
       QVERIFY(QTest::qWaitForWindowExposed(&w));
       auto* ws = w.workspaces();
+      QTRY_VERIFY(ws->isReady());  // arranged once the window has its geometry
       QCOMPARE(ws->ids(), (QStringList{QStringLiteral("design"), QStringLiteral("train"), QStringLiteral("analyse"),
                                         QStringLiteral("experiments")}));
       QCOMPARE(ws->current(), QStringLiteral("design"));  // a first start
@@ -127,6 +128,7 @@ class TestUiMainWindow : public QObject {
       MainWindow w;
       w.show();
       QVERIFY(QTest::qWaitForWindowExposed(&w));
+      QTRY_VERIFY(w.workspaces()->isReady());
       QCOMPARE(w.workspaces()->current(), QStringLiteral("train"));
       QVERIFY(!dock(w, "LossDock")->isVisible() && dock(w, "TrainingDock")->isVisible());
       w.workspaces()->resetCurrent();

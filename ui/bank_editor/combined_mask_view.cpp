@@ -37,13 +37,21 @@ CombinedMaskView::CombinedMaskView(QWidget* parent) : QWidget(parent) {
   image_->setToolTip(tr("W = Σ α_k m_k: darker means a larger weight; white pairs are not attended"));
   layout_ = new QLabel(this);
   layout_->setToolTip(tr("Block layout: dark tiles are full (every pair attended), light ones partial, white ones skipped"));
-  grid->addWidget(image_, 1, 0, Qt::AlignTop | Qt::AlignLeft);
-  grid->addWidget(layout_, 1, 1, Qt::AlignTop | Qt::AlignLeft);
+  // The pictures are drawn to the room the view has (pictureSide), so they must not ask for room
+  // themselves: a label's pixmap would otherwise set the view's minimum size and the view could
+  // never shrink again (a scroll bar instead).
+  for (QLabel* picture : {image_, layout_}) {
+    picture->setSizePolicy(QSizePolicy::Ignored, QSizePolicy::Ignored);
+    picture->setAlignment(Qt::AlignTop | Qt::AlignLeft);
+  }
+  grid->addWidget(image_, 1, 0);
+  grid->addWidget(layout_, 1, 1);
   summary_ = new QLabel(this);
   summary_->setWordWrap(true);
   grid->addWidget(summary_, 2, 0, 1, 3);
-  grid->setColumnStretch(2, 1);
-  grid->setRowStretch(3, 1);
+  grid->setColumnStretch(0, 1);
+  grid->setColumnStretch(1, 1);
+  grid->setRowStretch(1, 1);
   coalesce_.setSingleShot(true);
   coalesce_.setInterval(200);
   connect(&coalesce_, &QTimer::timeout, this, &CombinedMaskView::refresh);
@@ -85,7 +93,7 @@ bool CombinedMaskView::showsLearnedCoefficients() const {
 int CombinedMaskView::pictureSide() const {
   // Two pictures side by side with their axes (about 62 px each) and spacing; below them the summary.
   const int byWidth = (width() - 2 * 62 - 24) / 2;
-  const int byHeight = height() - 30 - 56 - 40;  // controls, caption and axes, the summary
+  const int byHeight = height() - 30 - 56 - 40 - 30;  // controls, caption and axes, the summary, spacing
   return std::clamp(std::min(byWidth, byHeight), 160, 560);
 }
 

@@ -187,10 +187,13 @@ void MainWindow::buildWorkspaces(QDockWidget* bank, QDockWidget* model, QDockWid
                       place(coefficients, Qt::RightDockWidgetArea);
                       place(grid, Qt::RightDockWidgetArea);
                       splitDockWidget(loss, coefficients, Qt::Vertical);
+                      // Proportions, scaled to the window: the form keeps about a third on a
+                      // laptop; the coefficients (two rows of controls, a legend of many masks)
+                      // get the larger share of the height.
+                      resizeDocks({training, loss}, {400, 800}, Qt::Horizontal);
+                      resizeDocks({loss, coefficients}, {400, 600}, Qt::Vertical);
                       tabifyDockWidget(coefficients, grid);
                       coefficients->raise();
-                      resizeDocks({training, loss}, {440, 1100}, Qt::Horizontal);
-                      resizeDocks({loss, coefficients}, {450, 450}, Qt::Vertical);
                     }});
   workspaces_->add({QStringLiteral("analyse"), tr("Analyse"),
                     tr("Analyse a run: attention maps, completions, memory and speed, each using the whole window"),

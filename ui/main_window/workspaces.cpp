@@ -3,9 +3,11 @@
 #include <QAction>
 #include <QActionGroup>
 #include <QDockWidget>
+#include <QEvent>
 #include <QMainWindow>
 #include <QMenu>
 #include <QSettings>
+#include <QTimer>
 #include <QToolBar>
 
 namespace attnx::ui {
@@ -45,6 +47,25 @@ void Workspaces::hideAllDocks() {
 }
 
 void Workspaces::finish() {
+  // Dock sizes (resizeDocks) only take once the window has its geometry: the default arrangements
+  // are recorded when it is first shown, not here.
+  if (window_->isVisible()) {
+    build();
+    return;
+  }
+  window_->installEventFilter(this);
+}
+
+bool Workspaces::eventFilter(QObject* watched, QEvent* event) {
+  if (watched == window_ && event->type() == QEvent::Show && current_ < 0) {
+    window_->removeEventFilter(this);
+    QTimer::singleShot(0, this, [this] { build(); });  // after the first layout pass
+  }
+  return QObject::eventFilter(watched, event);
+}
+
+void Workspaces::build() {
+  if (current_ >= 0) return;
   for (Entry& e : entries_) {
     hideAllDocks();
     e.spec.arrange();
@@ -56,8 +77,9 @@ void Workspaces::finish() {
     const QByteArray saved = settings.value(stateKey(e.spec.id)).toByteArray();
     if (!saved.isEmpty()) e.state = saved;
   }
-  const int last = indexOf(settings.value(QStringLiteral("workspaces/current")).toString());
+  const int last = indexOf(pending_.isEmpty() ? settings.value(QStringLiteral("workspaces/current")).toString() : pending_);
   apply(last >= 0 ? last : 0, /*saveCurrent=*/false);
+  Q_EMIT ready();
 }
 
 int Workspaces::indexOf(const QString& id) const {
@@ -82,6 +104,10 @@ void Workspaces::apply(int index, bool saveCurrent) {
 void Workspaces::switchTo(const QString& id) {
   const int i = indexOf(id);
   if (i < 0) return;
+  if (current_ < 0) {  // not built yet (the window not shown): the workspace it will open in
+    pending_ = id;
+    return;
+  }
   if (i == current_) {
     entries_[i].action->setChecked(true);
     return;
@@ -89,7 +115,7 @@ void Workspaces::switchTo(const QString& id) {
   apply(i, /*saveCurrent=*/true);
 }
 
-QString Workspaces::current() const { return current_ >= 0 ? entries_[current_].spec.id : QString(); }
+QString Workspaces::current() const { return current_ >= 0 ? entries_[current_].spec.id : pending_; }
 
 QStringList Workspaces::ids() const {
   QStringList out;
@@ -109,6 +135,7 @@ void Workspaces::resetCurrent() {
 }
 
 void Workspaces::save() const {
+  if (current_ < 0) return;  // never shown: nothing arranged to remember
   QSettings settings;
   for (int i = 0; i < entries_.size(); ++i)
     settings.setValue(stateKey(entries_[i].spec.id), i == current_ ? window_->saveState(kStateVersion) : entries_[i].state);

@@ -36,9 +36,11 @@ class Workspaces : public QObject {
 
   // Adds a workspace; its shortcut is Ctrl+<position>.
   void add(const Spec& spec);
-  // After every add: records each workspace's default arrangement, then restores the remembered
-  // arrangements and the last workspace (the first one on a first start).
+  // After every add. When the window is first shown (dock sizes need its geometry): records each
+  // workspace's default arrangement, restores the remembered ones and the last workspace (the first
+  // on a first start, or the one switchTo named before), then ready().
   void finish();
+  bool isReady() const { return current_ >= 0; }
 
   void switchTo(const QString& id);
   QString current() const;
@@ -51,6 +53,10 @@ class Workspaces : public QObject {
 
  Q_SIGNALS:
   void switched(const QString& id);
+  void ready();
+
+ protected:
+  bool eventFilter(QObject* watched, QEvent* event) override;
 
  private:
   struct Entry {
@@ -61,13 +67,15 @@ class Workspaces : public QObject {
   int indexOf(const QString& id) const;
   void apply(int index, bool saveCurrent);
   void hideAllDocks();
+  void build();
 
   QMainWindow* window_;
   QToolBar* bar_;
   QMenu* menu_;
   QActionGroup* group_;
   QVector<Entry> entries_;
-  int current_ = -1;
+  int current_ = -1;   // -1 until built
+  QString pending_;    // switchTo before the build
 };
 
 }  // namespace attnx::ui
