@@ -11,6 +11,8 @@
 #if defined(__GLIBC__)
 #include <malloc.h>
 #endif
+#include <algorithm>
+#include <cmath>
 #include <cstring>
 #include <vector>
 
@@ -134,12 +136,31 @@ class TestBenchTools : public QObject {
     QVERIFY(doc.at("machine").is_object());
     QVERIFY(doc.at("threads").get<int>() >= 1);
     const auto& results = doc.at("results");
-    QCOMPARE(results.size(), size_t{8});  // 2 lengths x (dense + 3 built-in plans)
+    QCOMPARE(results.size(), size_t{10});  // 2 lengths x (dense + fused-dense + 3 built-in plans)
     for (const auto& r : results)
       for (const char* key : {"plan", "n", "time_ms", "peak_bytes", "flops", "gflops", "tile_flops", "tile_gflops",
-                              "density", "skipped", "note"})
+                              "density", "skipped", "flop_ratio", "speedup_vs_dense", "speedup_vs_fused",
+                              "saving_realised_vs_fused", "sgemm_share", "note"})
         QVERIFY2(r.contains(key), key);
     QCOMPARE(results[0].at("plan").get<std::string>(), std::string("dense"));
+    QCOMPARE(results[1].at("plan").get<std::string>(), std::string("fused-dense"));
+    // The machine's sgemm ceiling from the same run, and each row's share of it, speed-ups against both
+    // baselines of its n and its FLOP ratio, recomputed here from the row's own numbers.
+    const auto& machine = doc.at("machine");
+    const double ceiling = machine.at("sgemm_gflops").get<double>();
+    QVERIFY(ceiling > 0);
+    QCOMPARE(ceiling, std::max(machine.at("sgemm_tile_gflops").get<double>(), machine.at("sgemm_big_gflops").get<double>()));
+    QCOMPARE(machine.at("sgemm_big").at("size").get<int>(), 2048);
+    for (size_t i = 0; i < results.size(); ++i) {
+      const auto& r = results[i];
+      const auto& dense = results[i / 5 * 5];
+      const auto& fused = results[i / 5 * 5 + 1];
+      const double t = r.at("time_ms").get<double>();
+      QVERIFY(std::abs(r.at("sgemm_share").get<double>() - r.at("gflops").get<double>() / ceiling) < 1e-9);
+      QVERIFY(std::abs(r.at("speedup_vs_dense").get<double>() - dense.at("time_ms").get<double>() / t) < 1e-9);
+      QVERIFY(std::abs(r.at("speedup_vs_fused").get<double>() - fused.at("time_ms").get<double>() / t) < 1e-9);
+      QVERIFY(std::abs(r.at("flop_ratio").get<double>() - dense.at("flops").get<double>() / r.at("flops").get<double>()) < 1e-9);
+    }
     QCOMPARE(results[0].at("n").get<int>(), 64);
     // Dense at n = 64 in blocks of 64: one causal tile per head, 64 x 64 pairs x 4d flops, 2 heads.
     QCOMPARE(results[0].at("tile_flops").get<double>(), 64.0 * 64 * 4 * 8 * 2);
@@ -147,13 +168,16 @@ class TestBenchTools : public QObject {
     // 0.0001 GiB = 107374 bytes: dense at n = 64 (2 * 2 * 64 * 64 * 4 + 64 * 64 = 69632 bytes) fits;
     // n = 100 (2 * 2 * 100 * 100 * 4 + 10000 = 170000) is chunked, and says so.
     QCOMPARE(results[0].at("note").get<std::string>(), std::string());
-    QVERIFY(results[4].at("note").get<std::string>().rfind("chunked", 0) == 0);
-    QCOMPARE(results[1].at("plan").get<std::string>(), std::string("window256+sinks4"));
-    QVERIFY(err.contains("bench: [1/8] dense n=64"));
-    QVERIFY(err.contains("bench: [8/8] block256+sinks4 n=100"));
+    QVERIFY(results[5].at("note").get<std::string>().rfind("chunked", 0) == 0);
+    QCOMPARE(results[2].at("plan").get<std::string>(), std::string("window256+sinks4"));
+    QVERIFY(err.contains("bench: [1/10] dense n=64"));
+    QVERIFY(err.contains("bench: [2/10] fused-dense n=64"));
+    QVERIFY(err.contains("bench: [10/10] block256+sinks4 n=100"));
     const auto lines = test::readTextFile(csv.toStdString());
-    QCOMPARE(std::count(lines.begin(), lines.end(), '\n'), std::ptrdiff_t{9});
-    QVERIFY(lines.rfind("plan,n,time_ms,peak_bytes,flops,gflops,tile_flops,tile_gflops,density,skipped,note\n", 0) == 0);
+    QCOMPARE(std::count(lines.begin(), lines.end(), '\n'), std::ptrdiff_t{11});
+    QVERIFY(lines.rfind("plan,n,time_ms,peak_bytes,flops,gflops,tile_flops,tile_gflops,density,skipped,flop_ratio,"
+                        "speedup_vs_dense,speedup_vs_fused,sgemm_share,note\n",
+                        0) == 0);
   }
 };
 

@@ -10,6 +10,7 @@
 #include "core/bench/attention_bench.h"
 #include "core/bench/machine_info.h"
 #include "core/bench/op_trace.h"
+#include "core/bench/sgemm_ceiling.h"
 #include "core/bench/student_bench.h"
 #include "core/data/window_sampler.h"
 #include "core/eval/compiled_plan_attention.h"
@@ -78,6 +79,17 @@ int runAttentionOnlyBench(const SparseBenchArgs& a, const GlobalOptions& g) {
   auto plans = builtinBenchPlans(a.heads);
   if (a.run) plans.push_back(learnedPlan(a));
   const auto machineBefore = machineJson();
+  // The machine's sgemm rate in the same run, on the threads our kernels use: every row's share of it.
+  std::optional<SgemmCeiling> ceiling;
+  if (!o.device.is_cuda()) {
+    std::cerr << "bench: measuring sgemm (the machine's ceiling)" << std::endl;
+    ceiling = measureSgemmCeiling(o.sparseThreads > 0 ? o.sparseThreads : torch::get_num_threads(), a.blockSize,
+                                  a.headDim);
+    o.sgemmGflops = ceiling->gflops();
+    std::cerr << "bench:   sgemm " << ceiling->tileGflops << " GFLOP/s in " << a.blockSize << "-tiles on "
+              << ceiling->threads << " threads, " << ceiling->bigGflops << " GFLOP/s for " << ceiling->bigSize
+              << "^3 on the BLAS's threads" << std::endl;
+  }
   const auto rows = benchAttention(
       o, plans,
       [](int64_t i, int64_t n, const std::string& plan, int64_t len) {
@@ -102,19 +114,33 @@ int runAttentionOnlyBench(const SparseBenchArgs& a, const GlobalOptions& g) {
 
   nlohmann::json results = nlohmann::json::array();
   std::ostringstream csv;
-  csv << "plan,n,time_ms,peak_bytes,flops,gflops,tile_flops,tile_gflops,density,skipped,note\n";
+  csv << "plan,n,time_ms,peak_bytes,flops,gflops,tile_flops,tile_gflops,density,skipped,flop_ratio,speedup_vs_dense,"
+         "speedup_vs_fused,sgemm_share,note\n";
   for (const auto& r : rows) {
+    // The share of the FLOP saving turned into speed against the fused baseline (1: all of it).
+    const double realised = r.speedupVsFused > 0 ? r.speedupVsFused / r.flopRatio : 0;
     results.push_back({{"plan", r.plan}, {"n", r.n}, {"time_ms", r.timeMs}, {"peak_bytes", r.peakBytes},
                        {"flops", r.flops}, {"gflops", r.gflops}, {"tile_flops", r.tileFlops},
                        {"tile_gflops", r.tileGflops}, {"density", r.density}, {"skipped", r.skipped},
-                       {"note", r.note}});
+                       {"flop_ratio", r.flopRatio}, {"speedup_vs_dense", r.speedupVsDense},
+                       {"speedup_vs_fused", r.speedupVsFused}, {"saving_realised_vs_fused", realised},
+                       {"sgemm_share", r.sgemmShare}, {"note", r.note}});
     csv << csvField(r.plan) << ',' << r.n << ',' << r.timeMs << ',' << r.peakBytes << ',' << r.flops << ','
         << r.gflops << ',' << r.tileFlops << ',' << r.tileGflops << ',' << r.density << ','
-        << (r.skipped ? "true" : "false") << ',' << csvField(r.note) << '\n';
+        << (r.skipped ? "true" : "false") << ',' << r.flopRatio << ',' << r.speedupVsDense << ',' << r.speedupVsFused
+        << ',' << r.sgemmShare << ',' << csvField(r.note) << '\n';
   }
   if (!a.csvPath.empty()) writeFileAtomically(a.csvPath, csv.str());
   auto machine = machineBefore;
   machine["load_1min_after"] = currentMachine().load1;
+  if (ceiling) {
+    machine["sgemm_gflops"] = ceiling->gflops();
+    machine["sgemm_tile_gflops"] = ceiling->tileGflops;
+    machine["sgemm_tile"] = {{"m", ceiling->tile}, {"n", ceiling->tile}, {"k", ceiling->headDim},
+                             {"threads", ceiling->threads}};
+    machine["sgemm_big_gflops"] = ceiling->bigGflops;
+    machine["sgemm_big"] = {{"size", ceiling->bigSize}, {"blas_threads", ceiling->blasThreads}};
+  }
   if (g.json) {
     printJson({{"kind", "attention-only"}, {"machine", machine}, {"threads", torch::get_num_threads()},
                {"device", o.device.str()}, {"dtype", a.dtype}, {"heads", a.heads}, {"head_dim", a.headDim},
@@ -125,16 +151,29 @@ int runAttentionOnlyBench(const SparseBenchArgs& a, const GlobalOptions& g) {
               static_cast<long long>(a.heads), static_cast<long long>(a.headDim), static_cast<long long>(a.blockSize),
               a.dtype.c_str(), o.device.str().c_str(), torch::get_num_threads(), machine["cpu"].get<std::string>().c_str(),
               machine["load_1min"].get<double>());
-  std::printf("%-22s %7s %12s %12s %10s %9s %8s  %s\n", "plan", "n", "time ms", "peak MiB", "GFLOP", "GFLOP/s",
-              "density", "note");
+  if (ceiling)
+    std::printf("sgemm: %.1f GFLOP/s in %lldx%lldx%lld tiles on %d threads, %.1f GFLOP/s for %lld^3 (BLAS threads %d): "
+                "ceiling %.1f GFLOP/s\n",
+                ceiling->tileGflops, static_cast<long long>(ceiling->tile), static_cast<long long>(ceiling->tile),
+                static_cast<long long>(ceiling->headDim), ceiling->threads, ceiling->bigGflops,
+                static_cast<long long>(ceiling->bigSize), ceiling->blasThreads, ceiling->gflops());
+  std::printf("%-22s %7s %11s %10s %9s %9s %7s %8s %7s %9s %9s  %s\n", "plan", "n", "time ms", "peak MiB", "GFLOP",
+              "GFLOP/s", "%sgemm", "density", "FLOP x", "vs dense", "vs fused", "note");
+  auto ratio = [](double x) {  // "12.3x", or "-" where the baseline did not run
+    char text[32] = "-";
+    if (x > 0) std::snprintf(text, sizeof text, "%.1fx", x);
+    return std::string(text);
+  };
   for (const auto& r : rows) {
     if (r.skipped) {
-      std::printf("%-22s %7lld %12s %12s %10s %9s %8s  %s\n", r.plan.c_str(), static_cast<long long>(r.n), "-", "-", "-",
-                  "-", "-", r.note.c_str());
+      std::printf("%-22s %7lld %11s %10s %9s %9s %7s %8s %7s %9s %9s  %s\n", r.plan.c_str(), static_cast<long long>(r.n),
+                  "-", "-", "-", "-", "-", "-", "-", "-", "-", r.note.c_str());
       continue;
     }
-    std::printf("%-22s %7lld %12.2f %12.2f %10.3f %9.2f %8.4f  %s\n", r.plan.c_str(), static_cast<long long>(r.n),
-                r.timeMs, r.peakBytes / 1048576.0, r.flops / 1e9, r.gflops, r.density, r.note.c_str());
+    std::printf("%-22s %7lld %11.2f %10.2f %9.3f %9.2f %6.1f%% %8.4f %7s %9s %9s  %s\n", r.plan.c_str(),
+                static_cast<long long>(r.n), r.timeMs, r.peakBytes / 1048576.0, r.flops / 1e9, r.gflops,
+                100 * r.sgemmShare, r.density, ratio(r.flopRatio).c_str(), ratio(r.speedupVsDense).c_str(),
+                ratio(r.speedupVsFused).c_str(), r.note.c_str());
   }
   return 0;
 }

@@ -14,6 +14,7 @@
 #include "core/bench/tracking_allocator.h"
 #include "core/cuda/sparse_attention_cuda.h"
 #include "core/eval/compiled_plan_attention.h"
+#include "core/masks/fused_attention.h"
 
 namespace attnx {
 
@@ -67,6 +68,23 @@ torch::Tensor denseAttention(const torch::Tensor& q, const torch::Tensor& k, con
   return out;
 }
 
+
+// Each row against the dense and fused-dense rows of its n, and its share of the sgemm rate.
+void compareWithBaselines(std::vector<AttentionBenchRow>& rows, double sgemmGflops) {
+  std::map<int64_t, const AttentionBenchRow*> dense, fused;
+  for (const auto& r : rows) {
+    if (r.skipped) continue;
+    if (r.plan == "dense") dense[r.n] = &r;
+    if (r.plan == "fused-dense") fused[r.n] = &r;
+  }
+  for (auto& r : rows) {
+    if (r.skipped) continue;
+    const auto d = dense.find(r.n), f = fused.find(r.n);
+    if (d != dense.end()) r.speedupVsDense = d->second->timeMs / r.timeMs;
+    if (f != fused.end()) r.speedupVsFused = f->second->timeMs / r.timeMs;
+    if (sgemmGflops > 0) r.sgemmShare = r.gflops / sgemmGflops;
+  }
+}
 
 std::string formatBytes(double bytes) {
   std::ostringstream s;
@@ -122,7 +140,7 @@ std::vector<AttentionBenchRow> benchAttention(const AttentionBenchOptions& o, co
   TrackingAllocatorScope tracking;
   const bool sdpa = o.sdpa && TORCH_VERSION_MAJOR >= 2;
   const int64_t perLength =
-      static_cast<int64_t>(plans.size() + o.densities.size()) + (o.dense ? 1 : 0) + (sdpa ? 1 : 0);
+      static_cast<int64_t>(plans.size() + o.densities.size()) + (o.dense ? 1 : 0) + (o.fusedDense && !o.device.is_cuda() ? 1 : 0) + (sdpa ? 1 : 0);
   const int64_t total = static_cast<int64_t>(o.seqLens.size()) * perLength;
   const double tileFlopsEach = static_cast<double>(o.blockSize * o.blockSize * 4 * o.headDim * o.batch);
   int64_t index = 0;
@@ -189,6 +207,20 @@ std::vector<AttentionBenchRow> benchAttention(const AttentionBenchOptions& o, co
       }
       push(row, "dense");
     }
+    if (o.fusedDense && !o.device.is_cuda()) {
+      auto row = causalRow("fused-dense");
+      if (!overBudget(row, "fused-dense")) {
+        const auto qf = q.to(torch::kFloat32), kf = k.to(torch::kFloat32), vf = v.to(torch::kFloat32);
+        const int threadsBefore = torch::get_num_threads();
+        if (o.sparseThreads > 0) torch::set_num_threads(o.sparseThreads);
+        const int threadsUsed = torch::get_num_threads();
+        finish(row, timeCall([&] { fusedCausalAttention(qf, kf, vf); }, o.warmup, o.repeats, o.device));
+        torch::set_num_threads(threadsBefore);
+        row.note = "fused causal attention (core/masks/fused_attention.h), 64 x 64 tiles, online softmax, " +
+                   std::to_string(threadsUsed) + " threads";
+      }
+      push(row, "fused-dense");
+    }
 #if TORCH_VERSION_MAJOR >= 2
     if (sdpa) {
       auto row = causalRow("sdpa");
@@ -221,6 +253,7 @@ std::vector<AttentionBenchRow> benchAttention(const AttentionBenchOptions& o, co
       row.n = n;
       row.density = plan.plan.meanDensity(plan.bank, n);
       row.flops = plan.plan.attentionFlops(plan.bank, plan.combine, o.headDim, n) * o.batch;
+      if (row.flops > 0) row.flopRatio = denseFlops / row.flops;
       if (overBudget(row, workload)) {
         push(row, workload);
         continue;
@@ -270,6 +303,7 @@ std::vector<AttentionBenchRow> benchAttention(const AttentionBenchOptions& o, co
       push(row, workload);
     }
   }
+  compareWithBaselines(rows, o.sgemmGflops);
   return rows;
 }
 

@@ -39,6 +39,12 @@ struct AttentionBenchOptions {
   double maxRowSeconds = 0;
   // Window + 4 sinks plans sized at each n to these densities (e.g. 1/2 ... 1/32), beside `plans`.
   std::vector<double> densities;
+  // Our own fused causal attention (core/masks/fused_attention.h) as a "fused-dense" row: the dense
+  // baseline a fused CPU kernel gives, on the compiled kernel's threads.
+  bool fusedDense = true;
+  // The machine's sgemm rate (SgemmCeiling::gflops(), core/bench/sgemm_ceiling.h) measured in the same
+  // run: each row's sgemmShare is its analytic rate over it (0: not measured, no shares).
+  double sgemmGflops = 0;
   // Intra-op threads for the compiled kernel's at::parallel_for (0: LibTorch's current setting).
   // Dense keeps LibTorch's setting: its matmuls run on OpenBLAS's own threads, and more OpenMP threads
   // on top oversubscribe the cores (bench/BENCH.md).
@@ -64,7 +70,7 @@ AttentionBenchPlan flattenPlan(const std::string& name, const MaskBank& bank, co
                                PlanCombine combine, int64_t heads);
 
 struct AttentionBenchRow {
-  std::string plan;        // "dense" or the plan's name
+  std::string plan;        // "dense" (LibTorch, unfused), "fused-dense", "sdpa" or the plan's name
   int64_t n = 0;
   double timeMs = 0;       // median
   int64_t peakBytes = 0;   // tensor bytes allocated above the inputs during one call, at the peak
@@ -75,6 +81,11 @@ struct AttentionBenchRow {
   double tileFlops = 0;
   double tileGflops = 0;
   double density = 1;      // attended pairs / causal pairs (mean over heads)
+  // Against the baselines of the same n (0 where that baseline did not run): their time over this
+  // row's; flopRatio is dense flops over this row's (the speed-up the FLOP saving alone would give),
+  // so speedupVsFused / flopRatio is the share of the saving turned into speed.
+  double speedupVsDense = 0, speedupVsFused = 0, flopRatio = 1;
+  double sgemmShare = 0;   // gflops / the options' sgemmGflops
   bool skipped = false;
   std::string note;
 };

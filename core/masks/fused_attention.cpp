@@ -1,0 +1,109 @@
+// Per (batch, head, tile of queryTile rows): for each key tile up to the tile's last position, S = scale
+// Q K^T with one sgemm, the causal triangle set to -inf on the diagonal tile only, then per row the
+// online softmax (m = max(m, rowmax S); O *= exp(m_old - m), l = l exp(m_old - m) + sum exp(S - m)),
+// and O += P V with one more sgemm; O /= l at the end. Every product is at most 64 x 64 x 64 by
+// default, under OpenBLAS's single-thread size (cpu_tile_ops.h), so the parallelism is ours.
+#include "core/masks/fused_attention.h"
+
+#include <algorithm>
+#include <atomic>
+#include <cmath>
+#include <limits>
+#include <vector>
+
+#include <ATen/Parallel.h>
+#include <ATen/record_function.h>
+#include <torch/torch.h>
+
+#include "core/masks/cpu_tile_ops.h"
+
+namespace attnx {
+
+namespace {
+
+constexpr float kNegInf = -std::numeric_limits<float>::infinity();
+
+struct Shape {
+  int64_t BH = 0, Tq = 0, Tk = 0, d = 0, rowBegin = 0, queryTile = 0, keyTile = 0, queryTiles = 0;
+  float scale = 1.f;
+};
+
+// One query tile of one (batch, head): q rows [r0, r0 + R) at positions rowBegin + r0 ...; k, v
+// the head's Tk rows; o the tile's R output rows, used as the accumulator. S: queryTile x keyTile.
+void queryTileForward(const Shape& s, const float* q, const float* k, const float* v, float* o, int64_t r0,
+                      std::vector<float>& S, std::vector<float>& rowMax, std::vector<float>& rowSum) {
+  const int64_t R = std::min(s.queryTile, s.Tq - r0), d = s.d, ldS = s.keyTile;
+  const int64_t firstPos = s.rowBegin + r0, lastPos = firstPos + R - 1;
+  std::fill(rowMax.begin(), rowMax.begin() + R, kNegInf);
+  std::fill(rowSum.begin(), rowSum.begin() + R, 0.f);
+  for (int64_t k0 = 0; k0 <= lastPos; k0 += s.keyTile) {
+    const int64_t C = std::min(s.keyTile, lastPos + 1 - k0);
+    tile::gemm(false, true, R, C, d, s.scale, q, d, k + k0 * d, d, 0.f, S.data(), ldS);  // (R, C)
+    const bool first = k0 == 0;
+    const bool diagonal = k0 + C - 1 > firstPos;  // some key here is after some row's position
+    for (int64_t r = 0; r < R; ++r) {
+      float* row = S.data() + r * ldS;
+      if (diagonal) {  // keys after this row's own position
+        const int64_t position = firstPos + r;
+        if (position < k0) {  // every key of the tile is in this row's future: P = 0 here
+          std::fill(row, row + C, 0.f);
+          continue;
+        }
+        std::fill(row + std::min(C, position - k0 + 1), row + C, kNegInf);
+      }
+      const float newMax = std::max(rowMax[r], tile::rowMax(row, C));
+      // exp(-inf) = 0 on the first tile; the accumulator is then written, not scaled (beta = 0).
+      const float correction = tile::fastExp(rowMax[r] - newMax);
+      rowSum[r] = rowSum[r] * correction + tile::expShiftSum(row, C, newMax);
+      if (!first && correction != 1.f) tile::scaleRow(o + r * d, correction, d);
+      rowMax[r] = newMax;
+    }
+    tile::gemm(false, false, R, d, C, 1.f, S.data(), ldS, v + k0 * d, d, first ? 0.f : 1.f, o, d);  // O += P V
+  }
+  for (int64_t r = 0; r < R; ++r) tile::scaleRow(o + r * d, 1.f / rowSum[r], d);
+}
+
+}  // namespace
+
+torch::Tensor fusedCausalAttention(const torch::Tensor& q, const torch::Tensor& k, const torch::Tensor& v,
+                                   int64_t queryTile, int64_t keyTile) {
+  TORCH_CHECK(q.dim() == 4 && k.dim() == 4 && v.dim() == 4, "fused attention: q, k, v must be (B, H, T, d)");
+  TORCH_CHECK(q.device().is_cpu() && q.scalar_type() == torch::kFloat32 && k.scalar_type() == torch::kFloat32 &&
+                  v.scalar_type() == torch::kFloat32,
+              "fused attention: float32 CPU tensors only");
+  TORCH_CHECK(k.sizes() == v.sizes() && q.size(0) == k.size(0) && q.size(1) == k.size(1) && q.size(3) == k.size(3),
+              "fused attention: q ", q.sizes(), ", k ", k.sizes(), ", v ", v.sizes(), " do not fit together");
+  TORCH_CHECK(q.size(2) <= k.size(2), "fused attention: more queries (", q.size(2), ") than keys (", k.size(2), ")");
+  TORCH_CHECK(queryTile > 0 && keyTile > 0, "fused attention: tile sizes must be positive");
+  TORCH_CHECK(!torch::GradMode::is_enabled() || !(q.requires_grad() || k.requires_grad() || v.requires_grad()),
+              "fused attention: forward only (no gradient); call it under torch::NoGradGuard");
+  RECORD_FUNCTION("attnx::fused_causal_attention", std::vector<c10::IValue>({q, k, v}));
+  const auto qc = q.contiguous(), kc = k.contiguous(), vc = v.contiguous();
+  Shape s;
+  s.BH = q.size(0) * q.size(1), s.Tq = q.size(2), s.Tk = k.size(2), s.d = q.size(3);
+  s.rowBegin = s.Tk - s.Tq, s.queryTile = queryTile, s.keyTile = keyTile;
+  s.queryTiles = (s.Tq + queryTile - 1) / queryTile;
+  s.scale = static_cast<float>(1.0 / std::sqrt(static_cast<double>(s.d)));
+  auto out = torch::empty_like(qc);
+  if (out.numel() == 0) return out;
+  const float *qd = qc.data_ptr<float>(), *kd = kc.data_ptr<float>(), *vd = vc.data_ptr<float>();
+  float* od = out.data_ptr<float>();
+
+  // Causal tiles are uneven (the last query tile does queryTiles times the first one's work): each
+  // thread takes the next (batch, head, query tile), the latest query tiles first, so the threads
+  // finish together whatever the number of heads.
+  const int64_t tasks = s.BH * s.queryTiles;
+  std::atomic<int64_t> next{0};
+  const int64_t threads = std::min<int64_t>(at::get_num_threads(), tasks);
+  at::parallel_for(0, threads, 1, [&](int64_t, int64_t) {
+    std::vector<float> S(queryTile * keyTile), rowMax(queryTile), rowSum(queryTile);
+    for (int64_t task = next++; task < tasks; task = next++) {
+      const int64_t qt = s.queryTiles - 1 - task / s.BH, bh = task % s.BH, r0 = qt * queryTile;
+      queryTileForward(s, qd + (bh * s.Tq + r0) * s.d, kd + bh * s.Tk * s.d, vd + bh * s.Tk * s.d,
+                       od + (bh * s.Tq + r0) * s.d, r0, S, rowMax, rowSum);
+    }
+  });
+  return out;
+}
+
+}  // namespace attnx
