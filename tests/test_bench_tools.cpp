@@ -179,6 +179,31 @@ class TestBenchTools : public QObject {
                         "speedup_vs_dense,speedup_vs_fused,sgemm_share,note\n",
                         0) == 0);
   }
+
+  // bench --generate --generate-student: the teacher with and without its KV cache, then the compiled
+  // window256+sinks4 student with its bounded cache and with the full one, each generating the tokens asked.
+  void generationRowsWithTheCompiledStudent() {
+    QProcess p;
+    p.start(QStringLiteral(ATTNX_CLI_PATH), {"bench", "--random", "tiny", "--seq", "16", "--repeats", "1", "--generate",
+                                             "6", "--generate-repeats", "1", "--generate-student", "--json"});
+    QVERIFY(p.waitForFinished(120000));
+    QCOMPARE(p.exitCode(), 0);
+    const auto doc = nlohmann::json::parse(p.readAllStandardOutput().toStdString());
+    const auto& gen = doc.at("generate");
+    QCOMPARE(gen.size(), size_t{4});
+    const std::vector<std::pair<std::string, bool>> expected{
+        {"teacher", true}, {"teacher", false}, {"student window256+sinks4", true}, {"student window256+sinks4", true}};
+    for (size_t i = 0; i < gen.size(); ++i) {
+      QCOMPARE(gen[i].at("model").get<std::string>(), expected[i].first);
+      QCOMPARE(gen[i].at("kv_cache").get<bool>(), expected[i].second);
+      QCOMPARE(gen[i].at("new_tokens").get<int>(), 6);
+      QVERIFY(gen[i].at("tokens_per_s").get<double>() > 0);
+    }
+    QVERIFY(gen[2].at("bounded_cache").get<bool>());
+    QVERIFY(!gen[3].at("bounded_cache").get<bool>());
+    // 16 prompt tokens + 6 new, the last not fed back: 21 keys, fewer than the window, so none dropped.
+    QCOMPARE(gen[2].at("peak_cache_keys").get<int>(), gen[3].at("peak_cache_keys").get<int>());
+  }
 };
 
 QTEST_APPLESS_MAIN(TestBenchTools)

@@ -1,15 +1,19 @@
 // attnx-cli bench: model throughput (forward at several lengths, generation with/without KV cache).
 #include <cstdio>
 #include <iostream>
+#include <memory>
+#include <vector>
 
 #include <torch/torch.h>
 
 #include "app/cli/bench_modes.h"
 #include "app/cli/commands.h"
 #include "app/cli/student_options.h"
+#include "core/bench/attention_bench.h"
 #include "core/bench/op_trace.h"
 #include "core/bench/distill_bench.h"
 #include "core/bench/model_bench.h"
+#include "core/eval/compiled_plan_attention.h"
 #include "core/masks/mask_bank.h"
 #include "core/io/gpt2_checkpoint.h"
 
@@ -25,6 +29,7 @@ Runner addBenchCommand(CLI::App& app, GlobalOptions& g) {
     SparseBenchArgs sparse;
     PruningOptions prune;  // --prune-*: the --run plan's rule
     bool attentionOnly = false;
+    bool generateStudent = false;
     std::string run;
   };
   auto a = std::make_shared<Args>();
@@ -35,6 +40,9 @@ Runner addBenchCommand(CLI::App& app, GlobalOptions& g) {
       ->capture_default_str()->check(NonNegative);
   sub->add_option("--generate-repeats", a->o.generateRepeats, "Timed generations per mode")
       ->capture_default_str()->check(Positive);
+  sub->add_flag("--generate-student", a->generateStudent,
+                "Also generate with a compiled student: window 256 + 4 sinks on every layer and head, with its "
+                "bounded KV cache and with the full one");
   auto* presetOpt = sub->add_option("--random", a->preset,
                                     "Benchmark a randomly initialised model of this shape instead of a checkpoint "
                                     "(gpt2, distilgpt2, gpt2-medium, gpt2-large, gpt2-xl, tiny)");
@@ -136,7 +144,19 @@ Runner addBenchCommand(CLI::App& app, GlobalOptions& g) {
       return 0;
     }
     auto progress = [](const std::string& s) { std::cerr << "bench: " << s << '\n'; };
-    const auto r = benchModel(model, a->o, progress);
+    // The student of --generate-student: the attention-only bench's window256+sinks4 plan on every layer.
+    std::unique_ptr<CompiledPlanAttention> student;
+    BenchStudent benchStudent;
+    if (a->generateStudent) {
+      const auto& cfg = model->config();
+      const auto window = builtinBenchPlans(cfg.numHeads).front();
+      const auto masks = static_cast<int64_t>(window.bank.masks.size());
+      const auto plan = AttentionPlan::fromAlpha(std::vector<double>(cfg.numLayers * cfg.numHeads * masks, 1.0),
+                                                 cfg.numLayers, cfg.numHeads, window.bank, PruningRule::thresholdRule(0));
+      student = std::make_unique<CompiledPlanAttention>(plan, window.bank, PlanCombine::SoftMask);
+      benchStudent = {"student " + window.name, student.get()};
+    }
+    const auto r = benchModel(model, a->o, progress, benchStudent);
     if (!a->sparse.tracePath.empty()) {
       torch::NoGradGuard noGrad;
       const auto ids = torch::randint(model->config().vocabSize, {1, a->o.seqLens.front()},
@@ -150,7 +170,8 @@ Runner addBenchCommand(CLI::App& app, GlobalOptions& g) {
         fwd.push_back({{"seq_len", f.seqLen}, {"median_s", f.medianSeconds}, {"min_s", f.minSeconds},
                        {"tokens_per_s", f.tokensPerSecond}, {"peak_rss_bytes", f.peakResidentBytes}});
       for (const auto& x : r.generate)
-        gen.push_back({{"kv_cache", x.kvCache}, {"new_tokens", x.newTokens}, {"median_s", x.medianSeconds},
+        gen.push_back({{"model", x.model}, {"kv_cache", x.kvCache}, {"bounded_cache", x.boundedCache},
+                       {"peak_cache_keys", x.peakCacheKeys}, {"new_tokens", x.newTokens}, {"median_s", x.medianSeconds},
                        {"tokens_per_s", x.tokensPerSecond}, {"peak_rss_bytes", x.peakResidentBytes}});
       printJson({{"model", source}, {"parameters", r.parameters}, {"threads", r.threads}, {"device", r.device},
                  {"forward", fwd}, {"generate", gen}});
@@ -162,11 +183,13 @@ Runner addBenchCommand(CLI::App& app, GlobalOptions& g) {
     for (const auto& f : r.forward)
       std::printf("n = %-24lld %12.1f %14.1f %14.1f\n", static_cast<long long>(f.seqLen), f.medianSeconds * 1e3,
                   f.tokensPerSecond, f.peakResidentBytes / MiB);
-    for (const auto& x : r.generate)
-      std::printf("generate %lld, %-14s %12.1f %14.1f %14.1f\n", static_cast<long long>(x.newTokens),
-                  x.kvCache ? "KV cache" : "no cache", x.medianSeconds * 1e3, x.tokensPerSecond,
-                  x.peakResidentBytes / MiB);
-    if (r.generate.size() == 2)
+    for (const auto& x : r.generate) {
+      const std::string mode = x.model + ", " + (x.kvCache ? (x.boundedCache ? "bounded KV cache" : "KV cache") : "no cache");
+      std::printf("generate %lld, %-40s %12.1f %14.1f %14.1f  (cache peak %lld keys)\n", static_cast<long long>(x.newTokens),
+                  mode.c_str(), x.medianSeconds * 1e3, x.tokensPerSecond, x.peakResidentBytes / MiB,
+                  static_cast<long long>(x.peakCacheKeys));
+    }
+    if (r.generate.size() >= 2)
       std::printf("KV cache speed-up: %.1fx\n", r.generate[0].tokensPerSecond / r.generate[1].tokensPerSecond);
     return 0;
   };

@@ -65,7 +65,7 @@ double median(std::vector<double> values) {
 }
 
 ModelBenchResult benchModel(Gpt2& model, const ModelBenchOptions& options,
-                            const std::function<void(const std::string&)>& progress) {
+                            const std::function<void(const std::string&)>& progress, const BenchStudent& student) {
   torch::NoGradGuard noGrad;
   model->eval();
   const auto& cfg = model->config();
@@ -105,29 +105,41 @@ ModelBenchResult benchModel(Gpt2& model, const ModelBenchOptions& options,
 
   if (options.generateTokens > 0) {
     const auto prompt = randomIds(options.promptTokens, cfg.vocabSize, options.seed);
-    for (bool cache : {true, false}) {
+    // The teacher with and without its KV cache; then the student with its bounded and its full cache.
+    struct Mode {
+      const AttentionKernel* kernel;
+      bool cache, bound;
+    };
+    std::vector<Mode> modes{{nullptr, true, false}, {nullptr, false, false}};
+    if (student.kernel) modes.insert(modes.end(), {{student.kernel, true, true}, {student.kernel, true, false}});
+    for (const auto& mode : modes) {
       SamplingOptions s;
       s.greedy = true;
       s.stopOnEos = false;
       s.maxNewTokens = options.generateTokens;
-      s.useKvCache = cache;
+      s.useKvCache = mode.cache;
+      s.boundKvCache = mode.bound;
       resetPeakResident();
       std::vector<double> times;
+      GenerationResult last;
       for (int r = 0; r < options.generateRepeats; ++r) {
         const auto t0 = Clock::now();
-        generate(model, prompt, s);
+        last = generate(model, prompt, s, mode.kernel);
         synchronize(device);
         times.push_back(secondsSince(t0));
       }
       GenerateBenchRow row;
-      row.kvCache = cache;
+      row.model = mode.kernel ? student.name : "teacher";
+      row.kvCache = mode.cache;
+      row.boundedCache = last.cache.bounded;
+      row.peakCacheKeys = last.cache.peakKeys;
       row.newTokens = options.generateTokens;
       row.medianSeconds = median(times);
       row.tokensPerSecond = static_cast<double>(options.generateTokens) / row.medianSeconds;
       row.peakResidentBytes = residentMemory().peakBytes;
       result.generate.push_back(row);
-      say(std::string("generate ") + (cache ? "with" : "without") + " KV cache: " +
-          std::to_string(row.tokensPerSecond) + " tokens/s");
+      say("generate, " + row.model + (mode.cache ? (row.boundedCache ? ", bounded KV cache" : ", KV cache") : ", no cache") +
+          ": " + std::to_string(row.tokensPerSecond) + " tokens/s");
     }
   }
   return result;

@@ -28,7 +28,10 @@ struct ForwardBenchRow {
 };
 
 struct GenerateBenchRow {
+  std::string model = "teacher";  // "teacher", or the student's name
   bool kvCache = false;
+  bool boundedCache = false;      // the cache dropped keys beyond the student's reach
+  int64_t peakCacheKeys = 0;      // most keys one layer's cache held
   int64_t newTokens = 0;
   double medianSeconds = 0;
   double tokensPerSecond = 0;
@@ -43,8 +46,15 @@ struct ModelBenchResult {
   std::string device;
 };
 
+// A compiled student to decode with beside the teacher (its bounded and its full KV cache).
+struct BenchStudent {
+  std::string name;
+  const AttentionKernel* kernel = nullptr;
+};
+
 ModelBenchResult benchModel(Gpt2& model, const ModelBenchOptions& options,
-                            const std::function<void(const std::string&)>& progress = {});
+                            const std::function<void(const std::string&)>& progress = {},
+                            const BenchStudent& student = {});
 
 // Median of a non-empty sample.
 double median(std::vector<double> values);
