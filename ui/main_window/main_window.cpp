@@ -10,6 +10,7 @@
 #include "ui/memory/memory_view.h"
 
 #include <QAction>
+#include <algorithm>
 #include <QApplication>
 #include <QCloseEvent>
 #include <QDir>
@@ -178,7 +179,8 @@ void MainWindow::buildWorkspaces(QDockWidget* bank, QDockWidget* model, QDockWid
                     [=] {
                       place(bank, Qt::LeftDockWidgetArea);
                       place(model, Qt::RightDockWidgetArea);
-                      resizeDocks({bank, model}, {1150, 400}, Qt::Horizontal);
+                      const int side = std::max(300, width() / 4);
+                      resizeDocks({bank, model}, {width() - side, side}, Qt::Horizontal);
                     }});
   workspaces_->add({QStringLiteral("train"), tr("Train"),
                     tr("Distil: the training form beside the live loss and coefficient curves"), [=] {
@@ -190,8 +192,9 @@ void MainWindow::buildWorkspaces(QDockWidget* bank, QDockWidget* model, QDockWid
                       // Proportions, scaled to the window: the form keeps about a third on a
                       // laptop; the coefficients (two rows of controls, a legend of many masks)
                       // get the larger share of the height.
-                      resizeDocks({training, loss}, {400, 800}, Qt::Horizontal);
-                      resizeDocks({loss, coefficients}, {400, 600}, Qt::Vertical);
+                      const int form = std::max(400, width() * 3 / 10);
+                      resizeDocks({training, loss}, {form, width() - form}, Qt::Horizontal);
+                      resizeDocks({loss, coefficients}, {height() * 2 / 5, height() * 3 / 5}, Qt::Vertical);
                       tabifyDockWidget(coefficients, grid);
                       coefficients->raise();
                     }});

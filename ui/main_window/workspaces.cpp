@@ -7,6 +7,7 @@
 #include <QMainWindow>
 #include <QMenu>
 #include <QSettings>
+#include <QTabBar>
 #include <QTimer>
 #include <QToolBar>
 
@@ -97,8 +98,17 @@ void Workspaces::apply(int index, bool saveCurrent) {
     e.state = e.defaultState;
     window_->restoreState(e.state, kStateVersion);
   }
+  hideStaleTabBars();
   e.action->setChecked(true);
   Q_EMIT switched(e.spec.id);
+}
+
+void Workspaces::hideStaleTabBars() {
+  // QMainWindow keeps the tab bar of a tab group an arrangement no longer has, visible and empty of
+  // shown docks: it drew a line across the window (seen after the first workspace was applied).
+  // A group of fewer than two tabs needs no bar.
+  for (QTabBar* bar : window_->findChildren<QTabBar*>(QString(), Qt::FindDirectChildrenOnly))
+    if (bar->count() < 2) bar->hide();
 }
 
 void Workspaces::switchTo(const QString& id) {
@@ -132,6 +142,7 @@ void Workspaces::resetCurrent() {
   if (current_ < 0) return;
   entries_[current_].state = entries_[current_].defaultState;
   window_->restoreState(entries_[current_].state, kStateVersion);
+  hideStaleTabBars();
 }
 
 void Workspaces::save() const {

@@ -68,6 +68,7 @@ class Workspaces : public QObject {
   void apply(int index, bool saveCurrent);
   void hideAllDocks();
   void build();
+  void hideStaleTabBars();
 
   QMainWindow* window_;
   QToolBar* bar_;
