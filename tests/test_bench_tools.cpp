@@ -150,6 +150,7 @@ class TestBenchTools : public QObject {
     const double ceiling = machine.at("sgemm_gflops").get<double>();
     QVERIFY(ceiling > 0);
     QCOMPARE(ceiling, std::max(machine.at("sgemm_tile_gflops").get<double>(), machine.at("sgemm_big_gflops").get<double>()));
+    QCOMPARE(ceiling, std::max(machine.at("sgemm_gflops_before").get<double>(), machine.at("sgemm_gflops_after").get<double>()));
     QCOMPARE(machine.at("sgemm_big").at("size").get<int>(), 2048);
     for (size_t i = 0; i < results.size(); ++i) {
       const auto& r = results[i];

@@ -79,18 +79,20 @@ int runAttentionOnlyBench(const SparseBenchArgs& a, const GlobalOptions& g) {
   auto plans = builtinBenchPlans(a.heads);
   if (a.run) plans.push_back(learnedPlan(a));
   const auto machineBefore = machineJson();
-  // The machine's sgemm rate in the same run, on the threads our kernels use: every row's share of it.
-  std::optional<SgemmCeiling> ceiling;
-  if (!o.device.is_cuda()) {
-    std::cerr << "bench: measuring sgemm (the machine's ceiling)" << std::endl;
-    ceiling = measureSgemmCeiling(o.sparseThreads > 0 ? o.sparseThreads : torch::get_num_threads(), a.blockSize,
-                                  a.headDim);
-    o.sgemmGflops = ceiling->gflops();
-    std::cerr << "bench:   sgemm " << ceiling->tileGflops << " GFLOP/s in " << a.blockSize << "-tiles on "
-              << ceiling->threads << " threads, " << ceiling->bigGflops << " GFLOP/s for " << ceiling->bigSize
-              << "^3 on the BLAS's threads" << std::endl;
-  }
-  const auto rows = benchAttention(
+  // The machine's sgemm rate in the same run, on the threads our kernels use, before and after the rows:
+  // the higher of the two is the ceiling (a rate measured while something else ran is too low, and
+  // would flatter every row's share of it).
+  const int kernelThreads = o.sparseThreads > 0 ? o.sparseThreads : torch::get_num_threads();
+  auto measureCeiling = [&](const char* when) {
+    std::cerr << "bench: measuring sgemm " << when << " the rows (the machine's ceiling)" << std::endl;
+    const auto c = measureSgemmCeiling(kernelThreads, a.blockSize, a.headDim);
+    std::cerr << "bench:   sgemm " << c.tileGflops << " GFLOP/s in " << a.blockSize << "-tiles on " << c.threads
+              << " threads, " << c.bigGflops << " GFLOP/s for " << c.bigSize << "^3 on the BLAS's threads" << std::endl;
+    return c;
+  };
+  std::optional<SgemmCeiling> ceilingBefore, ceilingAfter, ceiling;
+  if (!o.device.is_cuda()) ceilingBefore = measureCeiling("before");
+  const auto measured = benchAttention(
       o, plans,
       [](int64_t i, int64_t n, const std::string& plan, int64_t len) {
         std::cerr << "bench: [" << i << "/" << n << "] " << plan << " n=" << len << std::endl;
@@ -101,6 +103,14 @@ int runAttentionOnlyBench(const SparseBenchArgs& a, const GlobalOptions& g) {
                                                std::to_string(r.peakBytes) + " bytes")
                   << std::endl;
       });
+
+  if (ceilingBefore) {
+    ceilingAfter = measureCeiling("after");
+    ceiling = ceilingAfter->gflops() > ceilingBefore->gflops() ? ceilingAfter : ceilingBefore;
+  }
+  auto rows = measured;
+  for (auto& r : rows)
+    if (ceiling && !r.skipped) r.sgemmShare = r.gflops / ceiling->gflops();
 
   if (!a.tracePath.empty()) {
     // One more call of each workload at the first length, under the profiler.
@@ -135,6 +145,8 @@ int runAttentionOnlyBench(const SparseBenchArgs& a, const GlobalOptions& g) {
   machine["load_1min_after"] = currentMachine().load1;
   if (ceiling) {
     machine["sgemm_gflops"] = ceiling->gflops();
+    machine["sgemm_gflops_before"] = ceilingBefore->gflops();  // the ceiling is the higher of these two
+    machine["sgemm_gflops_after"] = ceilingAfter->gflops();
     machine["sgemm_tile_gflops"] = ceiling->tileGflops;
     machine["sgemm_tile"] = {{"m", ceiling->tile}, {"n", ceiling->tile}, {"k", ceiling->headDim},
                              {"threads", ceiling->threads}};
@@ -153,10 +165,11 @@ int runAttentionOnlyBench(const SparseBenchArgs& a, const GlobalOptions& g) {
               machine["load_1min"].get<double>());
   if (ceiling)
     std::printf("sgemm: %.1f GFLOP/s in %lldx%lldx%lld tiles on %d threads, %.1f GFLOP/s for %lld^3 (BLAS threads %d): "
-                "ceiling %.1f GFLOP/s\n",
+                "ceiling %.1f GFLOP/s (before the rows %.1f, after %.1f)\n",
                 ceiling->tileGflops, static_cast<long long>(ceiling->tile), static_cast<long long>(ceiling->tile),
                 static_cast<long long>(ceiling->headDim), ceiling->threads, ceiling->bigGflops,
-                static_cast<long long>(ceiling->bigSize), ceiling->blasThreads, ceiling->gflops());
+                static_cast<long long>(ceiling->bigSize), ceiling->blasThreads, ceiling->gflops(), ceilingBefore->gflops(),
+                ceilingAfter->gflops());
   std::printf("%-22s %7s %11s %10s %9s %9s %7s %8s %7s %9s %9s  %s\n", "plan", "n", "time ms", "peak MiB", "GFLOP",
               "GFLOP/s", "%sgemm", "density", "FLOP x", "vs dense", "vs fused", "note");
   auto ratio = [](double x) {  // "12.3x", or "-" where the baseline did not run

@@ -69,8 +69,8 @@ torch::Tensor denseAttention(const torch::Tensor& q, const torch::Tensor& k, con
 }
 
 
-// Each row against the dense and fused-dense rows of its n, and its share of the sgemm rate.
-void compareWithBaselines(std::vector<AttentionBenchRow>& rows, double sgemmGflops) {
+// Each row against the dense and fused-dense rows of its n.
+void compareWithBaselines(std::vector<AttentionBenchRow>& rows) {
   std::map<int64_t, const AttentionBenchRow*> dense, fused;
   for (const auto& r : rows) {
     if (r.skipped) continue;
@@ -82,7 +82,6 @@ void compareWithBaselines(std::vector<AttentionBenchRow>& rows, double sgemmGflo
     const auto d = dense.find(r.n), f = fused.find(r.n);
     if (d != dense.end()) r.speedupVsDense = d->second->timeMs / r.timeMs;
     if (f != fused.end()) r.speedupVsFused = f->second->timeMs / r.timeMs;
-    if (sgemmGflops > 0) r.sgemmShare = r.gflops / sgemmGflops;
   }
 }
 
@@ -303,7 +302,7 @@ std::vector<AttentionBenchRow> benchAttention(const AttentionBenchOptions& o, co
       push(row, workload);
     }
   }
-  compareWithBaselines(rows, o.sgemmGflops);
+  compareWithBaselines(rows);
   return rows;
 }
 

@@ -42,9 +42,6 @@ struct AttentionBenchOptions {
   // Our own fused causal attention (core/masks/fused_attention.h) as a "fused-dense" row: the dense
   // baseline a fused CPU kernel gives, on the compiled kernel's threads.
   bool fusedDense = true;
-  // The machine's sgemm rate (SgemmCeiling::gflops(), core/bench/sgemm_ceiling.h) measured in the same
-  // run: each row's sgemmShare is its analytic rate over it (0: not measured, no shares).
-  double sgemmGflops = 0;
   // Intra-op threads for the compiled kernel's at::parallel_for (0: LibTorch's current setting).
   // Dense keeps LibTorch's setting: its matmuls run on OpenBLAS's own threads, and more OpenMP threads
   // on top oversubscribe the cores (bench/BENCH.md).
@@ -85,7 +82,9 @@ struct AttentionBenchRow {
   // row's; flopRatio is dense flops over this row's (the speed-up the FLOP saving alone would give),
   // so speedupVsFused / flopRatio is the share of the saving turned into speed.
   double speedupVsDense = 0, speedupVsFused = 0, flopRatio = 1;
-  double sgemmShare = 0;   // gflops / the options' sgemmGflops
+  // gflops over the machine's sgemm rate measured in the same run (core/bench/sgemm_ceiling.h); set by
+  // the caller that measured it (0: not measured).
+  double sgemmShare = 0;
   bool skipped = false;
   std::string note;
 };
