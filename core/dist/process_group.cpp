@@ -5,15 +5,18 @@
 #include <thread>
 
 // LibTorch's headers declare the Gloo and NCCL groups only under the macros its own build defines
-// (Torch's CMake config passes USE_C10D_GLOO; not every LibTorch's does).
-#ifndef USE_C10D_GLOO
+// (Torch's CMake config passes USE_C10D_GLOO; not every LibTorch's does). ATTNX_HAVE_GLOO: gloo's
+// headers were found (Debian's libgloo-dev; a CUDA LibTorch from pip may come without them).
+#if defined(ATTNX_HAVE_GLOO) && !defined(USE_C10D_GLOO)
 #define USE_C10D_GLOO
 #endif
 #if defined(ATTNX_HAVE_NCCL) && !defined(USE_C10D_NCCL)
 #define USE_C10D_NCCL
 #endif
 
+#ifdef ATTNX_HAVE_GLOO
 #include <torch/csrc/distributed/c10d/ProcessGroupGloo.hpp>
+#endif
 #include <torch/csrc/distributed/c10d/TCPStore.hpp>
 #ifdef ATTNX_HAVE_NCCL
 #include <torch/csrc/distributed/c10d/ProcessGroupNCCL.hpp>
@@ -38,6 +41,7 @@ std::string seconds(std::chrono::milliseconds t) {
 
 bool isLoopback(const std::string& addr) { return addr == "localhost" || addr.rfind("127.", 0) == 0 || addr == "::1"; }
 
+#ifdef ATTNX_HAVE_GLOO
 // Gloo's network device: the interface GLOO_SOCKET_IFNAME names (as torch.distributed honours it),
 // the loopback for a job on one machine, else this host's own address.
 std::shared_ptr<::gloo::transport::Device> glooDevice(const DistEnv& env) {
@@ -46,6 +50,7 @@ std::shared_ptr<::gloo::transport::Device> glooDevice(const DistEnv& env) {
   if (isLoopback(env.masterAddr)) return ::c10d::ProcessGroupGloo::createDeviceForHostname("127.0.0.1");
   return ::c10d::ProcessGroupGloo::createDefaultDevice();
 }
+#endif
 
 std::string censusKey(int rank) { return "attnx/census/" + std::to_string(rank); }
 std::string failedKey(int rank) { return "attnx/failed/" + std::to_string(rank); }
@@ -106,6 +111,11 @@ std::shared_ptr<ProcessGroup> ProcessGroup::join(const DistEnv& env, const Proce
   if (!env.distributed()) throw std::logic_error("ProcessGroup::join: WORLD_SIZE is 1");
   if (options.backend != "gloo" && options.backend != "nccl")
     throw std::runtime_error("--dist-backend must be gloo or nccl, got \"" + options.backend + "\"");
+#ifndef ATTNX_HAVE_GLOO
+  if (options.backend == "gloo")
+    throw std::runtime_error("--dist-backend gloo: this build has no Gloo (gloo's headers were missing at build time; "
+                             "install libgloo-dev and rebuild), use --dist-backend nccl");
+#endif
 #ifndef ATTNX_HAVE_NCCL
   if (options.backend == "nccl")
     throw std::runtime_error("--dist-backend nccl: this build's LibTorch has no NCCL (a CPU build); use --dist-backend gloo "
@@ -134,9 +144,11 @@ std::shared_ptr<ProcessGroup> ProcessGroup::join(const DistEnv& env, const Proce
   }
   try {
     if (options.backend == "gloo") {
+#ifdef ATTNX_HAVE_GLOO
       auto o = ::c10d::ProcessGroupGloo::Options::create(options.timeout);
       o->devices.push_back(glooDevice(env));
       impl->pg = c10::make_intrusive<::c10d::ProcessGroupGloo>(impl->store, env.rank, env.worldSize, o);
+#endif
     } else {
 #ifdef ATTNX_HAVE_NCCL
       // Without async error handling a dead peer leaves NCCL kernels spinning forever.
