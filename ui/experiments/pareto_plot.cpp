@@ -6,7 +6,7 @@
 
 #include "ui/experiments/legend_columns.h"
 #include "ui/experiments/pareto_front.h"
-#include "ui/experiments/series_colors.h"
+#include "ui/plots/series_colors.h"
 #include "ui/plots/figure_layout.h"
 #include "ui/plots/log_ticker.h"
 

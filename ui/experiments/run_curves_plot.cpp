@@ -3,7 +3,7 @@
 #include <cmath>
 
 #include "ui/experiments/legend_columns.h"
-#include "ui/experiments/series_colors.h"
+#include "ui/plots/series_colors.h"
 #include "ui/plots/figure_layout.h"
 #include "ui/plots/log_ticker.h"
 

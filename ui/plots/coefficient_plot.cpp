@@ -2,19 +2,9 @@
 
 #include "ui/plots/ema_smoother.h"
 #include "ui/plots/figure_layout.h"
+#include "ui/plots/series_colors.h"
 
 namespace attnx::ui {
-namespace {
-
-// Okabe–Ito plus two darker tones: distinct for colour-blind readers, readable on white.
-QColor curveColor(int i) {
-  static const QColor palette[] = {QColor(0, 114, 178),  QColor(213, 94, 0),   QColor(0, 158, 115),
-                                   QColor(204, 121, 167), QColor(230, 159, 0), QColor(86, 180, 233),
-                                   QColor(90, 90, 90),    QColor(120, 60, 160), QColor(160, 120, 40)};
-  return palette[i % (sizeof palette / sizeof palette[0])];
-}
-
-}  // namespace
 
 CoefficientPlot::CoefficientPlot(QWidget* parent) : StreamingPlot(parent) {
   xAxis->setLabel(tr("step"));
@@ -121,7 +111,7 @@ void CoefficientPlot::rebuildGraphs() {
     const int c = curves[i];
     Drawn d{c, addGraph(), addGraph()};
     // Colour by mask, so a mask keeps its colour whichever heads are shown.
-    QColor color = curveColor(c % qMax(1, shape_.masks()));
+    QColor color = seriesColor(c % qMax(1, shape_.masks()));
     // Masks often share α (two windows longer than the training length are the same mask):
     // each mask also gets its own dash, later masks thinner, so coinciding curves stay visible.
     const int k = c % qMax(1, shape_.masks());

@@ -1,4 +1,4 @@
-#include "ui/experiments/series_colors.h"
+#include "ui/plots/series_colors.h"
 
 namespace attnx::ui {
 
