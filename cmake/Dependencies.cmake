@@ -1,5 +1,11 @@
 # Every dependency comes from a Debian package (see architecture.md, "Libraries").
 find_package(Torch REQUIRED)
+# at::parallel_for is a header template that runs in parallel only in translation units compiled
+# with OpenMP, the intra-op backend of Debian's and pip's LibTorch: without -fopenmp every
+# parallel_for of our kernels ran its whole range on the calling thread. Every target, so that the
+# template means the same in each (one definition rule).
+find_package(OpenMP REQUIRED COMPONENTS CXX)
+target_link_libraries(attnx_settings INTERFACE OpenMP::OpenMP_CXX)
 find_package(nlohmann_json 3.10 REQUIRED)
 find_package(CLI11 REQUIRED)
 # PCRE2 through pkg-config where it is (Debian); else by its header and library, for machines that

@@ -14,6 +14,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <map>
 #include <vector>
 
 #include "core/bench/op_trace.h"
@@ -102,23 +103,64 @@ class TestBenchTools : public QObject {
     const auto plan = AttentionPlan::fromAlpha({1.0, 1.0}, 1, 1, bank, PruningRule::thresholdRule(0));
     CompiledPlanAttention kernel(plan, bank, PlanCombine::SoftMask, false, 16);
     const auto q = torch::randn({1, 1, 40, 8});
+    const auto qg = q.clone().requires_grad_();
     const auto events = writeOperatorTrace(path, [&] {
       torch::matmul(q, q.transpose(-2, -1));
       kernel.forward(q, q, q, 0, 0);
+      kernel.forward(qg, qg, qg, 0, 0).sum().backward();
     });
     QVERIFY(events > 0);
     const auto doc = test::readJsonFile(path);  // throws on invalid JSON
     const auto& list = doc.is_array() ? doc : doc.at("traceEvents");
     QVERIFY(list.is_array() && !list.empty());
     bool sawMatmul = false, sawSparse = false;
+    // The kernel's phases, each a span per query block (3 blocks of 16 rows at n = 40), forward and backward.
+    std::map<std::string, int> phases;
+    for (const char* phase : {"scores", "softmax", "pv", "backward_p", "backward_dv_dp", "backward_dz", "backward_dq_dk"})
+      phases[std::string("attnx::sparse::") + phase] = 0;
     for (const auto& e : list) {
       QVERIFY(e.contains("name") && e.contains("ph") && e.contains("ts"));
       const auto name = e.at("name").get<std::string>();
       sawMatmul = sawMatmul || name == "aten::matmul";
       sawSparse = sawSparse || name == "attnx::block_sparse_attention";
+      if (phases.count(name)) ++phases[name];
     }
     QVERIFY(sawMatmul);
     QVERIFY(sawSparse);
+    for (const auto& [name, count] : phases)  // two forwards, one backward
+      QVERIFY2(count == (name.find("backward") == std::string::npos ? 6 : 3),
+               qPrintable(QString::fromStdString(name) + QString(": %1 spans").arg(count)));
+  }
+
+  // traceTotals on a trace written here: two rows, a phase on two threads inside the second, a span
+  // outside every row, and events that are not complete spans.
+  void traceTotalsSumSpansPerRow() {
+    QTemporaryDir dir;
+    const auto path = dir.filePath("t.json").toStdString();
+    test::writeTextFile(path, R"({"traceEvents": [
+      {"name": "row dense n=64", "ph": "X", "ts": 100, "dur": 50, "tid": 1},
+      {"name": "aten::bmm", "ph": "X", "ts": 110, "dur": 20, "tid": 1},
+      {"name": "row w n=64", "ph": "X", "ts": 200, "dur": 100, "tid": 1},
+      {"name": "attnx::sparse::pv", "ph": "X", "ts": 210, "dur": 30, "tid": 1},
+      {"name": "attnx::sparse::pv", "ph": "X", "ts": 212, "dur": 40, "tid": 2},
+      {"name": "aten::bmm", "ph": "X", "ts": 400, "dur": 5, "tid": 1},
+      {"name": "a counter", "ph": "C", "ts": 210, "tid": 1},
+      {"name": "flow", "ph": "s", "ts": 220}
+    ]})");
+    const auto totals = traceTotals(path);
+    std::map<std::string, TraceTotal> by;
+    for (const auto& t : totals) by[t.name] = t;
+    QCOMPARE(by.size(), size_t{5});
+    QCOMPARE(totals.front().name, std::string("row w n=64"));  // longest first: 0.100 ms
+    QCOMPARE(by.at("row w n=64 / attnx::sparse::pv").spans, int64_t{2});
+    QCOMPARE(by.at("row w n=64 / attnx::sparse::pv").threads, 2);
+    QVERIFY(std::abs(by.at("row w n=64 / attnx::sparse::pv").totalMs - 0.070) < 1e-12);
+    QVERIFY(std::abs(by.at("row dense n=64 / aten::bmm").totalMs - 0.020) < 1e-12);
+    QVERIFY(std::abs(by.at("aten::bmm").totalMs - 0.005) < 1e-12);  // after both rows
+    QVERIFY(std::abs(by.at("row dense n=64").totalMs - 0.050) < 1e-12);
+    test::writeTextFile(path, "not json");
+    const auto message = test::errorOf([&] { traceTotals(path); });
+    QVERIFY2(message.find(path) != std::string::npos, message.c_str());
   }
 
   void attentionOnlyCliOutputContract() {
@@ -177,8 +219,30 @@ class TestBenchTools : public QObject {
     const auto lines = test::readTextFile(csv.toStdString());
     QCOMPARE(std::count(lines.begin(), lines.end(), '\n'), std::ptrdiff_t{11});
     QVERIFY(lines.rfind("plan,n,time_ms,peak_bytes,flops,gflops,tile_flops,tile_gflops,density,skipped,flop_ratio,"
-                        "speedup_vs_dense,speedup_vs_fused,sgemm_share,note\n",
+                        "speedup_vs_dense,speedup_vs_fused,sgemm_share,backward_ms,note\n",
                         0) == 0);
+    QVERIFY(machine.at("sgemm_tile_blas_gflops").get<double>() > 0);
+  }
+
+  // --backward: each compiled plan's backward beside its forward; the baselines have none.
+  void attentionOnlyBackwardRows() {
+    QProcess p;
+    p.start(QStringLiteral(ATTNX_CLI_PATH), {"bench", "--attention-only", "--seq", "128", "--heads", "2", "--head-dim",
+                                             "16", "--repeats", "1", "--warmup", "0", "--backward", "--json"});
+    QVERIFY(p.waitForFinished(120000));
+    QCOMPARE(p.exitCode(), 0);
+    const auto doc = nlohmann::json::parse(p.readAllStandardOutput().toStdString());
+    const auto& results = doc.at("results");
+    QCOMPARE(results.size(), size_t{5});
+    for (const auto& r : results) {
+      const auto plan = r.at("plan").get<std::string>();
+      if (plan == "dense" || plan == "fused-dense") {
+        QVERIFY2(!r.contains("backward_ms"), plan.c_str());
+        continue;
+      }
+      QVERIFY2(r.contains("backward_ms"), plan.c_str());
+      QCOMPARE(r.at("backward_over_forward").get<double>(), r.at("backward_ms").get<double>() / r.at("time_ms").get<double>());
+    }
   }
 
   // bench --generate --generate-student: the teacher with and without its KV cache, then the compiled

@@ -216,6 +216,42 @@ class TestSparseAttention : public QObject {
       }
   }
 
+  // A head the plan leaves full causal runs the fused kernel's query tiles (its log-sum-exp shifted by
+  // the constant log W the backward adds back); beside it a head of causal + window (not one mask set
+  // everywhere) and a window head take the block path. Forward and every gradient against the
+  // reference kernel, soft mask and support mode, whole sequences, a prompt chunk and a decoded row.
+  void fullCausalHeadsMatchReferenceKernel() {
+    const int64_t H = 3, B = 2, d = 64;
+    torch::manual_seed(5);
+    const auto bank = test::makeBank({MaskSpec::causal("causal"), MaskSpec::window("w40", 40)});
+    const std::vector<double> alpha{0.7, 0.0, /*head 1*/ 0.4, 0.9, /*head 2*/ 0.0, 1.3};
+    const auto plan = AttentionPlan::fromAlpha(alpha, 1, H, bank, PruningRule::thresholdRule(0));
+    for (int64_t blockSize : {16, 64})
+      for (const auto& [n, Tq] : std::vector<std::pair<int64_t, int64_t>>{{300, 300}, {300, 70}, {130, 1}}) {
+        const auto layouts = compilePlanLayouts(plan, bank, PlanCombine::BranchMixture, n, blockSize, n - Tq);
+        auto soft = std::make_shared<SparseHeads>(), support = std::make_shared<SparseHeads>();
+        for (int64_t h = 0; h < H; ++h) {
+          soft->layouts.push_back(layouts.unionLayouts[h]);
+          soft->columns.emplace_back();
+          for (const auto& e : plan.active(0, h)) soft->columns.back().push_back(e.maskIndex);
+          support->layouts.push_back(layouts.branchLayouts[h][0]);
+        }
+        const auto a = torch::tensor(plan.alphaTensorValues()).view({H, 2}).to(torch::kFloat32);
+        const auto q = torch::randn({B, H, Tq, d}) * 2, k = torch::randn({B, H, n, d}) * 2, v = torch::randn({B, H, n, d});
+        const auto probe = torch::randn({B, H, Tq, d});
+        for (bool useSoft : {true, false}) {
+          const auto fast = runKernel(SparseKernel::Fast, q, k, v, useSoft ? soft : support, useSoft ? a : torch::Tensor(), probe);
+          const auto ref = runKernel(SparseKernel::Reference, q, k, v, useSoft ? soft : support, useSoft ? a : torch::Tensor(), probe);
+          const char* names[] = {"out", "dq", "dk", "dv", "dalpha"};
+          for (size_t i = 0; i < fast.size(); ++i)
+            QVERIFY2(maxError(fast[i], ref[i]) < kTolerance,
+                     qPrintable(QString("%1 n=%2 Tq=%3 block=%4 %5 error %6")
+                                    .arg(useSoft ? "soft" : "support").arg(n).arg(Tq).arg(blockSize).arg(names[i])
+                                    .arg(maxError(fast[i], ref[i]))));
+        }
+      }
+  }
+
   void tinyGpt2CompiledEqualsDenseMasked() {
     auto model = loadGpt2(test::fixture("gpt2-tiny"));
     model->eval();

@@ -59,6 +59,20 @@ AttentionBenchPlan learnedPlan(const SparseBenchArgs& a) {
                      a.heads);
 }
 
+// Where the traced pass's time went, per row and phase (stderr: stdout may be the JSON). Spans on
+// several threads add up, so a phase run by 2 threads for 10 ms shows 20 ms.
+void printTraceTotals(const std::string& path) {
+  const auto totals = traceTotals(path);
+  std::fprintf(stderr, "bench: where the traced pass's time went (thread-ms, summed over threads):\n");
+  std::fprintf(stderr, "bench:   %10s %7s %7s  %s\n", "ms", "spans", "threads", "span");
+  int shown = 0;
+  for (const auto& t : totals) {
+    if (++shown > 40) break;
+    std::fprintf(stderr, "bench:   %10.2f %7lld %7d  %s\n", t.totalMs, static_cast<long long>(t.spans), t.threads,
+                 t.name.c_str());
+  }
+}
+
 }  // namespace
 
 int runAttentionOnlyBench(const SparseBenchArgs& a, const GlobalOptions& g) {
@@ -75,6 +89,7 @@ int runAttentionOnlyBench(const SparseBenchArgs& a, const GlobalOptions& g) {
   o.blockSize = a.blockSize;
   o.dense = !a.noDense;
   o.sparseThreads = a.sparseThreads;
+  o.backward = a.backward;
   o.maxDenseBytes = static_cast<int64_t>(a.maxDenseGiB * double(int64_t{1} << 30));
   auto plans = builtinBenchPlans(a.heads);
   if (a.run) plans.push_back(learnedPlan(a));
@@ -87,7 +102,7 @@ int runAttentionOnlyBench(const SparseBenchArgs& a, const GlobalOptions& g) {
     std::cerr << "bench: measuring sgemm " << when << " the rows (the machine's ceiling)" << std::endl;
     const auto c = measureSgemmCeiling(kernelThreads, a.blockSize, a.headDim);
     std::cerr << "bench:   sgemm " << c.tileGflops << " GFLOP/s in " << a.blockSize << "-tiles on " << c.threads
-              << " threads, " << c.bigGflops << " GFLOP/s for " << c.bigSize << "^3 on the BLAS's threads" << std::endl;
+              << " threads (" << c.blasTileGflops << " as BLAS calls), " << c.bigGflops << " GFLOP/s for " << c.bigSize << "^3 on the BLAS's threads" << std::endl;
     return c;
   };
   std::optional<SgemmCeiling> ceilingBefore, ceilingAfter, ceiling;
@@ -120,12 +135,13 @@ int runAttentionOnlyBench(const SparseBenchArgs& a, const GlobalOptions& g) {
     t.repeats = 1;
     const auto events = writeOperatorTrace(a.tracePath, [&] { benchAttention(t, plans); });
     std::cerr << "bench: trace of " << events << " events written to " << a.tracePath << '\n';
+    printTraceTotals(a.tracePath);
   }
 
   nlohmann::json results = nlohmann::json::array();
   std::ostringstream csv;
   csv << "plan,n,time_ms,peak_bytes,flops,gflops,tile_flops,tile_gflops,density,skipped,flop_ratio,speedup_vs_dense,"
-         "speedup_vs_fused,sgemm_share,note\n";
+         "speedup_vs_fused,sgemm_share,backward_ms,note\n";
   for (const auto& r : rows) {
     // The share of the FLOP saving turned into speed against the fused baseline (1: all of it).
     const double realised = r.speedupVsFused > 0 ? r.speedupVsFused / r.flopRatio : 0;
@@ -135,10 +151,15 @@ int runAttentionOnlyBench(const SparseBenchArgs& a, const GlobalOptions& g) {
                        {"flop_ratio", r.flopRatio}, {"speedup_vs_dense", r.speedupVsDense},
                        {"speedup_vs_fused", r.speedupVsFused}, {"saving_realised_vs_fused", realised},
                        {"sgemm_share", r.sgemmShare}, {"note", r.note}});
+    if (r.backwardMs) {
+      results.back()["backward_ms"] = *r.backwardMs;
+      results.back()["backward_over_forward"] = *r.backwardMs / r.timeMs;
+    }
     csv << csvField(r.plan) << ',' << r.n << ',' << r.timeMs << ',' << r.peakBytes << ',' << r.flops << ','
         << r.gflops << ',' << r.tileFlops << ',' << r.tileGflops << ',' << r.density << ','
         << (r.skipped ? "true" : "false") << ',' << r.flopRatio << ',' << r.speedupVsDense << ',' << r.speedupVsFused
-        << ',' << r.sgemmShare << ',' << csvField(r.note) << '\n';
+        << ',' << r.sgemmShare << ',' << (r.backwardMs ? std::to_string(*r.backwardMs) : std::string()) << ','
+        << csvField(r.note) << '\n';
   }
   if (!a.csvPath.empty()) writeFileAtomically(a.csvPath, csv.str());
   auto machine = machineBefore;
@@ -148,6 +169,7 @@ int runAttentionOnlyBench(const SparseBenchArgs& a, const GlobalOptions& g) {
     machine["sgemm_gflops_before"] = ceilingBefore->gflops();  // the ceiling is the higher of these two
     machine["sgemm_gflops_after"] = ceilingAfter->gflops();
     machine["sgemm_tile_gflops"] = ceiling->tileGflops;
+    machine["sgemm_tile_blas_gflops"] = ceiling->blasTileGflops;
     machine["sgemm_tile"] = {{"m", ceiling->tile}, {"n", ceiling->tile}, {"k", ceiling->headDim},
                              {"threads", ceiling->threads}};
     machine["sgemm_big_gflops"] = ceiling->bigGflops;
@@ -164,10 +186,10 @@ int runAttentionOnlyBench(const SparseBenchArgs& a, const GlobalOptions& g) {
               a.dtype.c_str(), o.device.str().c_str(), torch::get_num_threads(), machine["cpu"].get<std::string>().c_str(),
               machine["load_1min"].get<double>());
   if (ceiling)
-    std::printf("sgemm: %.1f GFLOP/s in %lldx%lldx%lld tiles on %d threads, %.1f GFLOP/s for %lld^3 (BLAS threads %d): "
-                "ceiling %.1f GFLOP/s (before the rows %.1f, after %.1f)\n",
+    std::printf("sgemm: %.1f GFLOP/s in %lldx%lldx%lld tiles on %d threads (%.1f as BLAS calls), %.1f GFLOP/s for "
+                "%lld^3 (BLAS threads %d): ceiling %.1f GFLOP/s (before the rows %.1f, after %.1f)\n",
                 ceiling->tileGflops, static_cast<long long>(ceiling->tile), static_cast<long long>(ceiling->tile),
-                static_cast<long long>(ceiling->headDim), ceiling->threads, ceiling->bigGflops,
+                static_cast<long long>(ceiling->headDim), ceiling->threads, ceiling->blasTileGflops, ceiling->bigGflops,
                 static_cast<long long>(ceiling->bigSize), ceiling->blasThreads, ceiling->gflops(), ceilingBefore->gflops(),
                 ceilingAfter->gflops());
   std::printf("%-22s %7s %11s %10s %9s %9s %7s %8s %7s %9s %9s  %s\n", "plan", "n", "time ms", "peak MiB", "GFLOP",
@@ -187,6 +209,13 @@ int runAttentionOnlyBench(const SparseBenchArgs& a, const GlobalOptions& g) {
                 static_cast<long long>(r.n), r.timeMs, r.peakBytes / 1048576.0, r.flops / 1e9, r.gflops,
                 100 * r.sgemmShare, r.density, ratio(r.flopRatio).c_str(), ratio(r.speedupVsDense).c_str(),
                 ratio(r.speedupVsFused).c_str(), r.note.c_str());
+  }
+  if (a.backward) {
+    std::printf("\n%-22s %7s %11s %12s %10s\n", "backward", "n", "forward ms", "backward ms", "bwd / fwd");
+    for (const auto& r : rows)
+      if (r.backwardMs)
+        std::printf("%-22s %7lld %11.2f %12.2f %9.2fx\n", r.plan.c_str(), static_cast<long long>(r.n), r.timeMs,
+                    *r.backwardMs, *r.backwardMs / r.timeMs);
   }
   return 0;
 }

@@ -16,6 +16,7 @@ struct SparseBenchArgs {
   int64_t heads = 12, headDim = 64, blockSize = 64;
   double maxDenseGiB = 4.0;
   bool noDense = false;
+  bool backward = false;  // attention-only: also time each compiled plan's backward
   int sparseThreads = 0;
   std::string csvPath, tracePath;
   std::string dtype = "fp32";        // attention-only: fp32, bf16 or fp16 inputs

@@ -70,6 +70,8 @@ Runner addBenchCommand(CLI::App& app, GlobalOptions& g) {
                   "Attention-only: GiB dense scores may take; beyond, dense runs in query-row chunks")
       ->capture_default_str()->check(Positive);
   sub->add_flag("--no-dense", a->sparse.noDense, "Attention-only: compiled plans only");
+  sub->add_flag("--backward", a->sparse.backward,
+                "Attention-only: also time each compiled plan's backward (gradients to q, k, v and its weights)");
   sub->add_option("--sparse-threads", a->sparse.sparseThreads,
                   "Attention-only: intra-op threads for the compiled kernel (0: LibTorch's setting; at most 1024)")
       ->capture_default_str()->check(CLI::Range(0, 1024));

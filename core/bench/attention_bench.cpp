@@ -11,10 +11,12 @@
 #include <torch/version.h>
 
 #include "core/bench/model_bench.h"
+#include "core/bench/op_trace.h"
 #include "core/bench/tracking_allocator.h"
 #include "core/cuda/sparse_attention_cuda.h"
 #include "core/eval/compiled_plan_attention.h"
 #include "core/masks/fused_attention.h"
+#include "core/util/trace_span.h"
 
 namespace attnx {
 
@@ -68,6 +70,25 @@ torch::Tensor denseAttention(const torch::Tensor& q, const torch::Tensor& k, con
   return out;
 }
 
+// The median of the compiled plan's forward + backward, with gradients to q, k, v and its weights as
+// training takes them (the gradient of the output random, fixed). The bench runs under NoGradGuard.
+double timeBackward(CompiledPlanAttention& kernel, const torch::Tensor& q, const torch::Tensor& k,
+                    const torch::Tensor& v, const AttentionBenchOptions& o) {
+  torch::AutoGradMode grad(true);
+  const auto alphaBefore = kernel.alpha();
+  kernel.setAlpha(alphaBefore.detach().clone().requires_grad_());
+  const auto qg = q.detach().clone().requires_grad_(), kg = k.detach().clone().requires_grad_(),
+             vg = v.detach().clone().requires_grad_();
+  const auto dOut = torch::randn_like(q);
+  const auto t = timeCall(
+      [&] {
+        for (auto x : {qg, kg, vg, kernel.alpha()}) x.mutable_grad() = torch::Tensor();
+        kernel.forward(qg, kg, vg, 0, 0).backward(dOut);
+      },
+      o.warmup, o.repeats, o.device);
+  kernel.setAlpha(alphaBefore);
+  return t.medianMs;
+}
 
 // Each row against the dense and fused-dense rows of its n.
 void compareWithBaselines(std::vector<AttentionBenchRow>& rows) {
@@ -179,9 +200,13 @@ std::vector<AttentionBenchRow> benchAttention(const AttentionBenchOptions& o, co
     const auto v = torch::randn({o.batch, o.heads, n, o.headDim}, options);
     const double denseFlops = AttentionPlan::denseAttentionFlops(1, o.heads, o.headDim, n) * o.batch;
     const double denseTileFlops = causalTiles(n, o.blockSize) * o.heads * tileFlopsEach;
+    // Each row a span of a --trace, so that a trace's phases can be read per row (traceTotals).
+    TraceSpan rowSpan;
+    auto rowSpanName = [n](const std::string& name) { return kTraceRowPrefix + name + " n=" + std::to_string(n); };
     // A row that computes every causal pair (dense, SDPA).
     auto causalRow = [&](const std::string& name) {
       if (progress) progress(++index, total, name, n);
+      rowSpan.begin(rowSpanName(name));
       AttentionBenchRow row;
       row.plan = name;
       row.n = n;
@@ -247,6 +272,7 @@ std::vector<AttentionBenchRow> benchAttention(const AttentionBenchOptions& o, co
       // The workload a row continues: the density it was sized to, or the plan.
       const std::string workload = i < sized.size() ? "d" + std::to_string(o.densities[i]) : plan.name;
       if (progress) progress(++index, total, name, n);
+      rowSpan.begin(rowSpanName(name));
       AttentionBenchRow row;
       row.plan = name;
       row.n = n;
@@ -277,9 +303,12 @@ std::vector<AttentionBenchRow> benchAttention(const AttentionBenchOptions& o, co
       const int threadsBefore = torch::get_num_threads();
       if (o.sparseThreads > 0 && !o.device.is_cuda()) torch::set_num_threads(o.sparseThreads);
       const auto t = timeCall([&] { kernel.forward(qf, kf, vf, 0, 0); }, o.warmup, o.repeats, o.device);
+      std::optional<double> backwardMs;
+      if (o.backward) backwardMs = timeBackward(kernel, qf, kf, vf, o) - t.medianMs;
       const int threadsUsed = torch::get_num_threads();
       torch::set_num_threads(threadsBefore);
       finish(row, t);
+      row.backwardMs = backwardMs;
       std::ostringstream note;
       note.precision(3);
       note << "layout compiled once in " << compileMs << " ms (cached); " << tiles << " tiles over " << o.heads

@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -42,6 +43,9 @@ struct AttentionBenchOptions {
   // Our own fused causal attention (core/masks/fused_attention.h) as a "fused-dense" row: the dense
   // baseline a fused CPU kernel gives, on the compiled kernel's threads.
   bool fusedDense = true;
+  // Also time each compiled plan's forward + backward (q, k, v and its weights requiring gradients)
+  // and report the backward's share: backwardMs = that time - the forward's.
+  bool backward = false;
   // Intra-op threads for the compiled kernel's at::parallel_for (0: LibTorch's current setting).
   // Dense keeps LibTorch's setting: its matmuls run on OpenBLAS's own threads, and more OpenMP threads
   // on top oversubscribe the cores (bench/BENCH.md).
@@ -78,6 +82,7 @@ struct AttentionBenchRow {
   double tileFlops = 0;
   double tileGflops = 0;
   double density = 1;      // attended pairs / causal pairs (mean over heads)
+  std::optional<double> backwardMs;  // options.backward, compiled plans: median (forward + backward) - timeMs
   // Against the baselines of the same n (0 where that baseline did not run): their time over this
   // row's; flopRatio is dense flops over this row's (the speed-up the FLOP saving alone would give),
   // so speedupVsFused / flopRatio is the share of the saving turned into speed.

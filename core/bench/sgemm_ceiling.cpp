@@ -11,6 +11,7 @@
 #include <ATen/Parallel.h>
 
 #include "core/masks/cpu_tile_ops.h"
+#include "core/masks/tile_gemm.h"
 
 namespace attnx {
 
@@ -36,7 +37,8 @@ int blasThreadCount() {
 
 // Each thread walks its own K and V (keys x headDim, as a head's are) tile by tile with one query
 // tile, as the kernels do: S = Q K_t^T (tile x tile x headDim), then O += S V_t. GFLOP/s of all.
-double tileRate(int threads, int64_t tile, int64_t d, double seconds) {
+// blas: each product one BLAS call; else the kernels' micro-kernel, K^T packed once (not timed).
+double tileRate(int threads, int64_t tile, int64_t d, double seconds, bool blas) {
   const int64_t keys = 4096, tilesPerPass = keys / tile;
   const double flopsPerPass = 4.0 * static_cast<double>(tile * tile * d * tilesPerPass);
   std::vector<double> passesDone(static_cast<size_t>(threads), 0);
@@ -44,12 +46,18 @@ double tileRate(int threads, int64_t tile, int64_t d, double seconds) {
   at::parallel_for(0, threads, 1, [&](int64_t begin, int64_t end) {
     for (int64_t t = begin; t < end; ++t) {
       std::vector<float> Q(tile * d, 0.5f), K(keys * d, 0.25f), V(keys * d, 0.125f), S(tile * tile), O(tile * d, 0.f);
+      const tile::TransposedRows keysT(K.data(), 1, keys, d, tile, /*queries*/ tile);
       double passes = 0;
       const auto start = Clock::now();
       while (secondsSince(start) < seconds) {
         for (int64_t k0 = 0; k0 < keys; k0 += tile) {
-          tile::gemm(false, true, tile, tile, d, 0.125f, Q.data(), d, K.data() + k0 * d, d, 0.f, S.data(), tile);
-          tile::gemm(false, false, tile, d, tile, 1e-3f, S.data(), tile, V.data() + k0 * d, d, 1.f, O.data(), d);
+          if (blas) {
+            tile::gemm(false, true, tile, tile, d, 0.125f, Q.data(), d, K.data() + k0 * d, d, 0.f, S.data(), tile);
+            tile::gemm(false, false, tile, d, tile, 1e-3f, S.data(), tile, V.data() + k0 * d, d, 1.f, O.data(), d);
+          } else {
+            keysT.product(0, k0, tile, tile, 0.125f, Q.data(), d, 0.f, S.data(), tile);
+            tile::smallGemm(tile, d, tile, 1e-3f, S.data(), tile, 1, V.data() + k0 * d, d, 1.f, O.data(), d);
+          }
         }
         ++passes;
       }
@@ -80,13 +88,17 @@ SgemmCeiling measureSgemmCeiling(int threads, int64_t tile, int64_t headDim, int
   c.blasThreads = blasThreadCount();
   const int before = at::get_num_threads();
   at::set_num_threads(c.threads);
-  std::vector<double> tiles, bigs;
-  tileRate(c.threads, tile, headDim, seconds / 4);  // warm-up: threads started, pages touched
-  for (int i = 0; i < std::max(1, repeats); ++i) tiles.push_back(tileRate(c.threads, tile, headDim, seconds));
+  std::vector<double> tiles, blasTiles, bigs;
+  tileRate(c.threads, tile, headDim, seconds / 4, true);  // warm-up: threads started, pages touched
+  for (int i = 0; i < std::max(1, repeats); ++i) {
+    tiles.push_back(tileRate(c.threads, tile, headDim, seconds, false));
+    blasTiles.push_back(tileRate(c.threads, tile, headDim, seconds, true));
+  }
   at::set_num_threads(before);
   bigRate(bigSize);
   for (int i = 0; i < std::max(1, repeats); ++i) bigs.push_back(bigRate(bigSize));
   c.tileGflops = median(tiles);
+  c.blasTileGflops = median(blasTiles);
   c.bigGflops = median(bigs);
   return c;
 }

@@ -1,8 +1,9 @@
 // Per (batch, head, tile of queryTile rows): for each key tile up to the tile's last position, S = scale
-// Q K^T with one sgemm, the causal triangle set to -inf on the diagonal tile only, then per row the
+// Q K^T with one product, the causal triangle set to -inf on the diagonal tile only, then per row the
 // online softmax (m = max(m, rowmax S); O *= exp(m_old - m), l = l exp(m_old - m) + sum exp(S - m)),
-// and O += P V with one more sgemm; O /= l at the end. Every product is at most 64 x 64 x 64 by
-// default, under OpenBLAS's single-thread size (cpu_tile_ops.h), so the parallelism is ours.
+// and O += P V with one more product; O /= l at the end. Every product is at most 64 x 64 x 64 by
+// default and runs on tile_gemm's micro-kernel, K^T from panels transposed once per call, so the
+// parallelism is ours.
 #include "core/masks/fused_attention.h"
 
 #include <algorithm>
@@ -16,6 +17,7 @@
 #include <torch/torch.h>
 
 #include "core/masks/cpu_tile_ops.h"
+#include "core/masks/tile_gemm.h"
 
 namespace attnx {
 
@@ -23,26 +25,30 @@ namespace {
 
 constexpr float kNegInf = -std::numeric_limits<float>::infinity();
 
+// One query tile of one (batch, head) per task: the shape of the whole call.
 struct Shape {
-  int64_t BH = 0, Tq = 0, Tk = 0, d = 0, rowBegin = 0, queryTile = 0, keyTile = 0, queryTiles = 0;
+  int64_t BH = 0, Tq = 0, Tk = 0, d = 0, rowBegin = 0, queryTile = 0, queryTiles = 0;
   float scale = 1.f;
 };
 
-// One query tile of one (batch, head): q rows [r0, r0 + R) at positions rowBegin + r0 ...; k, v
-// the head's Tk rows; o the tile's R output rows, used as the accumulator. S: queryTile x keyTile.
-void queryTileForward(const Shape& s, const float* q, const float* k, const float* v, float* o, int64_t r0,
-                      std::vector<float>& S, std::vector<float>& rowMax, std::vector<float>& rowSum) {
-  const int64_t R = std::min(s.queryTile, s.Tq - r0), d = s.d, ldS = s.keyTile;
-  const int64_t firstPos = s.rowBegin + r0, lastPos = firstPos + R - 1;
-  std::fill(rowMax.begin(), rowMax.begin() + R, kNegInf);
-  std::fill(rowSum.begin(), rowSum.begin() + R, 0.f);
-  for (int64_t k0 = 0; k0 <= lastPos; k0 += s.keyTile) {
-    const int64_t C = std::min(s.keyTile, lastPos + 1 - k0);
-    tile::gemm(false, true, R, C, d, s.scale, q, d, k + k0 * d, d, 0.f, S.data(), ldS);  // (R, C)
+}  // namespace
+
+namespace fused {
+
+// o is the accumulator: written by the first key tile (beta = 0), scaled when the row max moves.
+void causalQueryTile(int64_t R, int64_t firstPos, int64_t d, float scale, const float* q, const tile::TransposedRows& keys,
+                     int64_t bh, const float* v, float* o, float* lse, float lseShift, TileScratch& scratch) {
+  const int64_t keyTile = keys.block(), ldS = keyTile, lastPos = firstPos + R - 1;
+  float *S = scratch.scores.data(), *rowMax = scratch.rowMax.data(), *rowSum = scratch.rowSum.data();
+  std::fill(rowMax, rowMax + R, kNegInf);
+  std::fill(rowSum, rowSum + R, 0.f);
+  for (int64_t k0 = 0; k0 <= lastPos; k0 += keyTile) {
+    const int64_t C = std::min(keyTile, lastPos + 1 - k0);
+    keys.product(bh, k0, R, C, scale, q, d, 0.f, S, ldS);  // (R, C)
     const bool first = k0 == 0;
     const bool diagonal = k0 + C - 1 > firstPos;  // some key here is after some row's position
     for (int64_t r = 0; r < R; ++r) {
-      float* row = S.data() + r * ldS;
+      float* row = S + r * ldS;
       if (diagonal) {  // keys after this row's own position
         const int64_t position = firstPos + r;
         if (position < k0) {  // every key of the tile is in this row's future: P = 0 here
@@ -58,12 +64,15 @@ void queryTileForward(const Shape& s, const float* q, const float* k, const floa
       if (!first && correction != 1.f) tile::scaleRow(o + r * d, correction, d);
       rowMax[r] = newMax;
     }
-    tile::gemm(false, false, R, d, C, 1.f, S.data(), ldS, v + k0 * d, d, first ? 0.f : 1.f, o, d);  // O += P V
+    tile::smallGemm(R, d, C, 1.f, S, ldS, 1, v + k0 * d, d, first ? 0.f : 1.f, o, d);  // O += P V
   }
-  for (int64_t r = 0; r < R; ++r) tile::scaleRow(o + r * d, 1.f / rowSum[r], d);
+  for (int64_t r = 0; r < R; ++r) {
+    tile::scaleRow(o + r * d, 1.f / rowSum[r], d);
+    if (lse) lse[r] = rowMax[r] + std::log(rowSum[r]) + lseShift;
+  }
 }
 
-}  // namespace
+}  // namespace fused
 
 torch::Tensor fusedCausalAttention(const torch::Tensor& q, const torch::Tensor& k, const torch::Tensor& v,
                                    int64_t queryTile, int64_t keyTile) {
@@ -81,13 +90,14 @@ torch::Tensor fusedCausalAttention(const torch::Tensor& q, const torch::Tensor& 
   const auto qc = q.contiguous(), kc = k.contiguous(), vc = v.contiguous();
   Shape s;
   s.BH = q.size(0) * q.size(1), s.Tq = q.size(2), s.Tk = k.size(2), s.d = q.size(3);
-  s.rowBegin = s.Tk - s.Tq, s.queryTile = queryTile, s.keyTile = keyTile;
+  s.rowBegin = s.Tk - s.Tq, s.queryTile = queryTile;
   s.queryTiles = (s.Tq + queryTile - 1) / queryTile;
   s.scale = static_cast<float>(1.0 / std::sqrt(static_cast<double>(s.d)));
   auto out = torch::empty_like(qc);
   if (out.numel() == 0) return out;
   const float *qd = qc.data_ptr<float>(), *kd = kc.data_ptr<float>(), *vd = vc.data_ptr<float>();
   float* od = out.data_ptr<float>();
+  const tile::TransposedRows keys(kd, s.BH, s.Tk, s.d, keyTile, s.Tq);
 
   // Causal tiles are uneven (the last query tile does queryTiles times the first one's work): each
   // thread takes the next (batch, head, query tile), the latest query tiles first, so the threads
@@ -96,11 +106,11 @@ torch::Tensor fusedCausalAttention(const torch::Tensor& q, const torch::Tensor& 
   std::atomic<int64_t> next{0};
   const int64_t threads = std::min<int64_t>(at::get_num_threads(), tasks);
   at::parallel_for(0, threads, 1, [&](int64_t, int64_t) {
-    std::vector<float> S(queryTile * keyTile), rowMax(queryTile), rowSum(queryTile);
+    fused::TileScratch scratch(queryTile, keyTile);
     for (int64_t task = next++; task < tasks; task = next++) {
       const int64_t qt = s.queryTiles - 1 - task / s.BH, bh = task % s.BH, r0 = qt * queryTile;
-      queryTileForward(s, qd + (bh * s.Tq + r0) * s.d, kd + bh * s.Tk * s.d, vd + bh * s.Tk * s.d,
-                       od + (bh * s.Tq + r0) * s.d, r0, S, rowMax, rowSum);
+      fused::causalQueryTile(std::min(queryTile, s.Tq - r0), s.rowBegin + r0, s.d, s.scale, qd + (bh * s.Tq + r0) * s.d,
+                             keys, bh, vd + bh * s.Tk * s.d, od + (bh * s.Tq + r0) * s.d, nullptr, 0.f, scratch);
     }
   });
   return out;

@@ -1,6 +1,6 @@
 // Block-sparse attention on the CPU over compiled BlockLayouts: fp32, no (Tq, Tk) tensor is ever
-// allocated. Two kernels compute the same thing: the fast one (sparse_attention_fast.cpp: BLAS per
-// 64x64 tile, an exact softmax over each query block's attended columns) and the reference one
+// allocated. Two kernels compute the same thing: the fast one (sparse_attention_fast.cpp: a register
+// micro-kernel product per 64x64 tile, an exact softmax over each query block's attended columns) and the reference one
 // (sparse_attention_reference.cpp: plain tile loops with an online softmax). Both keep the row
 // log-sum-exp for the backward pass, which recomputes the probabilities tile by tile.
 // Differentiable (a torch::autograd::Function) in q, k, v and the mask weights alpha.

@@ -1,22 +1,25 @@
 // The fast block-sparse kernel. Per (batch, head, query block) the scores of every listed tile go
-// side by side into one row-major buffer (rows x attended columns of the block), one sgemm per tile;
+// side by side into one row-major buffer (rows x attended columns of the block), one product per tile;
 // the mask is added only where a tile needs it (the diagonal of a FULL tile, the pattern of a
 // PARTIAL one, precomputed as an additive bias); an exact softmax runs over each buffer row; and
-// O = P V is one more sgemm per tile. Backward recomputes P the same way and does its four products
-// per tile with sgemm. A PARTIAL tile whose pattern attends few of its cells (a strided mask's
+// O = P V is one more product per tile. Backward recomputes P the same way and does its four
+// products per tile. A PARTIAL tile whose pattern attends few of its cells (a strided mask's
 // diagonal, a set of offsets: at most 1/8) skips the products and scores, weighs and back-propagates
 // its pairs one by one (SparsePatterns). The reference kernel (sparse_attention_reference.cpp)
 // computes the same.
 //
-// Why one BLAS call per 64x64 tile rather than one per run of adjacent tiles: OpenBLAS (pthreads)
-// hands any call above m*n*k = 2^18 to its own thread pool, and calls from our worker threads then
-// queue on that one pool (a 64x320x64 product measured ~20x slower from two threads at once); at
-// the tile size every call stays on the thread that makes it, and parallelism is ours.
+// The products are tile_gemm's register micro-kernel, K^T and V^T from panels transposed once per
+// call; without AVX2 they are BLAS calls of one tile each. Why one call per 64x64 tile rather than
+// one per run of adjacent tiles: OpenBLAS (pthreads) hands any call above m*n*k = 2^18 to its own
+// thread pool, and calls from our worker threads then queue on that one pool (a 64x320x64 product
+// measured ~20x slower from two threads at once); at the tile size every call stays on the thread
+// that makes it, and parallelism is ours.
 #include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <map>
 #include <memory>
+#include <optional>
 #include <utility>
 #include <vector>
 
@@ -24,7 +27,10 @@
 #include <torch/torch.h>
 
 #include "core/masks/cpu_tile_ops.h"
+#include "core/masks/fused_attention.h"
+#include "core/util/trace_span.h"
 #include "core/masks/sparse_attention_problem.h"
+#include "core/masks/tile_gemm.h"
 
 namespace attnx::sparse {
 
@@ -32,10 +38,10 @@ namespace {
 
 // ---- Row loops (vectorised) ---------------------------------------------------------------
 
-// The sgemm and the softmax loops are shared with the fused dense kernel (cpu_tile_ops.h).
+// The products and the softmax loops are shared with the fused dense kernel.
 using tile::expShiftSum;
-using tile::gemm;
 using tile::rowMax;
+using tile::smallGemm;
 
 constexpr int kLanes = 16;
 
@@ -206,11 +212,39 @@ int64_t maxBlockWidth(const Problem& p, const SparsePatterns& sparse) {
   return (widest + kLanes - 1) / kLanes * kLanes;
 }
 
-// One query block of one (batch, head): where its rows and its head's keys are.
+// Heads whose layout attends every causal pair with one mask set, as a head the plan left full causal:
+// their softmax is the dense causal one (a constant bias log W cancels), so the forward runs the
+// fused kernel's query tiles, whose online softmax keeps 64 x 64 scores where the block path holds
+// a row of scores over every key (16 KiB per row at n = 4096). Per head the bias, which the
+// log-sum-exp the backward reads includes; none for the other heads.
+std::vector<std::optional<float>> fullCausalHeads(const Problem& p) {
+  std::vector<std::optional<float>> biasOf(p.H);
+  for (int64_t h = 0; h < p.H; ++h) {
+    const BlockLayout* layout = p.heads->layouts[h].get();
+    if (!layout || layout->tiles.empty()) continue;
+    const MaskMembers members = layout->tiles.front().members;
+    bool causal = true;
+    for (int64_t qb = 0; qb < layout->numQueryBlocks() && causal; ++qb) {
+      const int64_t lastRow = layout->firstRow(qb) + layout->rowsIn(qb) - 1;
+      const int64_t first = layout->tileStart[qb], count = layout->tileStart[qb + 1] - first;
+      causal = count == lastRow / p.blockSize + 1;
+      for (int64_t t = 0; t < count && causal; ++t) {
+        const LayoutTile& tile = layout->tiles[first + t];
+        causal = tile.full && tile.keyBlock == t && tile.members == members;
+      }
+    }
+    const float bias = PatternBiases::pairBias(p, h, members);
+    if (causal && std::isfinite(bias)) biasOf[h] = bias;
+  }
+  return biasOf;
+}
+
+// One query block of one (batch, head) bh: where its rows and its head's keys are.
 struct QueryBlock {
   const BlockLayout* layout = nullptr;
-  int64_t h = 0, qb = 0, firstRow = 0, R = 0;
+  int64_t bh = 0, h = 0, qb = 0, firstRow = 0, R = 0;
   const float *q = nullptr, *k = nullptr, *v = nullptr;  // q: the block's R rows; k, v: the head's Tk rows
+  const tile::TransposedRows* keys = nullptr;             // every head's keys, for S = Q K^T
 };
 
 // S (R x width, row stride ldS) = scale q k^T + mask bias over the block's tiles, side by side: tile
@@ -239,7 +273,7 @@ int64_t blockScores(const Problem& p, const PatternBiases& biases, const SparseP
       width += st->slots;
       continue;
     }
-    gemm(false, true, b.R, C, d, p.scale, b.q, d, b.k + (k0 + c0) * d, d, 0.f, St, ldS);
+    b.keys->product(b.bh, k0 + c0, b.R, C, p.scale, b.q, d, 0.f, St, ldS);
     if (tile.full) {
       if (p.soft) {
         const float bias = PatternBiases::pairBias(p, b.h, tile.members);
@@ -274,20 +308,31 @@ ForwardResult fastForward(const Problem& p, const torch::Tensor& q, const torch:
   const PatternBiases biases(p);
   const SparsePatterns sparse(p);
   const int64_t ldS = maxBlockWidth(p, sparse);
+  const tile::TransposedRows keys(kd, p.B * p.H, p.Tk, d, bs, p.Tq);
+  const auto fullCausal = fullCausalHeads(p);
 
   at::parallel_for(0, p.B * p.H * QB, 1, [&](int64_t begin, int64_t end) {
     std::vector<float> S(bs * ldS), inverseSum(bs);
     std::vector<int64_t> offsets;
+    fused::TileScratch scratch(bs, bs);
     for (int64_t task = begin; task < end; ++task) {
       const int64_t bh = task / QB, qb = task % QB, h = bh % p.H;
       QueryBlock b;
       b.layout = p.heads->layouts[h].get();
-      b.h = h, b.qb = qb, b.firstRow = p.rowBegin + qb * bs, b.R = std::min(bs, p.Tk - b.firstRow);
+      b.bh = bh, b.h = h, b.qb = qb, b.firstRow = p.rowBegin + qb * bs, b.R = std::min(bs, p.Tk - b.firstRow);
       const int64_t r0 = qb * bs;  // row index within q
-      b.q = qd + (bh * p.Tq + r0) * d, b.k = kd + bh * p.Tk * d, b.v = vd + bh * p.Tk * d;
+      b.q = qd + (bh * p.Tq + r0) * d, b.k = kd + bh * p.Tk * d, b.v = vd + bh * p.Tk * d, b.keys = &keys;
       float* oRows = od + (bh * p.Tq + r0) * d;
       float* lRows = ld + bh * p.Tq + r0;
+      TraceSpan phase;
+      if (fullCausal[h]) {
+        phase.begin("attnx::sparse::full_causal");
+        fused::causalQueryTile(b.R, b.firstRow, d, p.scale, b.q, keys, bh, b.v, oRows, lRows, *fullCausal[h], scratch);
+        continue;
+      }
+      phase.begin("attnx::sparse::scores");
       const int64_t width = b.layout ? blockScores(p, biases, sparse, b, S.data(), ldS, offsets) : 0;
+      phase.begin("attnx::sparse::softmax");
       for (int64_t r = 0; r < b.R; ++r) {
         float* s = S.data() + r * ldS;
         const float m = rowMax(s, width);
@@ -301,6 +346,7 @@ ForwardResult fastForward(const Problem& p, const torch::Tensor& q, const torch:
         lRows[r] = m + std::log(sum);
         inverseSum[r] = 1.f / sum;
       }
+      phase.begin("attnx::sparse::pv");
       std::fill(oRows, oRows + b.R * d, 0.f);
       for (size_t t = 0; t < offsets.size() && width > 0; ++t) {  // O = P V, tile by tile
         const auto& tile = b.layout->tiles[b.layout->tileStart[qb] + t];
@@ -313,7 +359,7 @@ ForwardResult fastForward(const Problem& p, const torch::Tensor& q, const torch:
             axpy(oRows + r * d, Pt[r * ldS + slot], b.v + (k0 + c) * d, d);
           });
         } else {
-          gemm(false, false, b.R, d, C, 1.f, Pt, ldS, b.v + key * d, d, 1.f, oRows, d);
+          smallGemm(b.R, d, C, 1.f, Pt, ldS, 1, b.v + key * d, d, 1.f, oRows, d);
         }
       }
       for (int64_t r = 0; r < b.R; ++r) {
@@ -345,6 +391,7 @@ Gradients fastBackward(const Problem& p, const torch::Tensor& q, const torch::Te
   const PatternBiases biases(p);
   const SparsePatterns sparse(p);
   const int64_t ldS = maxBlockWidth(p, sparse);
+  const tile::TransposedRows keys(kd, p.B * p.H, p.Tk, d, bs, p.Tq), values(vd, p.B * p.H, p.Tk, d, bs, p.Tq);
 
   // Parallel over (batch, head): dK and dV of a head collect from every query block.
   at::parallel_for(0, p.B * p.H, 1, [&](int64_t begin, int64_t end) {
@@ -359,9 +406,9 @@ Gradients fastBackward(const Problem& p, const torch::Tensor& q, const torch::Te
       for (int64_t qb = 0; qb < p.maxQueryBlocks; ++qb) {
         QueryBlock b;
         b.layout = p.heads->layouts[h].get();
-        b.h = h, b.qb = qb, b.firstRow = p.rowBegin + qb * bs, b.R = std::min(bs, p.Tk - b.firstRow);
+        b.bh = bh, b.h = h, b.qb = qb, b.firstRow = p.rowBegin + qb * bs, b.R = std::min(bs, p.Tk - b.firstRow);
         const int64_t r0 = qb * bs;
-        b.q = qd + (bh * p.Tq + r0) * d, b.k = kd + bh * p.Tk * d, b.v = vd + bh * p.Tk * d;
+        b.q = qd + (bh * p.Tq + r0) * d, b.k = kd + bh * p.Tk * d, b.v = vd + bh * p.Tk * d, b.keys = &keys;
         const float* oRows = od + (bh * p.Tq + r0) * d;
         const float* gRows = gd + (bh * p.Tq + r0) * d;
         const float* lRows = ld + bh * p.Tq + r0;
@@ -376,6 +423,8 @@ Gradients fastBackward(const Problem& p, const torch::Tensor& q, const torch::Te
           D[r] = dot(gRows + r * d, oRows + r * d, d);
         }
         if (!b.layout) continue;
+        TraceSpan phase;
+        phase.begin("attnx::sparse::backward_p");
         const int64_t width = blockScores(p, biases, sparse, b, S.data(), ldS, offsets);
         if (width == 0) continue;
         for (int64_t r = 0; r < b.R; ++r) {  // P = exp(S - lse); 0 off the support and in empty rows
@@ -385,6 +434,7 @@ Gradients fastBackward(const Problem& p, const torch::Tensor& q, const torch::Te
           else
             expShiftSum(s, width, lRows[r]);
         }
+        phase.begin("attnx::sparse::backward_dv_dp");
         const int64_t tiles = static_cast<int64_t>(offsets.size());
         for (int64_t t = 0; t < tiles; ++t) {
           const auto& tile = b.layout->tiles[b.layout->tileStart[qb] + t];
@@ -402,11 +452,13 @@ Gradients fastBackward(const Problem& p, const torch::Tensor& q, const torch::Te
             });
             continue;
           }
-          gemm(true, false, C, d, b.R, 1.f, S.data() + offsets[t], ldS, gRows, d, 1.f, dvh + key * d, d);  // dV += P^T dO
-          gemm(false, true, b.R, C, d, 1.f, gRows, d, b.v + key * d, d, 0.f, dS.data() + offsets[t], ldS);  // dP = dO V^T
+          smallGemm(C, d, b.R, 1.f, S.data() + offsets[t], 1, ldS, gRows, d, 1.f, dvh + key * d, d);  // dV += P^T dO
+          values.product(bh, key, b.R, C, 1.f, gRows, d, 0.f, dS.data() + offsets[t], ldS);          // dP = dO V^T
         }
+        phase.begin("attnx::sparse::backward_dz");
         for (int64_t r = 0; r < b.R; ++r)  // dZ = P (dP - D): the gradient of the masked logits
           softmaxGradient(S.data() + r * ldS, dS.data() + r * ldS, D[r], width);
+        phase.begin("attnx::sparse::backward_dq_dk");
         for (int64_t t = 0; t < tiles; ++t) {
           const auto& tile = b.layout->tiles[b.layout->tileStart[qb] + t];
           const auto cols = tileColumns(p, *b.layout, tile);
@@ -449,8 +501,8 @@ Gradients fastBackward(const Problem& p, const torch::Tensor& q, const torch::Te
             });
             continue;
           }
-          gemm(false, false, b.R, d, C, p.scale, dSt, ldS, b.k + key * d, d, 1.f, dqRows, d);  // dQ += dZ K scale
-          gemm(true, false, C, d, b.R, p.scale, dSt, ldS, b.q, d, 1.f, dkh + key * d, d);      // dK += dZ^T Q scale
+          smallGemm(b.R, d, C, p.scale, dSt, ldS, 1, b.k + key * d, d, 1.f, dqRows, d);  // dQ += dZ K scale
+          smallGemm(C, d, b.R, p.scale, dSt, 1, ldS, b.q, d, 1.f, dkh + key * d, d);     // dK += dZ^T Q scale
         }
       }
     }

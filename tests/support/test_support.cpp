@@ -18,6 +18,12 @@ std::string readTextFile(const std::string& path) {
   return ss.str();
 }
 
+void writeTextFile(const std::string& path, const std::string& text) {
+  std::ofstream out(path, std::ios::binary);
+  out << text;
+  if (!out) throw std::runtime_error("cannot write test file " + path);
+}
+
 std::string errorOf(const std::function<void()>& f) {
   try {
     f();

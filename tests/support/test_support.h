@@ -15,6 +15,7 @@ std::string fixture(const std::string& relative);  // tests/fixtures/<relative>
 std::string dataDir();                             // the fetched data folder
 nlohmann::json readJsonFile(const std::string& path);
 std::string readTextFile(const std::string& path);
+void writeTextFile(const std::string& path, const std::string& text);  // throws when it cannot
 
 // The message of the exception `f` throws, or "" when it throws none.
 std::string errorOf(const std::function<void()>& f);
