@@ -18,6 +18,7 @@
 
 #include "core/masks/cpu_tile_ops.h"
 #include "core/masks/tile_gemm.h"
+#include "core/util/parallel.h"
 
 namespace attnx {
 
@@ -105,7 +106,7 @@ torch::Tensor fusedCausalAttention(const torch::Tensor& q, const torch::Tensor& 
   const int64_t tasks = s.BH * s.queryTiles;
   std::atomic<int64_t> next{0};
   const int64_t threads = std::min<int64_t>(at::get_num_threads(), tasks);
-  at::parallel_for(0, threads, 1, [&](int64_t, int64_t) {
+  parallelFor(0, threads, 1, [&](int64_t, int64_t) {
     fused::TileScratch scratch(queryTile, keyTile);
     for (int64_t task = next++; task < tasks; task = next++) {
       const int64_t qt = s.queryTiles - 1 - task / s.BH, bh = task % s.BH, r0 = qt * queryTile;

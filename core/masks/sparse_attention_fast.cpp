@@ -15,6 +15,7 @@
 // measured ~20x slower from two threads at once); at the tile size every call stays on the thread
 // that makes it, and parallelism is ours.
 #include <algorithm>
+#include <atomic>
 #include <cmath>
 #include <cstring>
 #include <map>
@@ -28,6 +29,7 @@
 
 #include "core/masks/cpu_tile_ops.h"
 #include "core/masks/fused_attention.h"
+#include "core/util/parallel.h"
 #include "core/util/trace_span.h"
 #include "core/masks/sparse_attention_problem.h"
 #include "core/masks/tile_gemm.h"
@@ -71,6 +73,19 @@ float dot(const float* __restrict a, const float* __restrict b, int64_t n) {
   for (; j < n; ++j) sum += a[j] * b[j];
   for (int l = 0; l < kLanes; ++l) sum += lane[l];
   return sum;
+}
+
+// The sum of x[0, n), in kLanes partial sums.
+ATTNX_VECTOR_CLONES
+float total(const float* __restrict x, int64_t n) {
+  float lane[kLanes] = {};
+  int64_t j = 0;
+  for (; j + kLanes <= n; j += kLanes)
+    for (int l = 0; l < kLanes; ++l) lane[l] += x[j + l];
+  float result = 0.f;
+  for (; j < n; ++j) result += x[j];
+  for (int l = 0; l < kLanes; ++l) result += lane[l];
+  return result;
 }
 
 // y += a x.
@@ -308,14 +323,24 @@ ForwardResult fastForward(const Problem& p, const torch::Tensor& q, const torch:
   const PatternBiases biases(p);
   const SparsePatterns sparse(p);
   const int64_t ldS = maxBlockWidth(p, sparse);
+  TraceSpan packing("attnx::sparse::transpose_keys");
   const tile::TransposedRows keys(kd, p.B * p.H, p.Tk, d, bs, p.Tq);
+  packing.end();
   const auto fullCausal = fullCausalHeads(p);
+  // A task is one query block of one (batch, head); its work, its number of tiles.
+  std::vector<int64_t> work(p.B * p.H * QB, 0);
+  for (int64_t task = 0; task < p.B * p.H * QB; ++task)
+    if (const BlockLayout* layout = p.heads->layouts[task / QB % p.H].get())
+      work[task] = layout->tileStart[task % QB + 1] - layout->tileStart[task % QB];
+  const auto order = heaviestFirst(work);
+  std::atomic<int64_t> next{0};
 
-  at::parallel_for(0, p.B * p.H * QB, 1, [&](int64_t begin, int64_t end) {
+  parallelFor(0, workerCount(p.B * p.H * QB), 1, [&](int64_t, int64_t) {
     std::vector<float> S(bs * ldS), inverseSum(bs);
     std::vector<int64_t> offsets;
     fused::TileScratch scratch(bs, bs);
-    for (int64_t task = begin; task < end; ++task) {
+    for (int64_t taken = next++; taken < p.B * p.H * QB; taken = next++) {
+      const int64_t task = order[taken];
       const int64_t bh = task / QB, qb = task % QB, h = bh % p.H;
       QueryBlock b;
       b.layout = p.heads->layouts[h].get();
@@ -391,13 +416,22 @@ Gradients fastBackward(const Problem& p, const torch::Tensor& q, const torch::Te
   const PatternBiases biases(p);
   const SparsePatterns sparse(p);
   const int64_t ldS = maxBlockWidth(p, sparse);
+  TraceSpan packing("attnx::sparse::transpose_keys_values");
   const tile::TransposedRows keys(kd, p.B * p.H, p.Tk, d, bs, p.Tq), values(vd, p.B * p.H, p.Tk, d, bs, p.Tq);
+  packing.end();
 
-  // Parallel over (batch, head): dK and dV of a head collect from every query block.
-  at::parallel_for(0, p.B * p.H, 1, [&](int64_t begin, int64_t end) {
+  // Parallel over (batch, head), dK and dV of a head collecting from every query block: the heads
+  // with most tiles first, each thread taking the next.
+  std::vector<int64_t> work(p.B * p.H, 0);
+  for (int64_t bh = 0; bh < p.B * p.H; ++bh)
+    if (const BlockLayout* layout = p.heads->layouts[bh % p.H].get()) work[bh] = layout->numTiles();
+  const auto order = heaviestFirst(work);
+  std::atomic<int64_t> next{0};
+  parallelFor(0, workerCount(p.B * p.H), 1, [&](int64_t, int64_t) {
     std::vector<float> S(bs * ldS), dS(bs * ldS), D(bs);
     std::vector<int64_t> offsets;
-    for (int64_t bh = begin; bh < end; ++bh) {
+    for (int64_t taken = next++; taken < p.B * p.H; taken = next++) {
+      const int64_t bh = order[taken];
       const int64_t h = bh % p.H;
       float* dkh = dkd + bh * p.Tk * d;
       float* dvh = dvd + bh * p.Tk * d;
@@ -475,8 +509,7 @@ Gradients fastBackward(const Problem& p, const torch::Tensor& q, const torch::Te
             };
             if (tile.full) {
               double sum = 0.0;
-              for (int64_t r = 0; r < b.R; ++r)
-                for (int64_t j = 0; j < C; ++j) sum += dSt[r * ldS + j];
+              for (int64_t r = 0; r < b.R; ++r) sum += total(dSt + r * ldS, C);  // rows in float, the tile in double
               const float w = p.weights[h].weight(tile.members);
               if (sum != 0.0 && w > 0.f)
                 for (int64_t bit = 0; bit < b.layout->numMasks; ++bit)
