@@ -6,6 +6,7 @@
 #include <limits>
 #include <map>
 #include <sstream>
+#include <thread>
 
 #include <torch/torch.h>
 #include <torch/version.h>
@@ -228,6 +229,9 @@ std::vector<AttentionBenchRow> benchAttention(const AttentionBenchOptions& o, co
                      formatBytes(static_cast<double>(denseChunkBytes(o, n, n))) + " > --max-dense-bytes " +
                      formatBytes(static_cast<double>(o.maxDenseBytes)) + ")";
         finish(row, timeCall([&] { denseAttention(q, k, v, rowsPerChunk); }, o.warmup, o.repeats, o.device));
+        // OpenBLAS's threads spin for a while after a call before they sleep (THREAD_TIMEOUT, ~0.1 s):
+        // the rows that follow run on our own threads, which would share the cores with them.
+        if (!o.device.is_cuda()) std::this_thread::sleep_for(std::chrono::milliseconds(300));
       }
       push(row, "dense");
     }

@@ -404,7 +404,8 @@ ForwardResult fastForward(const Problem& p, const torch::Tensor& q, const torch:
 
 Gradients fastBackward(const Problem& p, const torch::Tensor& q, const torch::Tensor& k, const torch::Tensor& v,
                        const torch::Tensor& out, const torch::Tensor& lse, const torch::Tensor& dOut, int64_t numColumns) {
-  auto dq = torch::zeros_like(q), dk = torch::zeros_like(k), dv = torch::zeros_like(v);
+  // Zeroed per head by the thread that fills it: in parallel, and just before use.
+  auto dq = torch::empty_like(q), dk = torch::empty_like(k), dv = torch::empty_like(v);
   // Per (batch, head) partial gradients of alpha, summed over the batch at the end (no races).
   const int64_t dalphaStride = std::max<int64_t>(numColumns, 1);
   auto dalphaBH = torch::zeros({p.B, p.H, dalphaStride}, torch::kFloat64);
@@ -433,6 +434,9 @@ Gradients fastBackward(const Problem& p, const torch::Tensor& q, const torch::Te
     for (int64_t taken = next++; taken < p.B * p.H; taken = next++) {
       const int64_t bh = order[taken];
       const int64_t h = bh % p.H;
+      std::fill(dqd + bh * p.Tq * d, dqd + (bh + 1) * p.Tq * d, 0.f);
+      std::fill(dkd + bh * p.Tk * d, dkd + (bh + 1) * p.Tk * d, 0.f);
+      std::fill(dvd + bh * p.Tk * d, dvd + (bh + 1) * p.Tk * d, 0.f);
       float* dkh = dkd + bh * p.Tk * d;
       float* dvh = dvd + bh * p.Tk * d;
       double* dah = dad + bh * dalphaStride;
