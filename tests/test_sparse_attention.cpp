@@ -111,6 +111,42 @@ std::vector<torch::Tensor> runKernel(SparseKernel kernel, const torch::Tensor& q
   return result;
 }
 
+// A plan's one layer as the kernel's inputs: soft mask (union layouts, the alpha columns of each
+// head's active masks) and support mode (each head's first branch, null where it has none).
+struct KernelHeads {
+  std::shared_ptr<SparseHeads> soft = std::make_shared<SparseHeads>(), support = std::make_shared<SparseHeads>();
+};
+KernelHeads kernelHeads(const AttentionPlan& plan, const MaskBank& bank, int64_t n, int64_t Tq, int64_t blockSize) {
+  const auto layouts = compilePlanLayouts(plan, bank, PlanCombine::BranchMixture, n, blockSize, n - Tq);
+  KernelHeads heads;
+  for (int64_t h = 0; h < plan.numHeads; ++h) {
+    heads.soft->layouts.push_back(layouts.unionLayouts[h]);
+    heads.soft->columns.emplace_back();
+    for (const auto& e : plan.active(0, h)) heads.soft->columns.back().push_back(e.maskIndex);
+    const auto& branches = layouts.branchLayouts[h];
+    heads.support->layouts.push_back(branches.empty() ? nullptr : branches[0]);
+  }
+  return heads;
+}
+
+// The fast kernel against the reference one, output and every gradient, in soft and support mode.
+void checkFastAgainstReference(const KernelHeads& heads, const torch::Tensor& alpha, const torch::Tensor& q,
+                               const torch::Tensor& k, const torch::Tensor& v, const QString& where) {
+  const auto probe = torch::randn_like(q);
+  for (bool useSoft : {true, false}) {
+    const auto h = useSoft ? heads.soft : heads.support;
+    const auto a = useSoft ? alpha : torch::Tensor();
+    const auto fast = runKernel(SparseKernel::Fast, q, k, v, h, a, probe);
+    const auto ref = runKernel(SparseKernel::Reference, q, k, v, h, a, probe);
+    QCOMPARE(fast.size(), ref.size());
+    const char* names[] = {"out", "dq", "dk", "dv", "dalpha"};
+    for (size_t i = 0; i < fast.size(); ++i)
+      QVERIFY2(maxError(fast[i], ref[i]) < kTolerance,
+               qPrintable(QString("%1 %2 %3 error %4").arg(useSoft ? "soft" : "support", where, names[i])
+                              .arg(maxError(fast[i], ref[i]))));
+  }
+}
+
 std::vector<int64_t> randomIds(std::mt19937& rng, int64_t length, int64_t vocab) {
   std::uniform_int_distribution<int64_t> pick(0, vocab - 1);
   std::vector<int64_t> ids(static_cast<size_t>(length));
@@ -188,31 +224,10 @@ class TestSparseAttention : public QObject {
       for (const auto& [n, Tq] : std::vector<std::pair<int64_t, int64_t>>{{200, 200}, {200, 70}, {130, 1}}) {
         const int64_t K = static_cast<int64_t>(bank.masks.size());
         const auto plan = AttentionPlan::fromAlpha(randomAlpha(rng, 1, H, K, true), 1, H, bank, PruningRule::thresholdRule(0));
-        const auto layouts = compilePlanLayouts(plan, bank, PlanCombine::BranchMixture, n, blockSize, n - Tq);
-        auto soft = std::make_shared<SparseHeads>(), support = std::make_shared<SparseHeads>();
-        for (int64_t h = 0; h < H; ++h) {
-          soft->layouts.push_back(layouts.unionLayouts[h]);
-          soft->columns.emplace_back();
-          for (const auto& e : plan.active(0, h)) soft->columns.back().push_back(e.maskIndex);
-          const auto& branches = layouts.branchLayouts[h];
-          support->layouts.push_back(branches.empty() ? nullptr : branches[0]);
-        }
         const auto alpha = torch::tensor(plan.alphaTensorValues()).view({H, K}).to(torch::kFloat32);
         const auto q = torch::randn({B, H, Tq, d}), k = torch::randn({B, H, n, d}), v = torch::randn({B, H, n, d});
-        const auto probe = torch::randn({B, H, Tq, d});
-        for (bool useSoft : {true, false}) {
-          const auto heads = useSoft ? soft : support;
-          const auto a = useSoft ? alpha : torch::Tensor();
-          const auto fast = runKernel(SparseKernel::Fast, q, k, v, heads, a, probe);
-          const auto ref = runKernel(SparseKernel::Reference, q, k, v, heads, a, probe);
-          QCOMPARE(fast.size(), ref.size());
-          const char* names[] = {"out", "dq", "dk", "dv", "dalpha"};
-          for (size_t i = 0; i < fast.size(); ++i)
-            QVERIFY2(maxError(fast[i], ref[i]) < kTolerance,
-                     qPrintable(QString("%1 n=%2 Tq=%3 block=%4 %5 error %6")
-                                    .arg(useSoft ? "soft" : "support").arg(n).arg(Tq).arg(blockSize).arg(names[i])
-                                    .arg(maxError(fast[i], ref[i]))));
-        }
+        checkFastAgainstReference(kernelHeads(plan, bank, n, Tq, blockSize), alpha, q, k, v,
+                                  QString("n=%1 Tq=%2 block=%3").arg(n).arg(Tq).arg(blockSize));
       }
   }
 
@@ -228,27 +243,10 @@ class TestSparseAttention : public QObject {
     const auto plan = AttentionPlan::fromAlpha(alpha, 1, H, bank, PruningRule::thresholdRule(0));
     for (int64_t blockSize : {16, 64})
       for (const auto& [n, Tq] : std::vector<std::pair<int64_t, int64_t>>{{300, 300}, {300, 70}, {130, 1}}) {
-        const auto layouts = compilePlanLayouts(plan, bank, PlanCombine::BranchMixture, n, blockSize, n - Tq);
-        auto soft = std::make_shared<SparseHeads>(), support = std::make_shared<SparseHeads>();
-        for (int64_t h = 0; h < H; ++h) {
-          soft->layouts.push_back(layouts.unionLayouts[h]);
-          soft->columns.emplace_back();
-          for (const auto& e : plan.active(0, h)) soft->columns.back().push_back(e.maskIndex);
-          support->layouts.push_back(layouts.branchLayouts[h][0]);
-        }
         const auto a = torch::tensor(plan.alphaTensorValues()).view({H, 2}).to(torch::kFloat32);
         const auto q = torch::randn({B, H, Tq, d}) * 2, k = torch::randn({B, H, n, d}) * 2, v = torch::randn({B, H, n, d});
-        const auto probe = torch::randn({B, H, Tq, d});
-        for (bool useSoft : {true, false}) {
-          const auto fast = runKernel(SparseKernel::Fast, q, k, v, useSoft ? soft : support, useSoft ? a : torch::Tensor(), probe);
-          const auto ref = runKernel(SparseKernel::Reference, q, k, v, useSoft ? soft : support, useSoft ? a : torch::Tensor(), probe);
-          const char* names[] = {"out", "dq", "dk", "dv", "dalpha"};
-          for (size_t i = 0; i < fast.size(); ++i)
-            QVERIFY2(maxError(fast[i], ref[i]) < kTolerance,
-                     qPrintable(QString("%1 n=%2 Tq=%3 block=%4 %5 error %6")
-                                    .arg(useSoft ? "soft" : "support").arg(n).arg(Tq).arg(blockSize).arg(names[i])
-                                    .arg(maxError(fast[i], ref[i]))));
-        }
+        checkFastAgainstReference(kernelHeads(plan, bank, n, Tq, blockSize), a, q, k, v,
+                                  QString("n=%1 Tq=%2 block=%3").arg(n).arg(Tq).arg(blockSize));
       }
   }
 

@@ -79,15 +79,22 @@ class TestTileGemm : public QObject {
   // S = alpha A X[key0, key0 + C)^T of one head, from the packed panels (16 or more queries) and from
   // X as stored (fewer), for key spans at the start, inside and at the end of a block, and a last
   // block shorter than the others.
+  // Packed in 8 x 8 register blocks with scalar edges: d and the last block's rows a multiple of 8 or not.
   void transposedRowsMatchMatmul_data() {
     QTest::addColumn<int>("queries");
-    QTest::newRow("packed") << 64;
-    QTest::newRow("as stored (decoding)") << 1;
+    QTest::addColumn<int>("rows");
+    QTest::addColumn<int>("d");
+    QTest::newRow("packed, 150 x 40") << 64 << 150 << 40;
+    QTest::newRow("packed, 150 x 20") << 64 << 150 << 20;
+    QTest::newRow("packed, 152 x 64") << 16 << 152 << 64;
+    QTest::newRow("as stored (decoding), 150 x 40") << 1 << 150 << 40;
   }
 
   void transposedRowsMatchMatmul() {
     QFETCH(int, queries);
-    const int64_t heads = 3, rows = 150, d = 40, block = 64;
+    QFETCH(int, rows);
+    QFETCH(int, d);
+    const int64_t heads = 3, block = 64;
     const auto x = torch::randn({heads, rows, d});
     const tile::TransposedRows keys(x.data_ptr<float>(), heads, rows, d, block, queries);
     QCOMPARE(keys.packed(), queries >= tile::TransposedRows::kPackMinQueries && tile::smallGemmVectorised());

@@ -9,7 +9,7 @@
 #pragma once
 
 #include <cstdint>
-#include <vector>
+#include <memory>
 
 namespace attnx::tile {
 
@@ -36,13 +36,13 @@ class TransposedRows {
   // lie in one block: key0 / block == (key0 + C - 1) / block.
   void product(int64_t h, int64_t key0, int64_t R, int64_t C, float alpha, const float* A, int64_t lda, float beta,
                float* S, int64_t ldS) const;
-  bool packed() const { return !panels_.empty(); }
+  bool packed() const { return panels_ != nullptr; }
   int64_t block() const { return block_; }
 
  private:
   const float* x_;
   int64_t rows_, d_, block_, blocks_;
-  std::vector<float> panels_;  // per head, per block: d x block
+  std::unique_ptr<float[]> panels_;  // per head, per block: d x block; null when not packed
 };
 
 }  // namespace attnx::tile
