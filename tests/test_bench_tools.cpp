@@ -177,6 +177,7 @@ class TestBenchTools : public QObject {
     QCOMPARE(doc.at("kind").get<std::string>(), std::string("attention-only"));
     QVERIFY(doc.at("machine").is_object());
     QVERIFY(doc.at("threads").get<int>() >= 1);
+    QCOMPARE(doc.at("kernel_threads").get<int>(), doc.at("machine").at("sgemm_tile").at("threads").get<int>());
     const auto& results = doc.at("results");
     QCOMPARE(results.size(), size_t{10});  // 2 lengths x (dense + fused-dense + 3 built-in plans)
     for (const auto& r : results)

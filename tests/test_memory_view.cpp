@@ -1,10 +1,13 @@
 // The Memory & speed view: analytic attention cost against the formula written out here, forward
 // memory gauges, the bench JSON parser and progress lines, and the benchmark panel driving a
 // stand-in attnx-cli (a shell script printing progress and a result, or hanging until cancelled).
+#include <algorithm>
+
 #include <QFile>
 #include <QSignalSpy>
 #include <QTableWidget>
 #include <QTemporaryDir>
+#include <QThread>
 #include <QtTest>
 
 #include "tests/support/tiny_run_session.h"
@@ -20,7 +23,7 @@ using namespace attnx::ui;
 
 namespace {
 
-const char* kBenchJson = R"({"kind":"attention-only","machine":{"cpu":"test"},"threads":2,"results":[
+const char* kBenchJson = R"({"kind":"attention-only","machine":{"cpu":"test"},"threads":2,"kernel_threads":2,"results":[
  {"plan":"dense","n":256,"time_ms":2.0,"peak_bytes":1048576,"flops":1e8,"gflops":50,"density":1,"skipped":false,"note":""},
  {"plan":"dense","n":128,"time_ms":0.5,"peak_bytes":262144,"flops":2.5e7,"gflops":50,"density":1,"skipped":false,"note":""},
  {"plan":"local-sinks","n":128,"time_ms":0.25,"peak_bytes":131072,"flops":5e6,"gflops":20,"density":0.2,"skipped":false,"note":""},
@@ -212,7 +215,8 @@ class TestMemoryView : public QObject {
     BenchPanel panel;
     panel.setProgram(script);
     panel.setSequenceLengths(QStringLiteral("128, 256"));
-    QCOMPARE(panel.arguments(), (QStringList{"bench", "--attention-only", "--seq", "128,256", "--json"}));
+    const QString cores = QString::number(std::max(1, QThread::idealThreadCount()));
+    QCOMPARE(panel.arguments(), (QStringList{"bench", "--attention-only", "--seq", "128,256", "--sparse-threads", cores, "--json"}));
     QSignalSpy progress(&panel, &BenchPanel::progress);
     QSignalSpy finished(&panel, &BenchPanel::finished);
     panel.start();
@@ -223,7 +227,8 @@ class TestMemoryView : public QObject {
     QCOMPARE(progress.at(1).at(1).toInt(), 2);
     QFile args(tmp_.path() + QStringLiteral("/args.txt"));
     QVERIFY(args.open(QIODevice::ReadOnly));
-    QCOMPARE(args.readAll().trimmed(), QByteArray("bench --attention-only --seq 128,256 --json"));
+    QCOMPARE(args.readAll().trimmed(), ("bench --attention-only --seq 128,256 --sparse-threads " + cores + " --json").toUtf8());
+    QVERIFY2(panel.statusText().contains(QStringLiteral("kernels on 2 thread(s), dense on 2")), qPrintable(panel.statusText()));
     // One graph per plan in each plot, points sorted by n, memory in MiB.
     QCOMPARE(panel.timePlot()->graphCount(), 2);
     QCOMPARE(panel.timePlot()->graph(0)->name(), QStringLiteral("dense"));

@@ -177,6 +177,7 @@ int runAttentionOnlyBench(const SparseBenchArgs& a, const GlobalOptions& g) {
   }
   if (g.json) {
     printJson({{"kind", "attention-only"}, {"machine", machine}, {"threads", torch::get_num_threads()},
+               {"kernel_threads", kernelThreads},
                {"device", o.device.str()}, {"dtype", a.dtype}, {"heads", a.heads}, {"head_dim", a.headDim},
                {"block_size", a.blockSize}, {"results", results}});
     return 0;

@@ -1,5 +1,7 @@
 #include "ui/memory/bench_panel.h"
 
+#include <algorithm>
+
 #include <QJsonObject>
 #include <QCoreApplication>
 #include <QDir>
@@ -8,6 +10,7 @@
 #include <QLineEdit>
 #include <QProgressBar>
 #include <QPushButton>
+#include <QThread>
 #include <QVBoxLayout>
 #include "ui/plots/qcp.h"
 
@@ -105,7 +108,9 @@ void BenchPanel::setStatus(const QString& text, bool error) {
 QStringList BenchPanel::arguments() const {
   QString seq = seq_->text();
   seq.remove(QLatin1Char(' '));
+  // Our kernels on every core, as the benchmarks in bench/BENCH.md run them; dense keeps LibTorch's setting.
   return QStringList{QStringLiteral("bench"), QStringLiteral("--attention-only"), QStringLiteral("--seq"), seq,
+                     QStringLiteral("--sparse-threads"), QString::number(std::max(1, QThread::idealThreadCount())),
                      QStringLiteral("--json")} + extra_;
 }
 
@@ -211,8 +216,11 @@ void BenchPanel::showReport(const BenchReport& report) {
   if (m.contains(QStringLiteral("logical_cores"))) machine << tr("%1 cores").arg(m.value(QStringLiteral("logical_cores")).toInt());
   if (m.contains(QStringLiteral("load_1min"))) machine << tr("load %1").arg(m.value(QStringLiteral("load_1min")).toDouble(), 0, 'f', 1);
   if (m.contains(QStringLiteral("torch"))) machine << tr("LibTorch %1").arg(m.value(QStringLiteral("torch")).toString());
-  setStatus(tr("%1 results for %2; %3 thread(s)%4; machine: %5.").arg(report.rows.size()).arg(plans.join(QStringLiteral(", ")))
-                .arg(report.threads).arg(skipped ? tr(", %1 skipped").arg(skipped) : QString())
+  const QString threads = report.kernelThreads > 0
+                              ? tr("kernels on %1 thread(s), dense on %2").arg(report.kernelThreads).arg(report.threads)
+                              : tr("%1 thread(s)").arg(report.threads);
+  setStatus(tr("%1 results for %2; %3%4; machine: %5.").arg(report.rows.size()).arg(plans.join(QStringLiteral(", ")))
+                .arg(threads).arg(skipped ? tr(", %1 skipped").arg(skipped) : QString())
                 .arg(machine.isEmpty() ? tr("not given") : machine.join(QStringLiteral(", "))));
 }
 

@@ -37,6 +37,7 @@ BenchReport parseBenchReport(const QByteArray& json) {
   BenchReport report;
   report.machine = root.value(QStringLiteral("machine")).toObject();
   report.threads = root.value(QStringLiteral("threads")).toInt();
+  report.kernelThreads = root.value(QStringLiteral("kernel_threads")).toInt();
   const auto results = root.value(QStringLiteral("results"));
   if (!results.isArray()) throw std::runtime_error("bench output has no \"results\" array");
   int index = 0;

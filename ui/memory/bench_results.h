@@ -1,6 +1,6 @@
 // The output of `attnx-cli bench --attention-only --json` and its stderr progress lines, parsed
 // with Qt's JSON (no torch, no nlohmann in widgets). Format, exactly:
-//   {"kind":"attention-only","machine":{...},"threads":N,
+//   {"kind":"attention-only","machine":{...},"threads":N,"kernel_threads":M,
 //    "results":[{"plan":"dense"|"<name>","n":512,"time_ms":1.2,"peak_bytes":123,"flops":4.5e9,
 //                "gflops":3.7,"density":0.1,"skipped":false,"note":""}, ...]}
 //   progress on stderr: "bench: [i/N] <plan> n=<n>"
@@ -24,7 +24,8 @@ struct BenchRow {
 
 struct BenchReport {
   QJsonObject machine;
-  int threads = 0;
+  int threads = 0;        // LibTorch's intra-op threads (dense)
+  int kernelThreads = 0;  // fused-dense and the compiled kernels' threads (0: not given)
   QVector<BenchRow> rows;
   QStringList plans() const;                       // in order of first appearance
   QVector<BenchRow> rowsOf(const QString& plan) const;  // sorted by n, skipped rows left out
