@@ -12,9 +12,9 @@
 #include <nlohmann/json.hpp>
 #include <torch/torch.h>
 
-#include "core/io/gpt2_checkpoint.h"
 #include "core/io/safetensors.h"
 #include "tests/support/cli_run.h"
+#include "tests/support/distill_inputs.h"
 #include "tests/support/test_support.h"
 
 using namespace attnx;
@@ -43,14 +43,9 @@ class TestCliDistill : public QObject {
  private Q_SLOTS:
   void initTestCase() {
     const auto dir = tmp_.path().toStdString();
-    Gpt2 m(Gpt2Config::preset("tiny"));  // vocabulary 50257, 2 layers × 4 heads, width 64
-    m->initWeights(7);
-    saveGpt2(m, dir + "/teacher");
-    model_ = QString::fromStdString(dir + "/teacher");
+    const auto in = test::makeDistillInputs(dir, 7);
+    model_ = in.teacher, bank_ = in.bank, train_ = in.train, held_ = in.held;
     run_ = QString::fromStdString(dir + "/run");
-    bank_ = QString::fromStdString(test::fixture("../../resources/banks/local-sinks.json"));
-    train_ = QString::fromStdString(test::dataDir() + "/corpus/validation/gutenberg-chesterton-brown.txt");
-    held_ = QString::fromStdString(test::dataDir() + "/corpus/test/gutenberg-austen-persuasion.txt");
     QVERIFY2(fs::exists(train_.toStdString()), "run scripts/fetch_data.sh first");
   }
 

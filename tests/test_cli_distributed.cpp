@@ -21,9 +21,9 @@
 #include <sstream>
 
 #include "core/dist/dist_env.h"
-#include "core/io/gpt2_checkpoint.h"
 #include "core/io/safetensors.h"
 #include "tests/support/cli_run.h"
+#include "tests/support/distill_inputs.h"
 #include "tests/support/test_support.h"
 
 using namespace attnx;
@@ -153,14 +153,8 @@ class TestCliDistributed : public QObject {
 
  private Q_SLOTS:
   void initTestCase() {
-    const auto d = tmp_.path().toStdString();
-    Gpt2 m(Gpt2Config::preset("tiny"));  // vocabulary 50257, 2 layers × 4 heads, width 64
-    m->initWeights(11);
-    saveGpt2(m, d + "/teacher");
-    model_ = QString::fromStdString(d + "/teacher");
-    bank_ = QString::fromStdString(test::fixture("../../resources/banks/local-sinks.json"));
-    train_ = QString::fromStdString(test::dataDir() + "/corpus/validation/gutenberg-chesterton-brown.txt");
-    held_ = QString::fromStdString(test::dataDir() + "/corpus/test/gutenberg-austen-persuasion.txt");
+    const auto in = test::makeDistillInputs(tmp_.path().toStdString(), 11);
+    model_ = in.teacher, bank_ = in.bank, train_ = in.train, held_ = in.held;
     QVERIFY2(fs::exists(train_.toStdString()), "run scripts/fetch_data.sh first");
   }
 

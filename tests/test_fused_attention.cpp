@@ -14,6 +14,7 @@
 #include "core/masks/block_layout.h"
 #include "core/masks/fused_attention.h"
 #include "core/masks/sparse_attention.h"
+#include "tests/support/sparse_cases.h"
 #include "tests/support/test_support.h"
 
 using namespace attnx;
@@ -31,10 +32,6 @@ torch::Tensor straightforwardAttention(const torch::Tensor& q, const torch::Tens
   const auto scores = torch::matmul(q64, k64.transpose(-2, -1)) / std::sqrt(static_cast<double>(q.size(3)));
   const auto P = torch::softmax(scores.masked_fill(future, -std::numeric_limits<double>::infinity()), -1);
   return torch::matmul(P, v64);
-}
-
-double maxAbsError(const torch::Tensor& a, const torch::Tensor& b) {
-  return (a.to(torch::kFloat64) - b.to(torch::kFloat64)).abs().max().item<double>();
 }
 
 }  // namespace
@@ -76,7 +73,7 @@ class TestFusedAttention : public QObject {
     const auto expected = straightforwardAttention(q, k, v);
     const auto out = fusedCausalAttention(q, k, v, queryTile, keyTile);
     QCOMPARE(out.sizes(), q.sizes());
-    const double err = maxAbsError(out, expected);
+    const double err = test::maxError(out, expected);
     QVERIFY2(err <= kTolerance, qPrintable(QString("max abs error %1").arg(err)));
   }
 
@@ -92,8 +89,8 @@ class TestFusedAttention : public QObject {
     const auto future = torch::ones({n, n}, torch::kBool).triu(1);
     const auto dense32 = torch::matmul(
         torch::softmax(torch::matmul(q, k.transpose(-2, -1)).div(8).masked_fill(future, -INFINITY), -1), v);
-    const double err = maxAbsError(fusedCausalAttention(q, k, v), expected);
-    const double bound = std::max(kTolerance, 2 * maxAbsError(dense32, expected));
+    const double err = test::maxError(fusedCausalAttention(q, k, v), expected);
+    const double bound = std::max(kTolerance, 2 * test::maxError(dense32, expected));
     QVERIFY2(err <= bound, qPrintable(QString("max abs error %1, bound %2").arg(err).arg(bound)));
   }
 
@@ -122,7 +119,7 @@ class TestFusedAttention : public QObject {
     for (int64_t h = 0; h < H; ++h) heads->layouts.push_back(layouts.unionLayouts[h]), heads->columns.push_back({0});
     const auto q = torch::randn({2, H, n, d}), k = torch::randn({2, H, n, d}), v = torch::randn({2, H, n, d});
     const auto reference = blockSparseAttention(q, k, v, heads, torch::ones({H, 1}), SparseKernel::Reference);
-    const double err = maxAbsError(fusedCausalAttention(q, k, v), reference);
+    const double err = test::maxError(fusedCausalAttention(q, k, v), reference);
     QVERIFY2(err <= kTolerance, qPrintable(QString("max abs difference %1").arg(err)));
   }
 

@@ -8,17 +8,15 @@
 
 #include <torch/torch.h>
 
+#include "core/masks/cpu_tile_ops.h"
 #include "core/masks/tile_gemm.h"
+#include "tests/support/sparse_cases.h"
 
 using namespace attnx;
 
 namespace {
 
 constexpr double kTolerance = 2e-5;
-
-double maxAbsError(const torch::Tensor& a, const torch::Tensor& b) {
-  return (a.to(torch::kFloat64) - b.to(torch::kFloat64)).abs().max().item<double>();
-}
 
 }  // namespace
 
@@ -69,7 +67,7 @@ class TestTileGemm : public QObject {
     const int64_t lda = storedA.size(1);
     tile::smallGemm(M, N, K, alpha, storedA.data_ptr<float>(), transposedA ? 1 : lda, transposedA ? lda : 1,
                     storedB.data_ptr<float>(), storedB.size(1), static_cast<float>(beta), storedC.data_ptr<float>(), ldc);
-    const double err = maxAbsError(storedC.narrow(1, 0, N), expected);
+    const double err = test::maxError(storedC.narrow(1, 0, N), expected);
     QVERIFY2(err <= kTolerance * std::max(1, K / 8), qPrintable(QString("max abs error %1").arg(err)));
     // Columns past N in each row of C are left as they were.
     QVERIFY(torch::equal(storedC.narrow(1, N, ldc - N).isnan(), tail.isnan()));
@@ -97,7 +95,7 @@ class TestTileGemm : public QObject {
     const int64_t heads = 3, block = 64;
     const auto x = torch::randn({heads, rows, d});
     const tile::TransposedRows keys(x.data_ptr<float>(), heads, rows, d, block, queries);
-    QCOMPARE(keys.packed(), queries >= tile::TransposedRows::kPackMinQueries && tile::smallGemmVectorised());
+    QCOMPARE(keys.packed(), queries >= tile::TransposedRows::kPackMinQueries && tile::cpuHasAvx2Fma());
     const int64_t R = 9;
     const auto A = torch::randn({R, d});
     struct Span {
@@ -108,7 +106,7 @@ class TestTileGemm : public QObject {
       keys.product(span.h, span.key0, R, span.C, 0.5f, A.data_ptr<float>(), d, 0.f, S.data_ptr<float>(), span.C);
       const auto expected =
           0.5 * torch::matmul(A.to(torch::kFloat64), x[span.h].narrow(0, span.key0, span.C).to(torch::kFloat64).t());
-      const double err = maxAbsError(S, expected);
+      const double err = test::maxError(S, expected);
       QVERIFY2(err <= kTolerance, qPrintable(QString("head %1 keys %2+%3: max abs error %4")
                                                  .arg(span.h).arg(span.key0).arg(span.C).arg(err)));
     }

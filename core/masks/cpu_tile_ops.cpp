@@ -7,7 +7,7 @@
 #if defined(__unix__) || defined(__APPLE__)
 #include <dlfcn.h>
 #endif
-#if defined(__GNUC__) && defined(__x86_64__)
+#ifdef ATTNX_HAVE_AVX2_PATHS  // cpu_tile_ops.h
 #include <immintrin.h>
 #endif
 
@@ -70,12 +70,7 @@ inline int32_t floatToBits(float f) {
 
 // The two loops over every attended pair, max and exp, written with AVX2 intrinsics: GCC does not
 // vectorise them from plain C++ here (the clamp and select of fastExp keep it scalar).
-#if defined(__GNUC__) && defined(__x86_64__)
-#define ATTNX_HAVE_AVX2_LOOPS 1
-bool cpuHasAvx2() {
-  static const bool has = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
-  return has;
-}
+#ifdef ATTNX_HAVE_AVX2_PATHS
 
 // fastExp on 8 lanes.
 __attribute__((target("avx2,fma"))) inline __m256 exp8(__m256 x) {
@@ -138,6 +133,15 @@ __attribute__((target("avx2,fma"))) float expShiftSumAvx2(float* s, int64_t n, f
 
 }  // namespace
 
+bool cpuHasAvx2Fma() {
+#ifdef ATTNX_HAVE_AVX2_PATHS
+  static const bool has = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+  return has;
+#else
+  return false;
+#endif
+}
+
 void gemm(bool tA, bool tB, int64_t M, int64_t N, int64_t K, float alpha, const float* A, int64_t lda, const float* B,
           int64_t ldb, float beta, float* C, int64_t ldc) {
   if (M == 0 || N == 0) return;
@@ -179,8 +183,8 @@ float fastExp(float x) {
 }
 
 float rowMax(const float* s, int64_t n) {
-#ifdef ATTNX_HAVE_AVX2_LOOPS
-  if (cpuHasAvx2()) return rowMaxAvx2(s, n);
+#ifdef ATTNX_HAVE_AVX2_PATHS
+  if (cpuHasAvx2Fma()) return rowMaxAvx2(s, n);
 #endif
   float m = kNegInf;
   for (int64_t j = 0; j < n; ++j) m = m > s[j] ? m : s[j];
@@ -188,8 +192,8 @@ float rowMax(const float* s, int64_t n) {
 }
 
 float expShiftSum(float* s, int64_t n, float shift) {
-#ifdef ATTNX_HAVE_AVX2_LOOPS
-  if (cpuHasAvx2()) return expShiftSumAvx2(s, n, shift);
+#ifdef ATTNX_HAVE_AVX2_PATHS
+  if (cpuHasAvx2Fma()) return expShiftSumAvx2(s, n, shift);
 #endif
   float sum = 0.f;
   for (int64_t j = 0; j < n; ++j) {

@@ -5,7 +5,16 @@
 
 #include <cstdint>
 
+// x86-64 with GCC or Clang: the AVX2/FMA code paths (the loops below, tile_gemm's micro-kernel) are
+// compiled in, and run on a CPU that has both.
+#if defined(__GNUC__) && defined(__x86_64__)
+#define ATTNX_HAVE_AVX2_PATHS 1
+#endif
+
 namespace attnx::tile {
+
+// Whether the AVX2/FMA paths run here: compiled in, and the CPU has AVX2 and FMA.
+bool cpuHasAvx2Fma();
 
 // OpenBLAS's single-thread limit on m*n*k (SMP_THRESHOLD_MIN * GEMM_MULTITHREAD_THRESHOLD): larger
 // calls go to its own thread pool, and calls from two of our threads then queue on that one pool.

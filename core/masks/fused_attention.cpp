@@ -7,7 +7,6 @@
 #include "core/masks/fused_attention.h"
 
 #include <algorithm>
-#include <atomic>
 #include <cmath>
 #include <limits>
 #include <vector>
@@ -100,20 +99,18 @@ torch::Tensor fusedCausalAttention(const torch::Tensor& q, const torch::Tensor& 
   float* od = out.data_ptr<float>();
   const tile::TransposedRows keys(kd, s.BH, s.Tk, s.d, keyTile, s.Tq);
 
-  // Causal tiles are uneven (the last query tile does queryTiles times the first one's work): each
-  // thread takes the next (batch, head, query tile), the latest query tiles first, so the threads
-  // finish together whatever the number of heads.
-  const int64_t tasks = s.BH * s.queryTiles;
-  std::atomic<int64_t> next{0};
-  const int64_t threads = std::min<int64_t>(at::get_num_threads(), tasks);
-  parallelFor(0, threads, 1, [&](int64_t, int64_t) {
-    fused::TileScratch scratch(queryTile, keyTile);
-    for (int64_t task = next++; task < tasks; task = next++) {
-      const int64_t qt = s.queryTiles - 1 - task / s.BH, bh = task % s.BH, r0 = qt * queryTile;
-      fused::causalQueryTile(std::min(queryTile, s.Tq - r0), s.rowBegin + r0, s.d, s.scale, qd + (bh * s.Tq + r0) * s.d,
-                             keys, bh, vd + bh * s.Tk * s.d, od + (bh * s.Tq + r0) * s.d, nullptr, 0.f, scratch);
-    }
-  });
+  // A task is one (batch, head, query tile); causal tiles are uneven (query tile qt walks qt + 1 key
+  // tiles), so the latest go first.
+  std::vector<int64_t> cost(s.BH * s.queryTiles);
+  for (int64_t task = 0; task < s.BH * s.queryTiles; ++task) cost[task] = task % s.queryTiles + 1;
+  forEachTaskCostliestFirst(
+      cost, [&] { return fused::TileScratch(queryTile, keyTile); },
+      [&](int64_t task, fused::TileScratch& scratch) {
+        const int64_t bh = task / s.queryTiles, r0 = task % s.queryTiles * queryTile;
+        fused::causalQueryTile(std::min(queryTile, s.Tq - r0), s.rowBegin + r0, s.d, s.scale,
+                               qd + (bh * s.Tq + r0) * s.d, keys, bh, vd + bh * s.Tk * s.d, od + (bh * s.Tq + r0) * s.d,
+                               nullptr, 0.f, scratch);
+      });
   return out;
 }
 

@@ -15,7 +15,6 @@
 // measured ~20x slower from two threads at once); at the tile size every call stays on the thread
 // that makes it, and parallelism is ours.
 #include <algorithm>
-#include <atomic>
 #include <cmath>
 #include <cstring>
 #include <map>
@@ -327,78 +326,80 @@ ForwardResult fastForward(const Problem& p, const torch::Tensor& q, const torch:
   const tile::TransposedRows keys(kd, p.B * p.H, p.Tk, d, bs, p.Tq);
   packing.end();
   const auto fullCausal = fullCausalHeads(p);
-  // A task is one query block of one (batch, head); its work, its number of tiles.
-  std::vector<int64_t> work(p.B * p.H * QB, 0);
+  // A task is one query block of one (batch, head); its cost, its number of tiles.
+  std::vector<int64_t> cost(p.B * p.H * QB, 0);
   for (int64_t task = 0; task < p.B * p.H * QB; ++task)
     if (const BlockLayout* layout = p.heads->layouts[task / QB % p.H].get())
-      work[task] = layout->tileStart[task % QB + 1] - layout->tileStart[task % QB];
-  const auto order = heaviestFirst(work);
-  std::atomic<int64_t> next{0};
-
-  parallelFor(0, workerCount(p.B * p.H * QB), 1, [&](int64_t, int64_t) {
-    std::vector<float> S(bs * ldS), inverseSum(bs);
+      cost[task] = layout->tileStart[task % QB + 1] - layout->tileStart[task % QB];
+  struct Scratch {
+    std::vector<float> S, inverseSum;
     std::vector<int64_t> offsets;
-    fused::TileScratch scratch(bs, bs);
-    for (int64_t taken = next++; taken < p.B * p.H * QB; taken = next++) {
-      const int64_t task = order[taken];
-      const int64_t bh = task / QB, qb = task % QB, h = bh % p.H;
-      QueryBlock b;
-      b.layout = p.heads->layouts[h].get();
-      b.bh = bh, b.h = h, b.qb = qb, b.firstRow = p.rowBegin + qb * bs, b.R = std::min(bs, p.Tk - b.firstRow);
-      const int64_t r0 = qb * bs;  // row index within q
-      b.q = qd + (bh * p.Tq + r0) * d, b.k = kd + bh * p.Tk * d, b.v = vd + bh * p.Tk * d, b.keys = &keys;
-      float* oRows = od + (bh * p.Tq + r0) * d;
-      float* lRows = ld + bh * p.Tq + r0;
-      TraceSpan phase;
-      if (fullCausal[h]) {
-        phase.begin("attnx::sparse::full_causal");
-        fused::causalQueryTile(b.R, b.firstRow, d, p.scale, b.q, keys, bh, b.v, oRows, lRows, *fullCausal[h], scratch);
+    fused::TileScratch tile;
+  };
+  const auto makeScratch = [&] {
+    return Scratch{std::vector<float>(bs * ldS), std::vector<float>(bs), {}, fused::TileScratch(bs, bs)};
+  };
+  auto queryBlock = [&](int64_t task, Scratch& w) {
+    auto &S = w.S, &inverseSum = w.inverseSum;
+    auto& offsets = w.offsets;
+    const int64_t bh = task / QB, qb = task % QB, h = bh % p.H;
+    QueryBlock b;
+    b.layout = p.heads->layouts[h].get();
+    b.bh = bh, b.h = h, b.qb = qb, b.firstRow = p.rowBegin + qb * bs, b.R = std::min(bs, p.Tk - b.firstRow);
+    const int64_t r0 = qb * bs;  // row index within q
+    b.q = qd + (bh * p.Tq + r0) * d, b.k = kd + bh * p.Tk * d, b.v = vd + bh * p.Tk * d, b.keys = &keys;
+    float* oRows = od + (bh * p.Tq + r0) * d;
+    float* lRows = ld + bh * p.Tq + r0;
+    TraceSpan phase;
+    if (fullCausal[h]) {
+      phase.begin("attnx::sparse::full_causal");
+      fused::causalQueryTile(b.R, b.firstRow, d, p.scale, b.q, keys, bh, b.v, oRows, lRows, *fullCausal[h], w.tile);
+      return;
+    }
+    phase.begin("attnx::sparse::scores");
+    const int64_t width = b.layout ? blockScores(p, biases, sparse, b, S.data(), ldS, offsets) : 0;
+    phase.begin("attnx::sparse::softmax");
+    for (int64_t r = 0; r < b.R; ++r) {
+      float* s = S.data() + r * ldS;
+      const float m = rowMax(s, width);
+      if (m == kNegInf) {  // nothing attended in this row
+        std::fill(s, s + width, 0.f);
+        lRows[r] = kPosInf;
+        inverseSum[r] = 0.f;
         continue;
       }
-      phase.begin("attnx::sparse::scores");
-      const int64_t width = b.layout ? blockScores(p, biases, sparse, b, S.data(), ldS, offsets) : 0;
-      phase.begin("attnx::sparse::softmax");
-      for (int64_t r = 0; r < b.R; ++r) {
-        float* s = S.data() + r * ldS;
-        const float m = rowMax(s, width);
-        if (m == kNegInf) {  // nothing attended in this row
-          std::fill(s, s + width, 0.f);
-          lRows[r] = kPosInf;
-          inverseSum[r] = 0.f;
-          continue;
-        }
-        const float sum = expShiftSum(s, width, m);
-        lRows[r] = m + std::log(sum);
-        inverseSum[r] = 1.f / sum;
-      }
-      phase.begin("attnx::sparse::pv");
-      std::fill(oRows, oRows + b.R * d, 0.f);
-      for (size_t t = 0; t < offsets.size() && width > 0; ++t) {  // O = P V, tile by tile
-        const auto& tile = b.layout->tiles[b.layout->tileStart[qb] + t];
-        const auto cols = tileColumns(p, *b.layout, tile);
-        const int64_t key = tile.keyBlock * bs + cols.begin, C = cols.end - cols.begin;
-        const float* Pt = S.data() + offsets[t];
-        if (const SparseTile* st = sparse.find(h, tile)) {
-          const int64_t k0 = tile.keyBlock * bs;
-          forEachPair(*st, b.R, [&](int64_t r, int64_t slot, int64_t c) {
-            axpy(oRows + r * d, Pt[r * ldS + slot], b.v + (k0 + c) * d, d);
-          });
-        } else {
-          smallGemm(b.R, d, C, 1.f, Pt, ldS, 1, b.v + key * d, d, 1.f, oRows, d);
-        }
-      }
-      for (int64_t r = 0; r < b.R; ++r) {
-        float* o = oRows + r * d;
-        if (lRows[r] != kPosInf) {
-          for (int64_t c = 0; c < d; ++c) o[c] *= inverseSum[r];
-        } else if (p.soft) {  // no attended key: the diagonal, like the dense reference
-          std::copy(b.v + (b.firstRow + r) * d, b.v + (b.firstRow + r + 1) * d, o);
-        } else {  // support mode: an empty row (or head) outputs zeros
-          std::fill(o, o + d, 0.f);
-        }
+      const float sum = expShiftSum(s, width, m);
+      lRows[r] = m + std::log(sum);
+      inverseSum[r] = 1.f / sum;
+    }
+    phase.begin("attnx::sparse::pv");
+    std::fill(oRows, oRows + b.R * d, 0.f);
+    for (size_t t = 0; t < offsets.size() && width > 0; ++t) {  // O = P V, tile by tile
+      const auto& tile = b.layout->tiles[b.layout->tileStart[qb] + t];
+      const auto cols = tileColumns(p, *b.layout, tile);
+      const int64_t key = tile.keyBlock * bs + cols.begin, C = cols.end - cols.begin;
+      const float* Pt = S.data() + offsets[t];
+      if (const SparseTile* st = sparse.find(h, tile)) {
+        const int64_t k0 = tile.keyBlock * bs;
+        forEachPair(*st, b.R, [&](int64_t r, int64_t slot, int64_t c) {
+          axpy(oRows + r * d, Pt[r * ldS + slot], b.v + (k0 + c) * d, d);
+        });
+      } else {
+        smallGemm(b.R, d, C, 1.f, Pt, ldS, 1, b.v + key * d, d, 1.f, oRows, d);
       }
     }
-  });
+    for (int64_t r = 0; r < b.R; ++r) {
+      float* o = oRows + r * d;
+      if (lRows[r] != kPosInf) {
+        for (int64_t c = 0; c < d; ++c) o[c] *= inverseSum[r];
+      } else if (p.soft) {  // no attended key: the diagonal, like the dense reference
+        std::copy(b.v + (b.firstRow + r) * d, b.v + (b.firstRow + r + 1) * d, o);
+      } else {  // support mode: an empty row (or head) outputs zeros
+        std::fill(o, o + d, 0.f);
+      }
+    }
+  };
+  forEachTaskCostliestFirst(cost, makeScratch, queryBlock);
   return {out, lse};
 }
 
@@ -421,129 +422,132 @@ Gradients fastBackward(const Problem& p, const torch::Tensor& q, const torch::Te
   const tile::TransposedRows keys(kd, p.B * p.H, p.Tk, d, bs, p.Tq), values(vd, p.B * p.H, p.Tk, d, bs, p.Tq);
   packing.end();
 
-  // Parallel over (batch, head), dK and dV of a head collecting from every query block: the heads
-  // with most tiles first, each thread taking the next.
-  std::vector<int64_t> work(p.B * p.H, 0);
+  // A task is one (batch, head), dK and dV of a head collecting from every query block; its cost,
+  // its number of tiles.
+  std::vector<int64_t> cost(p.B * p.H, 0);
   for (int64_t bh = 0; bh < p.B * p.H; ++bh)
-    if (const BlockLayout* layout = p.heads->layouts[bh % p.H].get()) work[bh] = layout->numTiles();
-  const auto order = heaviestFirst(work);
-  std::atomic<int64_t> next{0};
-  parallelFor(0, workerCount(p.B * p.H), 1, [&](int64_t, int64_t) {
-    std::vector<float> S(bs * ldS), dS(bs * ldS), D(bs);
+    if (const BlockLayout* layout = p.heads->layouts[bh % p.H].get()) cost[bh] = layout->numTiles();
+  struct Scratch {
+    std::vector<float> S, dS, D;
     std::vector<int64_t> offsets;
-    for (int64_t taken = next++; taken < p.B * p.H; taken = next++) {
-      const int64_t bh = order[taken];
-      const int64_t h = bh % p.H;
-      std::fill(dqd + bh * p.Tq * d, dqd + (bh + 1) * p.Tq * d, 0.f);
-      std::fill(dkd + bh * p.Tk * d, dkd + (bh + 1) * p.Tk * d, 0.f);
-      std::fill(dvd + bh * p.Tk * d, dvd + (bh + 1) * p.Tk * d, 0.f);
-      float* dkh = dkd + bh * p.Tk * d;
-      float* dvh = dvd + bh * p.Tk * d;
-      double* dah = dad + bh * dalphaStride;
-      const auto* columns = p.soft ? &p.heads->columns[h] : nullptr;
-      for (int64_t qb = 0; qb < p.maxQueryBlocks; ++qb) {
-        QueryBlock b;
-        b.layout = p.heads->layouts[h].get();
-        b.bh = bh, b.h = h, b.qb = qb, b.firstRow = p.rowBegin + qb * bs, b.R = std::min(bs, p.Tk - b.firstRow);
-        const int64_t r0 = qb * bs;
-        b.q = qd + (bh * p.Tq + r0) * d, b.k = kd + bh * p.Tk * d, b.v = vd + bh * p.Tk * d, b.keys = &keys;
-        const float* oRows = od + (bh * p.Tq + r0) * d;
-        const float* gRows = gd + (bh * p.Tq + r0) * d;
-        const float* lRows = ld + bh * p.Tq + r0;
-        float* dqRows = dqd + (bh * p.Tq + r0) * d;
-        for (int64_t r = 0; r < b.R; ++r) {
-          if (lRows[r] == kPosInf) {  // no attended key
-            if (p.soft)               // the diagonal fallback passed v through
-              for (int64_t c = 0; c < d; ++c) dvh[(b.firstRow + r) * d + c] += gRows[r * d + c];
-            D[r] = 0.f;
-            continue;
-          }
-          D[r] = dot(gRows + r * d, oRows + r * d, d);
+  };
+  const auto makeScratch = [&] {
+    return Scratch{std::vector<float>(bs * ldS), std::vector<float>(bs * ldS), std::vector<float>(bs), {}};
+  };
+  auto head = [&](int64_t bh, Scratch& w) {
+    auto &S = w.S, &dS = w.dS, &D = w.D;
+    auto& offsets = w.offsets;
+    const int64_t h = bh % p.H;
+    std::fill(dqd + bh * p.Tq * d, dqd + (bh + 1) * p.Tq * d, 0.f);
+    std::fill(dkd + bh * p.Tk * d, dkd + (bh + 1) * p.Tk * d, 0.f);
+    std::fill(dvd + bh * p.Tk * d, dvd + (bh + 1) * p.Tk * d, 0.f);
+    float* dkh = dkd + bh * p.Tk * d;
+    float* dvh = dvd + bh * p.Tk * d;
+    double* dah = dad + bh * dalphaStride;
+    const auto* columns = p.soft ? &p.heads->columns[h] : nullptr;
+    for (int64_t qb = 0; qb < p.maxQueryBlocks; ++qb) {
+      QueryBlock b;
+      b.layout = p.heads->layouts[h].get();
+      b.bh = bh, b.h = h, b.qb = qb, b.firstRow = p.rowBegin + qb * bs, b.R = std::min(bs, p.Tk - b.firstRow);
+      const int64_t r0 = qb * bs;
+      b.q = qd + (bh * p.Tq + r0) * d, b.k = kd + bh * p.Tk * d, b.v = vd + bh * p.Tk * d, b.keys = &keys;
+      const float* oRows = od + (bh * p.Tq + r0) * d;
+      const float* gRows = gd + (bh * p.Tq + r0) * d;
+      const float* lRows = ld + bh * p.Tq + r0;
+      float* dqRows = dqd + (bh * p.Tq + r0) * d;
+      for (int64_t r = 0; r < b.R; ++r) {
+        if (lRows[r] == kPosInf) {  // no attended key
+          if (p.soft)               // the diagonal fallback passed v through
+            for (int64_t c = 0; c < d; ++c) dvh[(b.firstRow + r) * d + c] += gRows[r * d + c];
+          D[r] = 0.f;
+          continue;
         }
-        if (!b.layout) continue;
-        TraceSpan phase;
-        phase.begin("attnx::sparse::backward_p");
-        const int64_t width = blockScores(p, biases, sparse, b, S.data(), ldS, offsets);
-        if (width == 0) continue;
-        for (int64_t r = 0; r < b.R; ++r) {  // P = exp(S - lse); 0 off the support and in empty rows
-          float* s = S.data() + r * ldS;
-          if (lRows[r] == kPosInf)
-            std::fill(s, s + width, 0.f);
-          else
-            expShiftSum(s, width, lRows[r]);
+        D[r] = dot(gRows + r * d, oRows + r * d, d);
+      }
+      if (!b.layout) continue;
+      TraceSpan phase;
+      phase.begin("attnx::sparse::backward_p");
+      const int64_t width = blockScores(p, biases, sparse, b, S.data(), ldS, offsets);
+      if (width == 0) continue;
+      for (int64_t r = 0; r < b.R; ++r) {  // P = exp(S - lse); 0 off the support and in empty rows
+        float* s = S.data() + r * ldS;
+        if (lRows[r] == kPosInf)
+          std::fill(s, s + width, 0.f);
+        else
+          expShiftSum(s, width, lRows[r]);
+      }
+      phase.begin("attnx::sparse::backward_dv_dp");
+      const int64_t tiles = static_cast<int64_t>(offsets.size());
+      for (int64_t t = 0; t < tiles; ++t) {
+        const auto& tile = b.layout->tiles[b.layout->tileStart[qb] + t];
+        const auto cols = tileColumns(p, *b.layout, tile);
+        const int64_t key = tile.keyBlock * bs + cols.begin, C = cols.end - cols.begin;
+        if (const SparseTile* st = sparse.find(h, tile)) {  // the same two products, pair by pair
+          const int64_t k0 = tile.keyBlock * bs;
+          const float* Pt = S.data() + offsets[t];
+          float* dPt = dS.data() + offsets[t];
+          // Slots without a pair: P is 0 there, so dZ is 0 whatever dP holds; 0 keeps it finite.
+          for (int64_t r = 0; r < b.R; ++r) std::fill(dPt + r * ldS, dPt + r * ldS + st->slots, 0.f);
+          forEachPair(*st, b.R, [&](int64_t r, int64_t slot, int64_t c) {
+            axpy(dvh + (k0 + c) * d, Pt[r * ldS + slot], gRows + r * d, d);
+            dPt[r * ldS + slot] = dot(gRows + r * d, b.v + (k0 + c) * d, d);
+          });
+          continue;
         }
-        phase.begin("attnx::sparse::backward_dv_dp");
-        const int64_t tiles = static_cast<int64_t>(offsets.size());
-        for (int64_t t = 0; t < tiles; ++t) {
-          const auto& tile = b.layout->tiles[b.layout->tileStart[qb] + t];
-          const auto cols = tileColumns(p, *b.layout, tile);
-          const int64_t key = tile.keyBlock * bs + cols.begin, C = cols.end - cols.begin;
-          if (const SparseTile* st = sparse.find(h, tile)) {  // the same two products, pair by pair
-            const int64_t k0 = tile.keyBlock * bs;
-            const float* Pt = S.data() + offsets[t];
-            float* dPt = dS.data() + offsets[t];
-            // Slots without a pair: P is 0 there, so dZ is 0 whatever dP holds; 0 keeps it finite.
-            for (int64_t r = 0; r < b.R; ++r) std::fill(dPt + r * ldS, dPt + r * ldS + st->slots, 0.f);
-            forEachPair(*st, b.R, [&](int64_t r, int64_t slot, int64_t c) {
-              axpy(dvh + (k0 + c) * d, Pt[r * ldS + slot], gRows + r * d, d);
-              dPt[r * ldS + slot] = dot(gRows + r * d, b.v + (k0 + c) * d, d);
-            });
-            continue;
-          }
-          smallGemm(C, d, b.R, 1.f, S.data() + offsets[t], 1, ldS, gRows, d, 1.f, dvh + key * d, d);  // dV += P^T dO
-          values.product(bh, key, b.R, C, 1.f, gRows, d, 0.f, dS.data() + offsets[t], ldS);          // dP = dO V^T
-        }
-        phase.begin("attnx::sparse::backward_dz");
-        for (int64_t r = 0; r < b.R; ++r)  // dZ = P (dP - D): the gradient of the masked logits
-          softmaxGradient(S.data() + r * ldS, dS.data() + r * ldS, D[r], width);
-        phase.begin("attnx::sparse::backward_dq_dk");
-        for (int64_t t = 0; t < tiles; ++t) {
-          const auto& tile = b.layout->tiles[b.layout->tileStart[qb] + t];
-          const auto cols = tileColumns(p, *b.layout, tile);
-          const int64_t key = tile.keyBlock * bs + cols.begin, C = cols.end - cols.begin;
-          const float* dSt = dS.data() + offsets[t];
-          const SparseTile* st = sparse.find(h, tile);
-          if (p.soft) {  // dL/dalpha_k = sum over pairs covered by mask k of dZ_ij / W_ij
-            auto addPair = [&](MaskMembers m, float g) {
-              if (!m || g == 0.f) return;
-              const float w = p.weights[h].weight(m);
-              if (!(w > 0.f)) return;
+        smallGemm(C, d, b.R, 1.f, S.data() + offsets[t], 1, ldS, gRows, d, 1.f, dvh + key * d, d);  // dV += P^T dO
+        values.product(bh, key, b.R, C, 1.f, gRows, d, 0.f, dS.data() + offsets[t], ldS);          // dP = dO V^T
+      }
+      phase.begin("attnx::sparse::backward_dz");
+      for (int64_t r = 0; r < b.R; ++r)  // dZ = P (dP - D): the gradient of the masked logits
+        softmaxGradient(S.data() + r * ldS, dS.data() + r * ldS, D[r], width);
+      phase.begin("attnx::sparse::backward_dq_dk");
+      for (int64_t t = 0; t < tiles; ++t) {
+        const auto& tile = b.layout->tiles[b.layout->tileStart[qb] + t];
+        const auto cols = tileColumns(p, *b.layout, tile);
+        const int64_t key = tile.keyBlock * bs + cols.begin, C = cols.end - cols.begin;
+        const float* dSt = dS.data() + offsets[t];
+        const SparseTile* st = sparse.find(h, tile);
+        if (p.soft) {  // dL/dalpha_k = sum over pairs covered by mask k of dZ_ij / W_ij
+          auto addPair = [&](MaskMembers m, float g) {
+            if (!m || g == 0.f) return;
+            const float w = p.weights[h].weight(m);
+            if (!(w > 0.f)) return;
+            for (int64_t bit = 0; bit < b.layout->numMasks; ++bit)
+              if (m >> bit & 1) dah[(*columns)[bit]] += double(g) / w;
+          };
+          if (tile.full) {
+            double sum = 0.0;
+            for (int64_t r = 0; r < b.R; ++r) sum += total(dSt + r * ldS, C);  // rows in float, the tile in double
+            const float w = p.weights[h].weight(tile.members);
+            if (sum != 0.0 && w > 0.f)
               for (int64_t bit = 0; bit < b.layout->numMasks; ++bit)
-                if (m >> bit & 1) dah[(*columns)[bit]] += double(g) / w;
-            };
-            if (tile.full) {
-              double sum = 0.0;
-              for (int64_t r = 0; r < b.R; ++r) sum += total(dSt + r * ldS, C);  // rows in float, the tile in double
-              const float w = p.weights[h].weight(tile.members);
-              if (sum != 0.0 && w > 0.f)
-                for (int64_t bit = 0; bit < b.layout->numMasks; ++bit)
-                  if (tile.members >> bit & 1) dah[(*columns)[bit]] += sum / w;
-            } else if (st) {
-              const MaskMembers* pattern = b.layout->patterns[tile.pattern].data();
-              forEachPair(*st, b.R, [&](int64_t r, int64_t slot, int64_t c) {
-                addPair(pattern[r * bs + c], dSt[r * ldS + slot]);
-              });
-            } else {
-              const MaskMembers* pattern = b.layout->patterns[tile.pattern].data() + cols.begin;
-              for (int64_t r = 0; r < b.R; ++r)
-                for (int64_t j = 0; j < C; ++j) addPair(pattern[r * bs + j], dSt[r * ldS + j]);
-            }
-          }
-          if (st) {
-            const int64_t k0 = tile.keyBlock * bs;
+                if (tile.members >> bit & 1) dah[(*columns)[bit]] += sum / w;
+          } else if (st) {
+            const MaskMembers* pattern = b.layout->patterns[tile.pattern].data();
             forEachPair(*st, b.R, [&](int64_t r, int64_t slot, int64_t c) {
-              const float g = p.scale * dSt[r * ldS + slot];
-              axpy(dqRows + r * d, g, b.k + (k0 + c) * d, d);
-              axpy(dkh + (k0 + c) * d, g, b.q + r * d, d);
+              addPair(pattern[r * bs + c], dSt[r * ldS + slot]);
             });
-            continue;
+          } else {
+            const MaskMembers* pattern = b.layout->patterns[tile.pattern].data() + cols.begin;
+            for (int64_t r = 0; r < b.R; ++r)
+              for (int64_t j = 0; j < C; ++j) addPair(pattern[r * bs + j], dSt[r * ldS + j]);
           }
-          smallGemm(b.R, d, C, p.scale, dSt, ldS, 1, b.k + key * d, d, 1.f, dqRows, d);  // dQ += dZ K scale
-          smallGemm(C, d, b.R, p.scale, dSt, 1, ldS, b.q, d, 1.f, dkh + key * d, d);     // dK += dZ^T Q scale
         }
+        if (st) {
+          const int64_t k0 = tile.keyBlock * bs;
+          forEachPair(*st, b.R, [&](int64_t r, int64_t slot, int64_t c) {
+            const float g = p.scale * dSt[r * ldS + slot];
+            axpy(dqRows + r * d, g, b.k + (k0 + c) * d, d);
+            axpy(dkh + (k0 + c) * d, g, b.q + r * d, d);
+          });
+          continue;
+        }
+        smallGemm(b.R, d, C, p.scale, dSt, ldS, 1, b.k + key * d, d, 1.f, dqRows, d);  // dQ += dZ K scale
+        smallGemm(C, d, b.R, p.scale, dSt, 1, ldS, b.q, d, 1.f, dkh + key * d, d);     // dK += dZ^T Q scale
       }
     }
-  });
+  };
+  forEachTaskCostliestFirst(cost, makeScratch, head);
   torch::Tensor dalpha;
   if (p.soft) dalpha = dalphaBH.sum(0).narrow(1, 0, numColumns).to(torch::kFloat32);
   return {dq, dk, dv, dalpha};

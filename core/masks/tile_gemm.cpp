@@ -4,24 +4,17 @@
 
 #include <ATen/Parallel.h>
 
-#if defined(__GNUC__) && defined(__x86_64__)
+#include "core/masks/cpu_tile_ops.h"  // ATTNX_HAVE_AVX2_PATHS
+
+#ifdef ATTNX_HAVE_AVX2_PATHS
 #include <immintrin.h>
 #endif
-
-#include "core/masks/cpu_tile_ops.h"
 
 namespace attnx::tile {
 
 namespace {
 
-#if defined(__GNUC__) && defined(__x86_64__)
-#define ATTNX_HAVE_MICROKERNEL 1
-
-bool cpuHasAvx2Fma() {
-  static const bool has = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
-  return has;
-}
-
+#ifdef ATTNX_HAVE_AVX2_PATHS
 constexpr int64_t kTileRows = 6, kTileCols = 16;
 
 // One MR x 16 block of C (MR <= 6): 12 accumulators, two loads of B and MR broadcasts of A per step
@@ -131,18 +124,10 @@ __attribute__((target("avx2,fma"))) void transposePanel(const float* src, int64_
 
 }  // namespace
 
-bool smallGemmVectorised() {
-#ifdef ATTNX_HAVE_MICROKERNEL
-  return cpuHasAvx2Fma();
-#else
-  return false;
-#endif
-}
-
 void smallGemm(int64_t M, int64_t N, int64_t K, float alpha, const float* A, int64_t aRow, int64_t aCol,
                const float* B, int64_t ldb, float beta, float* C, int64_t ldc) {
   if (M == 0 || N == 0) return;
-#ifdef ATTNX_HAVE_MICROKERNEL
+#ifdef ATTNX_HAVE_AVX2_PATHS
   if (cpuHasAvx2Fma()) return smallGemmAvx2(M, N, K, alpha, A, aRow, aCol, B, ldb, beta, C, ldc);
 #endif
   if (aCol == 1)
@@ -154,8 +139,8 @@ void smallGemm(int64_t M, int64_t N, int64_t K, float alpha, const float* A, int
 TransposedRows::TransposedRows(const float* x, int64_t heads, int64_t rows, int64_t d, int64_t block,
                                int64_t queries)
     : x_(x), rows_(rows), d_(d), block_(block), blocks_((rows + block - 1) / block) {
-  if (queries < kPackMinQueries || !smallGemmVectorised() || heads * rows == 0) return;
-#ifdef ATTNX_HAVE_MICROKERNEL
+  if (queries < kPackMinQueries || !cpuHasAvx2Fma() || heads * rows == 0) return;
+#ifdef ATTNX_HAVE_AVX2_PATHS
   panels_.reset(new float[static_cast<size_t>(heads * blocks_ * d * block)]);  // every float written below
   at::parallel_for(0, heads * blocks_, 1, [&](int64_t begin, int64_t end) {
     for (int64_t panel = begin; panel < end; ++panel) {

@@ -15,13 +15,10 @@ namespace attnx::tile {
 
 // C (M x N, row stride ldc) = alpha A B + beta C, where A(i, k) = A[i * aRow + k * aCol] (M x K;
 // aRow = lda, aCol = 1 for A, aRow = 1, aCol = lda for a stored A^T) and B is K x N row-major (ldb).
-// One of aRow, aCol is 1. With beta = 0 C is not read (it may hold NaN). On a CPU without AVX2 and
-// FMA this is the BLAS call of cpu_tile_ops.h.
+// One of aRow, aCol is 1. With beta = 0 C is not read (it may hold NaN). Where tile::cpuHasAvx2Fma()
+// is false this is the BLAS call of cpu_tile_ops.h.
 void smallGemm(int64_t M, int64_t N, int64_t K, float alpha, const float* A, int64_t aRow, int64_t aCol,
                const float* B, int64_t ldb, float beta, float* C, int64_t ldc);
-
-// Whether smallGemm runs the micro-kernel on this CPU (else BLAS).
-bool smallGemmVectorised();
 
 // The keys (or values) of `heads` heads as the right operand of S = alpha A X^T: X is heads x rows
 // x d, row-major and contiguous, and outlives this. When enough query rows share them (`queries`

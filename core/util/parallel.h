@@ -4,6 +4,7 @@
 #pragma once
 
 #include <algorithm>
+#include <atomic>
 #include <cstdint>
 #include <numeric>
 #include <vector>
@@ -22,17 +23,23 @@ void parallelFor(int64_t begin, int64_t end, int64_t grain, const F& f) {
   });
 }
 
-// Task indices by decreasing work (ties in index order): handed out one at a time from a shared
-// counter, the heaviest first, they keep the threads busy together however uneven the tasks (a
-// learned plan's full causal heads beside its windows), and the last tasks to start are short.
-inline std::vector<int64_t> heaviestFirst(const std::vector<int64_t>& work) {
-  std::vector<int64_t> order(work.size());
+// Runs work(task, scratch) for every task 0 .. cost.size() - 1 on LibTorch's intra-op threads (at
+// most one per task). Each thread makes its scratch once with makeScratch() and takes the next task
+// from a shared counter as it finishes one, the costliest first (ties in index order): the threads
+// finish together however uneven the tasks (a causal kernel's last query tiles, a learned plan's
+// full causal heads beside its windows), and the last tasks to start are short.
+template <class MakeScratch, class Work>
+void forEachTaskCostliestFirst(const std::vector<int64_t>& cost, const MakeScratch& makeScratch, const Work& work) {
+  std::vector<int64_t> order(cost.size());
   std::iota(order.begin(), order.end(), int64_t{0});
-  std::stable_sort(order.begin(), order.end(), [&](int64_t a, int64_t b) { return work[a] > work[b]; });
-  return order;
+  std::stable_sort(order.begin(), order.end(), [&](int64_t a, int64_t b) { return cost[a] > cost[b]; });
+  const auto tasks = static_cast<int64_t>(order.size());
+  std::atomic<int64_t> next{0};
+  const int64_t threads = std::max<int64_t>(1, std::min<int64_t>(at::get_num_threads(), tasks));
+  parallelFor(0, threads, 1, [&](int64_t, int64_t) {
+    auto scratch = makeScratch();
+    for (int64_t taken = next++; taken < tasks; taken = next++) work(order[taken], scratch);
+  });
 }
-
-// Threads for `tasks` tasks taken from a shared counter: LibTorch's intra-op setting, at most one per task.
-inline int64_t workerCount(int64_t tasks) { return std::max<int64_t>(1, std::min<int64_t>(at::get_num_threads(), tasks)); }
 
 }  // namespace attnx

@@ -14,13 +14,9 @@ class TraceSpan {
  public:
   TraceSpan() = default;
   explicit TraceSpan(const std::string& name) { begin(name); }
-  // Ends the current span, if any, and starts `name`.
-  void begin(const char* name) {
-    span_.reset();
-    span_.emplace(at::RecordScope::USER_SCOPE);
-    if (span_->isActive()) span_->before(name, c10::ArrayRef<const c10::IValue>{});
-  }
-  void begin(const std::string& name) {
+  // Ends the current span, if any, and starts `name` (a string literal or a std::string).
+  template <class Name>
+  void begin(const Name& name) {
     span_.reset();
     span_.emplace(at::RecordScope::USER_SCOPE);
     if (span_->isActive()) span_->before(name, c10::ArrayRef<const c10::IValue>{});
