@@ -139,55 +139,37 @@ Runner addDistillCommand(CLI::App& app, GlobalOptions& g) {
     const int64_t total = c.steps;
     auto last = std::chrono::steady_clock::now() - std::chrono::seconds(10);
     StepMetrics final;
-    double allReduceSeconds = 0, waitSeconds = 0;
+    DistStepTimes distTimes(job);
     DistillCallbacks cb;
     cb.onMessage = [writer](const std::string& m) { if (writer) std::cerr << "distill: " << m << '\n'; };
     cb.onStep = [&](const StepMetrics& m) {
       final = m;
-      allReduceSeconds += m.allReduceSeconds;
-      waitSeconds += m.peerWaitSeconds;
+      const std::string reduce = distTimes.add(m.allReduceSeconds, m.peerWaitSeconds);
       if (!writer) return;
       const auto now = std::chrono::steady_clock::now();
       if (m.step != total && m.validationKl < 0 && now - last < std::chrono::milliseconds(500)) return;
       last = now;
       const double eta = m.elapsedSeconds / m.step * (total - m.step);
-      char reduce[96] = "";
-      if (job.group)
-        std::snprintf(reduce, sizeof reduce, "  all-reduce %.1f ms (waited %.0f ms)", m.allReduceSeconds * 1000,
-                      m.peerWaitSeconds * 1000);
       std::fprintf(stderr, "step %lld/%lld  loss %.4f  KL %.4f  L1 %.3f  lr %.3g  %.0f tok/s%s  ETA %s%s\n",
                    static_cast<long long>(m.step), static_cast<long long>(total), m.loss, m.kl, m.l1, m.learningRate,
-                   m.tokensPerSecond, reduce, formatDuration(eta).c_str(),
+                   m.tokensPerSecond, reduce.c_str(), formatDuration(eta).c_str(),
                    m.validationKl >= 0 ? ("  val KL " + std::to_string(m.validationKl)).c_str() : "");
     };
     const int64_t startStep = trainer.step();
-    try {
-      trainer.run(cb, &g_stop);
-    } catch (const std::exception& e) {
-      if (job.group) job.group->reportFailure(e.what());  // the peers' error quotes it
-      throw;
-    }
-    // Stopped early: this rank's Ctrl-C, or another rank's (the ranks stop together).
-    const bool stopped = job.group ? trainer.step() < c.steps : g_stop.load();
+    job.runReportingFailure([&] { trainer.run(cb, &g_stop); });
+    const bool stopped = job.stoppedEarly(trainer.step(), c.steps, g_stop.load());
     if (!writer) return stopped ? 130 : 0;
-    const int64_t stepsRun = std::max<int64_t>(1, trainer.step() - startStep);
+    const int64_t stepsRun = trainer.step() - startStep;
     if (g.json) {
       nlohmann::json j = {{"run", a->out}, {"step", trainer.step()}, {"loss", final.loss}, {"kl", final.kl},
                           {"l1", final.l1}, {"validation_kl", final.validationKl}, {"alpha", final.alpha},
                           {"stopped", stopped}};
-      if (job.group) {
-        j["world_size"] = job.worldSize();
-        j["dist_backend"] = job.backend();
-        j["all_reduce_ms_per_step"] = allReduceSeconds * 1000 / stepsRun;
-        j["peer_wait_ms_per_step"] = waitSeconds * 1000 / stepsRun;
-      }
+      distTimes.report(stepsRun, &j);
       printJson(j);
     } else {
       std::printf("run %s: %lld steps, final KL %.4f, L1 %.3f\n", a->out.c_str(),
                   static_cast<long long>(trainer.step()), final.kl, final.l1);
-      if (job.group)
-        std::printf("%d ranks (%s): all-reduce %.1f ms per step on average, %.1f ms waiting for the slowest rank\n",
-                    job.worldSize(), job.backend().c_str(), allReduceSeconds * 1000 / stepsRun, waitSeconds * 1000 / stepsRun);
+      distTimes.report(stepsRun, nullptr);
     }
     return stopped ? 130 : 0;
   };

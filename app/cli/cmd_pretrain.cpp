@@ -1,5 +1,4 @@
 // attnx-cli pretrain: train a small GPT-2 (GPT-2's tokenizer and vocabulary) from scratch on text.
-#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cmath>
@@ -101,59 +100,42 @@ Runner addPretrainCommand(CLI::App& app, GlobalOptions& g) {
     std::signal(SIGTERM, onPretrainInterrupt);
     std::signal(SIGHUP, onPretrainInterrupt);
     PretrainMetrics last;
-    double allReduceSeconds = 0, waitSeconds = 0;
+    DistStepTimes distTimes(job);
     const int64_t startStep = trainer.step();
     auto lastPrint = std::chrono::steady_clock::now() - std::chrono::seconds(60);
-    try {
+    job.runReportingFailure([&] {
       trainer.run(
           [&](const PretrainMetrics& m) {
             last = m;
-            allReduceSeconds += m.allReduceSeconds;
-            waitSeconds += m.peerWaitSeconds;
+            const std::string reduce = distTimes.add(m.allReduceSeconds, m.peerWaitSeconds);
             if (!writer) return;
             const auto now = std::chrono::steady_clock::now();
             if (m.validationLoss < 0 && m.step != c.steps && now - lastPrint < std::chrono::seconds(5)) return;
             lastPrint = now;
             const double eta = m.elapsedSeconds / m.step * (c.steps - m.step);
-            char reduce[96] = "";
-            if (job.group)
-              std::snprintf(reduce, sizeof reduce, "  all-reduce %.1f ms (waited %.0f ms)", m.allReduceSeconds * 1000,
-                            m.peerWaitSeconds * 1000);
             std::fprintf(stderr, "step %lld/%lld  loss %.4f  lr %.3g  %.0f tok/s%s  ETA %.0f min%s\n",
                          static_cast<long long>(m.step), static_cast<long long>(c.steps), m.loss, m.learningRate,
-                         m.tokensPerSecond, reduce, eta / 60,
+                         m.tokensPerSecond, reduce.c_str(), eta / 60,
                          m.validationLoss >= 0
                              ? ("  val loss " + std::to_string(m.validationLoss) + " (ppl " +
                                 std::to_string(std::exp(m.validationLoss)) + ")").c_str()
                              : "");
           },
           [writer](const std::string& msg) { if (writer) std::cerr << "pretrain: " << msg << '\n'; }, &g_stopPretrain);
-    } catch (const std::exception& e) {
-      if (job.group) job.group->reportFailure(e.what());  // the peers' error quotes it
-      throw;
-    }
-    // Stopped early: this rank's Ctrl-C, or another rank's (the ranks stop together).
-    const bool stopped = job.group ? trainer.step() < c.steps : g_stopPretrain.load();
+    });
+    const bool stopped = job.stoppedEarly(trainer.step(), c.steps, g_stopPretrain.load());
     if (!writer) return stopped ? 130 : 0;
     const auto modelDir = (fs::path(a->out) / "model").string();
-    const double stepsRun = static_cast<double>(std::max<int64_t>(1, trainer.step() - startStep));
-    const double reduceMs = allReduceSeconds * 1000 / stepsRun, waitMs = waitSeconds * 1000 / stepsRun;
+    const int64_t stepsRun = trainer.step() - startStep;
     if (g.json) {
       nlohmann::json j = {{"out", a->out}, {"model", modelDir}, {"step", trainer.step()}, {"loss", last.loss},
                           {"validation_loss", last.validationLoss}};
-      if (job.group) {
-        j["world_size"] = job.worldSize();
-        j["dist_backend"] = job.backend();
-        j["all_reduce_ms_per_step"] = reduceMs;
-        j["peer_wait_ms_per_step"] = waitMs;
-      }
+      distTimes.report(stepsRun, &j);
       printJson(j);
     } else {
       std::printf("model saved in %s after %lld steps (last loss %.4f)\n", modelDir.c_str(),
                   static_cast<long long>(trainer.step()), last.loss);
-      if (job.group)
-        std::printf("%d ranks (%s): all-reduce %.1f ms per step on average, %.1f ms waiting for the slowest rank\n",
-                    job.worldSize(), job.backend().c_str(), reduceMs, waitMs);
+      distTimes.report(stepsRun, nullptr);
     }
     return stopped ? 130 : 0;
   };

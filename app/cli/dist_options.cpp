@@ -1,5 +1,7 @@
 #include "app/cli/dist_options.h"
 
+#include <algorithm>
+#include <cstdio>
 #include <iostream>
 
 namespace attnx::cli {
@@ -31,6 +33,30 @@ DistJob joinIfLaunched(const GlobalOptions& g, const DistOptions& d, const std::
   job.group = ProcessGroup::join(env, o);
   std::cerr << tool << ": " << env.describe() << " joined (" << o.backend << ", " << job.device.str() << ")\n";
   return job;
+}
+
+std::string DistStepTimes::add(double allReduceSeconds, double peerWaitSeconds) {
+  allReduceSeconds_ += allReduceSeconds;
+  waitSeconds_ += peerWaitSeconds;
+  if (!job_.group) return {};
+  char text[96];
+  std::snprintf(text, sizeof text, "  all-reduce %.1f ms (waited %.0f ms)", allReduceSeconds * 1000, peerWaitSeconds * 1000);
+  return text;
+}
+
+void DistStepTimes::report(int64_t stepsRun, nlohmann::json* j) const {
+  if (!job_.group) return;
+  const double steps = static_cast<double>(std::max<int64_t>(1, stepsRun));
+  const double reduceMs = allReduceSeconds_ * 1000 / steps, waitMs = waitSeconds_ * 1000 / steps;
+  if (j) {
+    (*j)["world_size"] = job_.worldSize();
+    (*j)["dist_backend"] = job_.backend();
+    (*j)["all_reduce_ms_per_step"] = reduceMs;
+    (*j)["peer_wait_ms_per_step"] = waitMs;
+    return;
+  }
+  std::printf("%d ranks (%s): all-reduce %.1f ms per step on average, %.1f ms waiting for the slowest rank\n",
+              job_.worldSize(), job_.backend().c_str(), reduceMs, waitMs);
 }
 
 }  // namespace attnx::cli
